@@ -1,0 +1,113 @@
+package layout
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
+)
+
+// DefaultConcurrency is how many blobs Copy moves at once when the caller
+// does not say: enough to keep disks and connections busy on small machines
+// without thrashing a USB stick.
+const DefaultConcurrency = 4
+
+// CopyOptions tune Copy. The zero value copies everything with the default
+// concurrency.
+type CopyOptions struct {
+	Concurrency int
+	// SkipExisting trusts blobs the destination already holds instead of
+	// reading and verifying the source copy too.
+	SkipExisting bool
+	// Progress, if set, is called as bytes are copied (from several
+	// goroutines at once).
+	Progress func(n int64)
+}
+
+// Copy writes a walked graph into dst: leaves in parallel, then indexes and
+// manifests children before parents from the verified bytes Walk holds,
+// so a destination never references content it does not have. Every byte
+// read from src passes through a VerifyReader before dst sees it.
+func Copy(ctx context.Context, src, dst Store, g *Graph, opts CopyOptions) error {
+	limit := opts.Concurrency
+	if limit <= 0 {
+		limit = DefaultConcurrency
+	}
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.SetLimit(limit)
+	for _, b := range g.Blobs {
+		eg.Go(func() error { return copyBlob(ectx, src, dst, b, opts) })
+	}
+	if err := eg.Wait(); err != nil {
+		return err
+	}
+	for _, n := range g.Nodes {
+		if opts.SkipExisting {
+			if ok, err := dst.Exists(ctx, n.Desc); err != nil {
+				return err
+			} else if ok {
+				continue
+			}
+		}
+		if err := dst.Push(ctx, n.Desc, bytes.NewReader(n.Raw)); err != nil {
+			return fmt.Errorf("%s %s: %w", n.Desc.MediaType, n.Desc.Digest, err)
+		}
+		if opts.Progress != nil {
+			opts.Progress(n.Desc.Size)
+		}
+	}
+	return nil
+}
+
+func copyBlob(ctx context.Context, src, dst Store, d ocispec.Descriptor, opts CopyOptions) error {
+	if IsNonDistributable(d.MediaType) {
+		if ok, _ := src.Exists(ctx, d); !ok {
+			return nil // never fetched from its urls; carried only if present
+		}
+	}
+	if opts.SkipExisting {
+		if ok, err := dst.Exists(ctx, d); err != nil {
+			return err
+		} else if ok {
+			if opts.Progress != nil {
+				opts.Progress(d.Size)
+			}
+			return nil
+		}
+	}
+	rc, err := src.Fetch(ctx, d)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", d.MediaType, d.Digest, err)
+	}
+	defer rc.Close()
+	var r io.Reader = rc
+	if opts.Progress != nil {
+		r = &progressReader{r: rc, fn: opts.Progress}
+	}
+	// dst.Push reuses this reader rather than hashing a second time.
+	vr, err := NewVerifyReader(r, d)
+	if err != nil {
+		return err
+	}
+	if err := dst.Push(ctx, d, vr); err != nil {
+		return fmt.Errorf("%s %s: %w", d.MediaType, d.Digest, err)
+	}
+	return nil
+}
+
+// progressReader reports bytes as they are read from the source.
+type progressReader struct {
+	r  io.Reader
+	fn func(int64)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.fn(int64(n))
+	}
+	return n, err
+}

@@ -1,0 +1,331 @@
+package layout
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sync"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Ferry keeps its own bookkeeping under .ferry/ inside a layout: the lock
+// that serialises index.json updates and the staging area for blobs not yet
+// verified. The OCI spec tells readers to ignore unknown files, and ferry
+// never puts .ferry/ into an archive.
+const (
+	ferryDir  = ".ferry"
+	lockName  = ".ferry/lock"
+	stagePath = ".ferry/tmp"
+)
+
+// Dir is a writable OCI image layout directory holding any number of
+// repositories. Blobs are committed atomically (temp, verify, fsync,
+// rename); index.json is the last write of every change and is updated
+// under a lock, so concurrent ferry processes and crashes leave it valid.
+type Dir struct {
+	*FS
+	root *os.Root
+	path string
+
+	sessOnce sync.Once
+	sess     string // this process's staging directory under .ferry/tmp
+	sessLock *fileLock
+	sessErr  error
+}
+
+var _ Store = (*Dir)(nil)
+
+// OpenDir opens an existing layout for reading and writing.
+func OpenDir(dir string) (*Dir, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open layout: %w", err)
+	}
+	d := &Dir{FS: NewFS(root.FS(), dir), root: root, path: dir}
+	if err := d.CheckLayout(); err != nil {
+		root.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// CreateDir opens the layout at dir, creating an empty one if dir does not
+// exist or is an empty directory.
+func CreateDir(dir string) (*Dir, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create layout: %w", err)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, ocispec.ImageLayoutFile)); err == nil {
+		return OpenDir(dir)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(ents) > 0 {
+		return nil, fmt.Errorf("%s exists, is not empty and is not an OCI layout (no %s): refusing to write into it", dir, ocispec.ImageLayoutFile)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	d := &Dir{FS: NewFS(root.FS(), dir), root: root, path: dir}
+	if err := d.init(); err != nil {
+		root.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *Dir) init() error {
+	if err := d.root.MkdirAll("blobs/sha256", 0o755); err != nil {
+		return err
+	}
+	if err := d.root.MkdirAll(stagePath, 0o755); err != nil {
+		return err
+	}
+	l, err := lockFile(d.root, lockName, true, true)
+	if err != nil {
+		return err
+	}
+	defer l.unlock()
+	if _, err := d.root.Lstat(ocispec.ImageLayoutFile); err == nil {
+		return nil // another process initialised it while we waited
+	}
+	// index.json first, oci-layout last: a directory is only a layout once
+	// both exist, and a crash in between leaves one CreateDir can finish.
+	if err := d.writeFileAtomic(ocispec.ImageIndexFile, emptyIndex()); err != nil {
+		return err
+	}
+	return d.writeFileAtomic(ocispec.ImageLayoutFile, []byte(`{"imageLayoutVersion":"1.0.0"}`))
+}
+
+func emptyIndex() []byte {
+	b, _ := json.Marshal(ocispec.Index{Versioned: specsV2, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{}})
+	return b
+}
+
+// Path is the directory of the layout.
+func (d *Dir) Path() string { return d.path }
+
+// Close releases the directory and this process's staging area.
+func (d *Dir) Close() error {
+	if d.sess != "" {
+		d.root.RemoveAll(d.sess)
+		d.sessLock.unlock()
+		d.root.Remove(d.sess + ".lock")
+	}
+	return d.root.Close()
+}
+
+// session returns this process's private staging directory. It holds a
+// shared lock on a sibling .lock file while alive, which is how gc tells a
+// live staging area from one a crashed process left behind.
+func (d *Dir) session() (string, error) {
+	d.sessOnce.Do(func() {
+		if err := d.root.MkdirAll(stagePath, 0o755); err != nil {
+			d.sessErr = err
+			return
+		}
+		name := path.Join(stagePath, randomName("s-"))
+		l, err := lockFile(d.root, name+".lock", false, true)
+		if err != nil {
+			d.sessErr = err
+			return
+		}
+		if err := d.root.Mkdir(name, 0o755); err != nil {
+			l.unlock()
+			d.sessErr = err
+			return
+		}
+		d.sess, d.sessLock = name, l
+	})
+	return d.sess, d.sessErr
+}
+
+func randomName(prefix string) string {
+	var b [8]byte
+	rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+// Push implements Store: the blob is streamed into a private temp file
+// through a VerifyReader, synced, and renamed into blobs/ only once it
+// verified. A blob already present is still read and verified, so a corrupt
+// source is reported even when the destination has a good copy.
+func (d *Dir) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader) error {
+	target, err := BlobPath(desc.Digest)
+	if err != nil {
+		return err
+	}
+	tmp, err := d.writeTemp(ctx, desc, r)
+	if err != nil || tmp == "" {
+		return err
+	}
+	if err := d.root.MkdirAll(path.Dir(target), 0o755); err != nil {
+		d.root.Remove(tmp)
+		return err
+	}
+	if err := d.root.Rename(tmp, target); err != nil {
+		d.root.Remove(tmp)
+		return err
+	}
+	return syncDir(d.root, path.Dir(target))
+}
+
+// writeTemp stores r, verified against desc, in the staging area and
+// returns the temp path. It returns "" with no error when the blob is
+// already in place (after verifying r all the same).
+func (d *Dir) writeTemp(ctx context.Context, desc ocispec.Descriptor, r io.Reader) (string, error) {
+	vr, err := NewVerifyReader(r, desc)
+	if err != nil {
+		return "", err
+	}
+	if ok, _ := d.FS.Exists(ctx, desc); ok {
+		return "", vr.Drain()
+	}
+	sess, err := d.session()
+	if err != nil {
+		return "", err
+	}
+	tmp := path.Join(sess, randomName("b-"))
+	f, err := d.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return "", err
+	}
+	_, err = CopyBuffer(f, contextReader{ctx, vr})
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		d.root.Remove(tmp)
+		return "", err
+	}
+	return tmp, nil
+}
+
+// contextReader stops a long copy promptly when the context is cancelled.
+type contextReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c contextReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// writeFileAtomic replaces name with b: temp file, fsync, rename, fsync of
+// the directory. Readers see the old file or the new one, never a mix.
+func (d *Dir) writeFileAtomic(name string, b []byte) error {
+	if err := d.root.MkdirAll(stagePath, 0o755); err != nil {
+		return err
+	}
+	tmp := path.Join(stagePath, randomName("f-"))
+	f, err := d.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = d.root.Rename(tmp, name)
+	}
+	if err != nil {
+		d.root.Remove(tmp)
+		return err
+	}
+	return syncDir(d.root, path.Dir(name))
+}
+
+func syncDir(root *os.Root, dir string) error {
+	f, err := root.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil && !errors.Is(err, fs.ErrInvalid) {
+		return err
+	}
+	return nil
+}
+
+// UpdateIndex changes index.json under the layout lock: it reads the
+// current entries, lets fn change them and writes the result atomically.
+// Entries are sorted by name so the file is deterministic.
+func (d *Dir) UpdateIndex(fn func([]Image) ([]Image, error)) error {
+	l, err := lockFile(d.root, lockName, true, true)
+	if err != nil {
+		return err
+	}
+	defer l.unlock()
+	ims, err := d.Images()
+	if err != nil {
+		return err
+	}
+	ims, err = fn(ims)
+	if err != nil {
+		return err
+	}
+	return d.writeFileAtomic(ocispec.ImageIndexFile, IndexJSON(ims, nil))
+}
+
+// IndexJSON renders entries as an index.json, sorted by name then digest.
+func IndexJSON(ims []Image, annotations map[string]string) []byte {
+	sorted := append([]Image(nil), ims...)
+	SortImages(sorted)
+	idx := ocispec.Index{Versioned: specsV2, MediaType: ocispec.MediaTypeImageIndex, Manifests: make([]ocispec.Descriptor, 0, len(sorted)), Annotations: annotations}
+	for _, im := range sorted {
+		idx.Manifests = append(idx.Manifests, im.Desc)
+	}
+	b, _ := json.Marshal(idx)
+	return b
+}
+
+// entryKey identifies an index entry for merging: its full name, or its tag,
+// or for an unnamed entry its digest.
+func entryKey(im Image) string {
+	if im.Ref.Repo != "" || im.Ref.Tag != "" {
+		return im.Name()
+	}
+	return "@" + im.Desc.Digest.String()
+}
+
+// MergeImages adds images to the entries, replacing an entry of the same
+// name: a tag moves, as on a registry.
+func MergeImages(cur, add []Image) []Image {
+	pos := map[string]int{}
+	out := append([]Image(nil), cur...)
+	for i, im := range out {
+		pos[entryKey(im)] = i
+	}
+	for _, im := range add {
+		k := entryKey(im)
+		if i, ok := pos[k]; ok {
+			out[i] = im
+			continue
+		}
+		pos[k] = len(out)
+		out = append(out, im)
+	}
+	return out
+}

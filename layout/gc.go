@@ -1,0 +1,106 @@
+package layout
+
+import (
+	"context"
+	"io/fs"
+	"path"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// GCResult says what gc removed.
+type GCResult struct {
+	Removed []BlobInfo // unreferenced blobs deleted
+	Freed   int64      // their bytes
+	Stale   int        // abandoned staging areas and temp files deleted
+}
+
+// GC deletes blobs no index.json entry reaches and staging left by crashed
+// processes. It holds the layout lock, so a concurrent import either
+// commits before gc looks or after it is done. Missing children are
+// tolerated: a sparse layout keeps what it has.
+func (d *Dir) GC(ctx context.Context, dryRun bool) (*GCResult, error) {
+	l, err := lockFile(d.root, lockName, true, true)
+	if err != nil {
+		return nil, err
+	}
+	defer l.unlock()
+	ims, err := d.Images()
+	if err != nil {
+		return nil, err
+	}
+	roots := make([]ocispec.Descriptor, 0, len(ims))
+	for _, im := range ims {
+		roots = append(roots, im.Desc)
+	}
+	g, err := Walk(ctx, d.FS, roots, WalkOptions{AllowMissing: true})
+	if err != nil {
+		return nil, err
+	}
+	live := map[digest.Digest]bool{}
+	for _, b := range g.Blobs {
+		live[b.Digest] = true
+	}
+	for _, n := range g.Nodes {
+		live[n.Desc.Digest] = true
+	}
+	blobs, err := d.Blobs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res := &GCResult{}
+	for _, b := range blobs {
+		if b.Err != nil || live[b.Digest] {
+			continue
+		}
+		res.Removed = append(res.Removed, b)
+		res.Freed += b.Size
+		if !dryRun {
+			if err := d.root.Remove(b.Path); err != nil {
+				return res, err
+			}
+		}
+	}
+	res.Stale = d.removeStale(dryRun)
+	return res, nil
+}
+
+// removeStale deletes staging areas whose owner is gone (its lock file can
+// be locked exclusively) and temp files of interrupted index writes.
+func (d *Dir) removeStale(dryRun bool) int {
+	ents, err := fs.ReadDir(d.root.FS(), stagePath)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, e := range ents {
+		name := path.Join(stagePath, e.Name())
+		switch {
+		case strings.HasSuffix(e.Name(), ".lock"):
+			sess := strings.TrimSuffix(name, ".lock")
+			if sess == d.sess {
+				continue
+			}
+			l, err := lockFile(d.root, name, true, false)
+			if err != nil {
+				continue // its owner is alive
+			}
+			if !dryRun {
+				d.root.RemoveAll(sess)
+				d.root.Remove(name)
+			}
+			l.unlock()
+			n++
+		case strings.HasPrefix(e.Name(), "f-"):
+			// Index writes happen under the lock gc holds: any such file
+			// is left over from a crash.
+			if !dryRun {
+				d.root.Remove(name)
+			}
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,76 @@
+package layout
+
+import (
+	"fmt"
+	"strings"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// ParsePlatforms reads docker's --platform syntax: a comma-separated list
+// of os/arch[/variant], e.g. "linux/amd64,linux/arm64/v8".
+func ParsePlatforms(s string) ([]ocispec.Platform, error) {
+	var out []ocispec.Platform
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		f := strings.Split(part, "/")
+		if len(f) < 2 || len(f) > 3 || f[0] == "" || f[1] == "" {
+			return nil, fmt.Errorf("platform %q: expected os/arch[/variant], e.g. linux/amd64", part)
+		}
+		p := ocispec.Platform{OS: strings.ToLower(f[0]), Architecture: strings.ToLower(f[1])}
+		if len(f) == 3 {
+			p.Variant = strings.ToLower(f[2])
+		}
+		out = append(out, normalizePlatform(p))
+	}
+	return out, nil
+}
+
+// normalizePlatform applies the aliases docker and containerd accept, so
+// that "linux/aarch64" finds an arm64 image.
+func normalizePlatform(p ocispec.Platform) ocispec.Platform {
+	switch p.Architecture {
+	case "x86_64", "x86-64":
+		p.Architecture = "amd64"
+	case "aarch64":
+		p.Architecture = "arm64"
+	case "armhf":
+		p.Architecture, p.Variant = "arm", "v7"
+	case "armel":
+		p.Architecture, p.Variant = "arm", "v6"
+	}
+	if p.Architecture == "arm64" && p.Variant == "v8" {
+		p.Variant = ""
+	}
+	return p
+}
+
+// PlatformString formats p as os/arch[/variant].
+func PlatformString(p *ocispec.Platform) string {
+	if p == nil {
+		return ""
+	}
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}
+
+// MatchPlatform reports whether an index entry's platform is one the user
+// asked for. A variant in the request must match; none matches any.
+func MatchPlatform(want []ocispec.Platform, have *ocispec.Platform) bool {
+	if len(want) == 0 || have == nil {
+		return true
+	}
+	h := normalizePlatform(*have)
+	for _, w := range want {
+		if w.OS == h.OS && w.Architecture == h.Architecture && (w.Variant == "" || w.Variant == h.Variant) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,201 @@
+package layout
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"sync"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Txn stages blobs for a layout and publishes them, with their index
+// entries, in one step. Until Commit nothing is visible in blobs/ or
+// index.json; Abort (or a crash) leaves the layout exactly as it was, with
+// at most a staging directory that gc removes.
+type Txn struct {
+	d      *Dir
+	mu     sync.Mutex
+	staged map[digest.Digest]string // digest → temp path in the session
+	sizes  map[digest.Digest]int64
+}
+
+var _ Store = (*Txn)(nil)
+
+// Begin starts a transaction on the layout.
+func (d *Dir) Begin() *Txn {
+	return &Txn{d: d, staged: map[digest.Digest]string{}, sizes: map[digest.Digest]int64{}}
+}
+
+// Fetch implements Store, seeing staged blobs as well as committed ones.
+func (t *Txn) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	t.mu.Lock()
+	p, ok := t.staged[desc.Digest]
+	size := t.sizes[desc.Digest]
+	t.mu.Unlock()
+	if !ok {
+		return t.d.Fetch(ctx, desc)
+	}
+	if size != desc.Size {
+		return nil, fmt.Errorf("blob %s is %d bytes, its descriptor says %d: %w", desc.Digest, size, desc.Size, ErrSizeMismatch)
+	}
+	return t.d.root.Open(p)
+}
+
+// Exists implements Store.
+func (t *Txn) Exists(ctx context.Context, desc ocispec.Descriptor) (bool, error) {
+	t.mu.Lock()
+	_, ok := t.staged[desc.Digest]
+	size := t.sizes[desc.Digest]
+	t.mu.Unlock()
+	if ok {
+		return size == desc.Size, nil
+	}
+	return t.d.Exists(ctx, desc)
+}
+
+// Push implements Store: the blob is verified into the staging area.
+func (t *Txn) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader) error {
+	tmp, err := t.d.writeTemp(ctx, desc, r)
+	if err != nil || tmp == "" {
+		return err
+	}
+	t.record(desc.Digest, desc.Size, tmp)
+	return nil
+}
+
+func (t *Txn) record(d digest.Digest, size int64, tmp string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if old, ok := t.staged[d]; ok {
+		t.d.root.Remove(old)
+	}
+	t.staged[d], t.sizes[d] = tmp, size
+}
+
+// Ingest stages content whose digest is not known in advance (an entry of
+// a streamed archive), hashing it as it is written. If want is set the
+// content must match it. The descriptor returned has only digest and size.
+func (t *Txn) Ingest(ctx context.Context, r io.Reader, want digest.Digest) (ocispec.Descriptor, error) {
+	sess, err := t.d.session()
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	alg := digest.Canonical
+	if want != "" {
+		if err := ValidateDigest(want); err != nil {
+			return ocispec.Descriptor{}, err
+		}
+		alg = want.Algorithm()
+	}
+	tmp := path.Join(sess, randomName("b-"))
+	f, err := t.d.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	h := alg.Digester()
+	n, err := CopyBuffer(io.MultiWriter(f, h.Hash()), contextReader{ctx, r})
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	got := h.Digest()
+	if err == nil && want != "" && got != want {
+		err = &MismatchError{Want: want, Got: got}
+	}
+	if err != nil {
+		t.d.root.Remove(tmp)
+		return ocispec.Descriptor{}, err
+	}
+	t.record(got, n, tmp)
+	return ocispec.Descriptor{Digest: got, Size: n}, nil
+}
+
+// StagedPath returns where a staged blob sits, relative to the layout, so a
+// stream reader can serve it by its archive name.
+func (t *Txn) StagedPath(d digest.Digest) (string, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p, ok := t.staged[d]
+	return p, ok
+}
+
+// Root is the layout root the staged paths are relative to.
+func (t *Txn) Root() *os.Root { return t.d.root }
+
+// Commit publishes the staged blobs in keep (nil keeps all) and merges add
+// into index.json, under the layout lock so gc cannot race it. Blobs go
+// first and index.json last; if anything fails the blobs this commit added
+// are removed again.
+func (t *Txn) Commit(keep map[digest.Digest]bool, add []Image) error {
+	l, err := lockFile(t.d.root, lockName, true, true)
+	if err != nil {
+		return err
+	}
+	defer l.unlock()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var added []string
+	dirs := map[string]bool{}
+	rollback := func(err error) error {
+		for _, p := range added {
+			t.d.root.Remove(p)
+		}
+		return err
+	}
+	for d, tmp := range t.staged {
+		if keep != nil && !keep[d] {
+			continue
+		}
+		target, err := BlobPath(d)
+		if err != nil {
+			return rollback(err)
+		}
+		if fi, err := t.d.root.Lstat(target); err == nil && fi.Mode().IsRegular() && fi.Size() == t.sizes[d] {
+			continue
+		}
+		if err := t.d.root.MkdirAll(path.Dir(target), 0o755); err != nil {
+			return rollback(err)
+		}
+		if err := t.d.root.Rename(tmp, target); err != nil {
+			return rollback(err)
+		}
+		added = append(added, target)
+		dirs[path.Dir(target)] = true
+	}
+	for dir := range dirs {
+		if err := syncDir(t.d.root, dir); err != nil {
+			return rollback(err)
+		}
+	}
+	if len(add) > 0 {
+		ims, err := t.d.Images()
+		if err != nil {
+			return rollback(err)
+		}
+		if err := t.d.writeFileAtomic(ocispec.ImageIndexFile, IndexJSON(MergeImages(ims, add), nil)); err != nil {
+			return rollback(err)
+		}
+	}
+	t.discardLocked()
+	return nil
+}
+
+// Abort drops everything staged.
+func (t *Txn) Abort() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.discardLocked()
+}
+
+func (t *Txn) discardLocked() {
+	for d, tmp := range t.staged {
+		t.d.root.Remove(tmp)
+		delete(t.staged, d)
+	}
+}

@@ -1,0 +1,189 @@
+package layout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Limits on a graph, so that a hostile index that fans out or nests without
+// end is refused instead of exhausting memory.
+const (
+	DefaultMaxDepth = 8
+	DefaultMaxNodes = 100000
+	// maxGraphBytes bounds the manifests held in memory for one walk.
+	maxGraphBytes = 256 << 20
+)
+
+// WalkOptions tune Walk. The zero value walks everything.
+type WalkOptions struct {
+	// Platforms keeps only these platforms of every index (nil: all).
+	Platforms []ocispec.Platform
+	// AllowMissing records absent manifests and blobs in Graph.Missing
+	// instead of failing (sparse layouts, as docker and ctr write them).
+	AllowMissing bool
+	// CheckBlobs makes Walk ask src.Exists for every config and layer, so
+	// missing ones are found during planning.
+	CheckBlobs bool
+}
+
+// Graph is everything reachable from a set of roots, deduplicated, in the
+// order a copy must write it.
+type Graph struct {
+	// Nodes are the indexes and manifests, children before parents.
+	Nodes []*Node
+	// Blobs are configs, layers and any other leaves, in first-seen order.
+	Blobs []ocispec.Descriptor
+	// Filtered are index entries left out by the platform filter.
+	Filtered []ocispec.Descriptor
+	// Missing are descriptors absent from the source (AllowMissing only).
+	Missing []ocispec.Descriptor
+	// Platforms lists, per root digest, the platforms kept.
+	Platforms map[digest.Digest][]string
+
+	seen  map[digest.Digest]bool
+	nodes map[digest.Digest]*Node
+	bytes int64
+}
+
+// Node returns the decoded node for d, if the walk visited it.
+func (g *Graph) Node(d digest.Digest) *Node { return g.nodes[d] }
+
+// Size is the total bytes of every distinct blob and manifest in the graph.
+func (g *Graph) Size() int64 {
+	var n int64
+	for _, b := range g.Blobs {
+		n += b.Size
+	}
+	for _, nd := range g.Nodes {
+		n += nd.Desc.Size
+	}
+	return n
+}
+
+// Walk reads the graph under roots from src. Every index and manifest is
+// fetched through ReadAll, so it is size-capped and verified before it is
+// parsed or followed.
+func Walk(ctx context.Context, src Store, roots []ocispec.Descriptor, opts WalkOptions) (*Graph, error) {
+	g := &Graph{seen: map[digest.Digest]bool{}, nodes: map[digest.Digest]*Node{}, Platforms: map[digest.Digest][]string{}}
+	for _, r := range roots {
+		plats := map[string]bool{}
+		if err := g.visit(ctx, src, r, opts, 0, plats); err != nil {
+			return nil, err
+		}
+		for p := range plats {
+			g.Platforms[r.Digest] = append(g.Platforms[r.Digest], p)
+		}
+		sort.Strings(g.Platforms[r.Digest])
+	}
+	return g, nil
+}
+
+func (g *Graph) visit(ctx context.Context, src Store, d ocispec.Descriptor, opts WalkOptions, depth int, plats map[string]bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if depth > DefaultMaxDepth {
+		return fmt.Errorf("%s: %w: indexes nested deeper than %d levels", d.Digest, ErrInvalid, DefaultMaxDepth)
+	}
+	if n, ok := g.nodes[d.Digest]; ok {
+		collectPlatforms(g, n, plats)
+		return nil
+	}
+	if g.seen[d.Digest] {
+		return nil
+	}
+	if len(g.seen) >= DefaultMaxNodes {
+		return fmt.Errorf("%w: more than %d distinct blobs and manifests", ErrTooLarge, DefaultMaxNodes)
+	}
+	if !IsIndex(d.MediaType) && !IsManifest(d.MediaType) {
+		g.seen[d.Digest] = true
+		if opts.CheckBlobs && !IsNonDistributable(d.MediaType) {
+			ok, err := src.Exists(ctx, d)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				if !opts.AllowMissing {
+					return fmt.Errorf("%s %s: %w", d.MediaType, d.Digest, ErrNotFound)
+				}
+				g.Missing = append(g.Missing, d)
+				return nil
+			}
+		}
+		g.Blobs = append(g.Blobs, d)
+		return nil
+	}
+	n, err := FetchNode(ctx, src, d)
+	if err != nil {
+		if opts.AllowMissing && errors.Is(err, ErrNotFound) {
+			g.seen[d.Digest] = true
+			g.Missing = append(g.Missing, d)
+			return nil
+		}
+		return err
+	}
+	g.bytes += int64(len(n.Raw))
+	if g.bytes > maxGraphBytes {
+		return fmt.Errorf("%w: more than %d bytes of manifests", ErrTooLarge, maxGraphBytes)
+	}
+	g.seen[d.Digest] = true
+	for _, c := range n.Children() {
+		if n.Index != nil && !keepChild(n.Index, c, opts.Platforms) {
+			g.Filtered = append(g.Filtered, c)
+			continue
+		}
+		if err := g.visit(ctx, src, c, opts, depth+1, plats); err != nil {
+			return err
+		}
+	}
+	g.nodes[d.Digest] = n
+	g.Nodes = append(g.Nodes, n)
+	collectPlatforms(g, n, plats)
+	return nil
+}
+
+// collectPlatforms records the platforms of the manifests under n.
+func collectPlatforms(g *Graph, n *Node, plats map[string]bool) {
+	if n.Index == nil {
+		return
+	}
+	for _, c := range n.Index.Manifests {
+		if _, ok := g.nodes[c.Digest]; !ok {
+			continue
+		}
+		if c.Platform != nil && !isAttestation(c) {
+			plats[PlatformString(c.Platform)] = true
+		}
+		if child := g.nodes[c.Digest]; child.Index != nil {
+			collectPlatforms(g, child, plats)
+		}
+	}
+}
+
+// keepChild applies the platform filter to one index entry. Entries without
+// a platform (nested indexes, artifacts) are kept, and so are BuildKit
+// attestations whose subject platform is kept.
+func keepChild(idx *ocispec.Index, c ocispec.Descriptor, want []ocispec.Platform) bool {
+	if len(want) == 0 || c.Platform == nil {
+		return true
+	}
+	if isAttestation(c) {
+		ref := digest.Digest(c.Annotations["vnd.docker.reference.digest"])
+		for _, o := range idx.Manifests {
+			if o.Digest == ref {
+				return MatchPlatform(want, o.Platform)
+			}
+		}
+		return false
+	}
+	return MatchPlatform(want, c.Platform)
+}
+
+func isAttestation(c ocispec.Descriptor) bool {
+	return c.Annotations["vnd.docker.reference.type"] == "attestation-manifest"
+}
