@@ -303,3 +303,11 @@ func (s *FS) Images() ([]Image, error) {
 	}
 	return out, nil
 }
+
+// Locate returns the path d is served from (or inMemory for a generated
+// document), validating d first. Stream readers use it to find the entry
+// they hashed for a descriptor.
+func (s *FS) Locate(d digest.Digest) (p string, inMemory bool, err error) {
+	p, b, err := s.locate(d)
+	return p, b != nil, err
+}

@@ -1,6 +1,8 @@
 package layout
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -73,4 +75,34 @@ func MatchPlatform(want []ocispec.Platform, have *ocispec.Platform) bool {
 		}
 	}
 	return false
+}
+
+// ConfigPlatform reads the platform of a single-image manifest from its
+// config, for images that are not in an index and so carry no platform
+// field. It returns "" for artifacts and unreadable configs.
+func ConfigPlatform(ctx context.Context, s Store, m *Node) string {
+	if m == nil || m.Manifest == nil || !IsConfig(m.Manifest.Config.MediaType) {
+		return ""
+	}
+	b, err := ReadAll(ctx, s, m.Manifest.Config, MaxManifestSize)
+	if err != nil {
+		return ""
+	}
+	var p ocispec.Platform
+	if json.Unmarshal(b, &p) != nil || p.OS == "" || p.Architecture == "" {
+		return ""
+	}
+	return PlatformString(&p)
+}
+
+// RootPlatforms lists the platforms of the image rooted at root in g: those
+// of its index, or its config's for a single image.
+func RootPlatforms(ctx context.Context, s Store, g *Graph, root ocispec.Descriptor) []string {
+	if p := g.Platforms[root.Digest]; len(p) > 0 {
+		return p
+	}
+	if p := ConfigPlatform(ctx, s, g.Node(root.Digest)); p != "" {
+		return []string{p}
+	}
+	return []string{}
 }

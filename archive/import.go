@@ -1,0 +1,178 @@
+package archive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/oci-ferry/ferry/layout"
+)
+
+// ImportOptions tune Import.
+type ImportOptions struct {
+	// Names selects images (docker reference syntax); empty means all.
+	Names []string
+	// Platforms keeps only these platforms of multi-platform images.
+	Platforms   []ocispec.Platform
+	Concurrency int
+	Progress    func(n int64)
+}
+
+// ImportResult says what an import did.
+type ImportResult struct {
+	Format, Mode string
+	Images       []ImportedImage
+	Notes        []string
+	Blobs        int
+	Size         int64
+}
+
+// ImportedImage is one image as it now stands in the destination.
+type ImportedImage struct {
+	Name      string
+	Digest    digest.Digest
+	Platforms []string
+	// Missing lists platforms whose content the source did not carry
+	// (a sparse index, as docker and ctr export them).
+	Missing []string
+}
+
+// Import copies images from src (a layout directory, an archive file or
+// "-") into the layout at dir, creating it if needed. Every blob is
+// verified against its digest and size while it streams; content is staged
+// and published together with the new index.json entries only when every
+// image checked out, so a failed import leaves dir exactly as it was.
+func Import(ctx context.Context, src, dir string, opts ImportOptions) (*ImportResult, error) {
+	dst, err := layout.CreateDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer dst.Close()
+	txn := dst.Begin()
+	defer txn.Abort()
+	s, err := Open(ctx, src, OpenOptions{Stage: txn})
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	images, err := Select(s.Images, opts.Names)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", src, err)
+	}
+	res := &ImportResult{Format: s.Format, Mode: s.Mode, Notes: s.Notes}
+	roots := make([]ocispec.Descriptor, 0, len(images))
+	for _, im := range images {
+		roots = append(roots, im.Desc)
+	}
+	g, err := layout.Walk(ctx, s, roots, layout.WalkOptions{Platforms: opts.Platforms, AllowMissing: true, CheckBlobs: true})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", src, err)
+	}
+	for _, im := range images {
+		missing, err := completeness(g, im)
+		if err != nil {
+			return nil, fmt.Errorf("%s: image %s: %w", src, im.Name(), err)
+		}
+		res.Images = append(res.Images, ImportedImage{Name: im.Name(), Digest: im.Desc.Digest, Platforms: layout.RootPlatforms(ctx, s, g, im.Desc), Missing: missing})
+	}
+	copyOpts := layout.CopyOptions{Concurrency: opts.Concurrency, Progress: opts.Progress, SkipExisting: s.Streamed()}
+	if err := layout.Copy(ctx, s, txn, g, copyOpts); err != nil {
+		return nil, fmt.Errorf("%s: %w", src, err)
+	}
+	keep := map[digest.Digest]bool{}
+	for _, b := range g.Blobs {
+		keep[b.Digest] = true
+		res.Size += b.Size
+	}
+	for _, n := range g.Nodes {
+		keep[n.Desc.Digest] = true
+		res.Size += n.Desc.Size
+	}
+	res.Blobs = len(keep)
+	if err := txn.Commit(keep, images); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// completeness reports the platforms of a sparse index that the source does
+// not carry in full. A single image with anything missing, or an index with
+// no complete platform, is an error: there would be nothing to run.
+func completeness(g *layout.Graph, im layout.Image) ([]string, error) {
+	if len(g.Missing) == 0 {
+		return nil, nil
+	}
+	missing := map[digest.Digest]bool{}
+	for _, m := range g.Missing {
+		missing[m.Digest] = true
+	}
+	incomplete := func(d digest.Digest) bool {
+		if missing[d] {
+			return true
+		}
+		n := g.Node(d)
+		if n == nil || n.Manifest == nil {
+			return false
+		}
+		for _, c := range n.Children() {
+			if missing[c.Digest] {
+				return true
+			}
+		}
+		return false
+	}
+	n := g.Node(im.Desc.Digest)
+	if n == nil || n.Manifest != nil {
+		if incomplete(im.Desc.Digest) {
+			return nil, firstMissing(g, im.Desc)
+		}
+		return nil, nil
+	}
+	var out []string
+	complete := 0
+	for _, c := range n.Index.Manifests {
+		if incomplete(c.Digest) {
+			out = append(out, fmt.Sprintf("%s (%s)", layout.PlatformString(c.Platform), c.Digest))
+		} else {
+			complete++
+		}
+	}
+	if complete == 0 {
+		return nil, fmt.Errorf("no platform of index %s is complete: %w", im.Desc.Digest, firstMissing(g, im.Desc))
+	}
+	return out, nil
+}
+
+func firstMissing(g *layout.Graph, root ocispec.Descriptor) error {
+	m := g.Missing[0]
+	return fmt.Errorf("%s %s (%d bytes) is missing: %w", m.MediaType, m.Digest, m.Size, layout.ErrNotFound)
+}
+
+// Select picks the images the user named, or all of them.
+func Select(all []layout.Image, names []string) ([]layout.Image, error) {
+	if len(names) == 0 {
+		if len(all) == 0 {
+			return nil, errors.New("holds no images")
+		}
+		return all, nil
+	}
+	var out []layout.Image
+	seen := map[string]bool{}
+	for _, n := range names {
+		ims, err := layout.Match(all, n)
+		if err != nil {
+			return nil, err
+		}
+		for _, im := range ims {
+			k := im.Name() + "@" + im.Desc.Digest.String()
+			if !seen[k] {
+				seen[k] = true
+				out = append(out, im)
+			}
+		}
+	}
+	return out, nil
+}

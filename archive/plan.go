@@ -1,0 +1,145 @@
+package archive
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sort"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/oci-ferry/ferry/layout"
+)
+
+// Annotations ferry puts on the index.json of its archives. Readers ignore
+// unknown annotations; they let a later ferry recognise its own format and
+// leave room for volumes and deltas without breaking any loader.
+const (
+	AnnotationFormat = "dev.ferry.archive.format" // "1"
+	AnnotationBlobs  = "dev.ferry.archive.blobs"  // number of blobs
+	AnnotationSize   = "dev.ferry.archive.size"   // total bytes of blobs
+	// Reserved: a multi-volume archive will say which volume this is and
+	// how many there are; a delta archive names the blobs it leaves out.
+	AnnotationVolume    = "dev.ferry.archive.volume"
+	AnnotationDeltaBase = "dev.ferry.archive.delta-base"
+)
+
+// plan is everything an archive will hold, in write order.
+type plan struct {
+	images   []layout.Image
+	graph    *layout.Graph
+	meta     []ocispec.Descriptor // indexes, manifests and configs
+	layers   []ocispec.Descriptor // everything else
+	docker   []dockerItem
+	skipped  []string // images left out of manifest.json and why
+	platform string // the platform manifest.json carries for multi-platform images
+}
+
+// makePlan walks the chosen images and orders their content: metadata
+// first so a streaming reader knows the whole archive before the first
+// layer, layers after, each once.
+func makePlan(ctx context.Context, src layout.Store, images []layout.Image, platforms []ocispec.Platform) (*plan, error) {
+	roots := make([]ocispec.Descriptor, 0, len(images))
+	for _, im := range images {
+		roots = append(roots, im.Desc)
+	}
+	g, err := layout.Walk(ctx, src, roots, layout.WalkOptions{Platforms: platforms, CheckBlobs: true})
+	if err != nil {
+		return nil, err
+	}
+	p := &plan{images: images, graph: g, platform: dockerPlatform(platforms)}
+	configs := map[digest.Digest]bool{}
+	for _, n := range g.Nodes {
+		p.meta = append(p.meta, n.Desc)
+		if n.Manifest != nil {
+			configs[n.Manifest.Config.Digest] = true
+		}
+	}
+	for _, b := range g.Blobs {
+		if configs[b.Digest] {
+			p.meta = append(p.meta, b)
+		} else {
+			p.layers = append(p.layers, b)
+		}
+	}
+	p.docker, p.skipped = dockerItems(g, images, p.platform)
+	return p, nil
+}
+
+// dockerPlatform is the platform docker load gets from a multi-platform
+// image: the first one asked for, else the machine's own.
+func dockerPlatform(want []ocispec.Platform) string {
+	if len(want) > 0 {
+		return layout.PlatformString(&want[0])
+	}
+	return "linux/" + runtime.GOARCH
+}
+
+// dockerItems builds manifest.json: one entry per image manifest with all
+// its familiar name:tag forms. docker load reads nothing else, so this is
+// what makes the archive loadable by every docker version.
+func dockerItems(g *layout.Graph, images []layout.Image, platform string) ([]dockerItem, []string) {
+	byManifest := map[digest.Digest]*dockerItem{}
+	var order []digest.Digest
+	var skipped []string
+	for _, im := range images {
+		n := g.Node(im.Desc.Digest)
+		if n == nil {
+			continue
+		}
+		m := pickManifest(g, n, platform)
+		if m == nil || !layout.IsConfig(m.Manifest.Config.MediaType) {
+			skipped = append(skipped, fmt.Sprintf("%s: no %s image manifest for docker load", im.Name(), platform))
+			continue
+		}
+		it, ok := byManifest[m.Desc.Digest]
+		if !ok {
+			it = &dockerItem{Config: blobName(m.Manifest.Config.Digest), RepoTags: []string{}}
+			for _, l := range m.Manifest.Layers {
+				it.Layers = append(it.Layers, blobName(l.Digest))
+			}
+			byManifest[m.Desc.Digest] = it
+			order = append(order, m.Desc.Digest)
+		}
+		if im.Ref.Repo != "" && im.Ref.Tag != "" {
+			it.RepoTags = append(it.RepoTags, layout.Ref{Repo: im.Ref.Repo, Tag: im.Ref.Tag}.Familiar())
+		}
+	}
+	out := make([]dockerItem, 0, len(order))
+	for _, d := range order {
+		it := byManifest[d]
+		sort.Strings(it.RepoTags)
+		out = append(out, *it)
+	}
+	return out, skipped
+}
+
+// pickManifest descends from n to the image manifest for platform.
+func pickManifest(g *layout.Graph, n *layout.Node, platform string) *layout.Node {
+	want, _ := layout.ParsePlatforms(platform)
+	for depth := 0; n != nil && depth < layout.DefaultMaxDepth; depth++ {
+		if n.Manifest != nil {
+			return n
+		}
+		var next *layout.Node
+		for _, c := range n.Index.Manifests {
+			child := g.Node(c.Digest)
+			if child == nil {
+				continue
+			}
+			if child.Index != nil && next == nil {
+				next = child
+			}
+			if c.Platform != nil && layout.MatchPlatform(want, c.Platform) && child.Manifest != nil {
+				return child
+			}
+		}
+		n = next
+	}
+	return nil
+}
+
+func blobName(d digest.Digest) string {
+	return "blobs/" + d.Algorithm().String() + "/" + d.Encoded()
+}

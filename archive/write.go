@@ -1,0 +1,223 @@
+package archive
+
+import (
+	"archive/tar"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/oci-ferry/ferry/layout"
+)
+
+// WriteOptions tune Write.
+type WriteOptions struct {
+	// Compression of the whole archive; CompressionFor(path) by default.
+	Compression *Compression
+	// Platforms keeps only these platforms of multi-platform images. The
+	// original index is kept byte for byte (its digest does not change),
+	// so the archive holds a sparse index; Result.Filtered says what went.
+	Platforms []ocispec.Platform
+	// Progress, if set, is called with bytes of blob content written.
+	Progress func(n int64)
+}
+
+// Result describes a written archive.
+type Result struct {
+	Path     string
+	Images   []layout.Image
+	Blobs    int
+	Size     int64    // bytes of blob content
+	Filtered []string // platform manifests left out, as digests
+	Notes    []string
+}
+
+// mtime is the timestamp of every entry: fixed, so the same images always
+// give a byte-identical archive. SOURCE_DATE_EPOCH overrides it, as
+// reproducible-build tooling expects.
+func mtime() time.Time {
+	if v, err := strconv.ParseInt(os.Getenv("SOURCE_DATE_EPOCH"), 10, 64); err == nil {
+		return time.Unix(v, 0).UTC()
+	}
+	return time.Unix(0, 0).UTC()
+}
+
+// Write creates the archive at dest from images in src. The tar is at once
+// an OCI layout (oci-layout, index.json with full names, blobs/) and a
+// docker-save archive (manifest.json with RepoTags). It is written to a
+// temporary name beside dest, synced, and renamed only when complete: a
+// failure or crash never leaves a partial archive under dest's name.
+func Write(ctx context.Context, src layout.Store, images []layout.Image, dest string, opts WriteOptions) (*Result, error) {
+	if len(images) == 0 {
+		return nil, fmt.Errorf("no images to write")
+	}
+	named := make([]layout.Image, len(images))
+	for i, im := range images {
+		named[i] = im
+		if im.Ref.Repo != "" || im.Ref.Tag != "" {
+			named[i].Desc = layout.Annotate(im.Desc, im.Ref)
+		}
+	}
+	layout.SortImages(named)
+	p, err := makePlan(ctx, src, named, opts.Platforms)
+	if err != nil {
+		return nil, err
+	}
+	comp := CompressionFor(dest)
+	if opts.Compression != nil {
+		comp = *opts.Compression
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".tmp-*")
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	res := &Result{Path: dest, Images: named, Blobs: len(p.meta) + len(p.layers), Notes: p.skipped}
+	for _, d := range append(append([]ocispec.Descriptor(nil), p.meta...), p.layers...) {
+		res.Size += d.Size
+	}
+	for _, f := range p.graph.Filtered {
+		res.Filtered = append(res.Filtered, fmt.Sprintf("%s %s", layout.PlatformString(f.Platform), f.Digest))
+	}
+	if err := writeTar(ctx, tmp, comp, src, p, res, opts.Progress); err != nil {
+		return nil, err
+	}
+	if err := tmp.Sync(); err != nil {
+		return nil, err
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp.Name(), dest); err != nil {
+		return nil, err
+	}
+	ok = true
+	if d, err := os.Open(filepath.Dir(dest)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return res, nil
+}
+
+func writeTar(ctx context.Context, w io.Writer, comp Compression, src layout.Store, p *plan, res *Result, progress func(int64)) error {
+	var zw io.WriteCloser
+	switch comp {
+	case Gzip:
+		gw, _ := gzip.NewWriterLevel(w, gzip.DefaultCompression)
+		zw = gw
+	case Zstd:
+		enc, err := zstd.NewWriter(w, zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithEncoderLevel(zstd.SpeedDefault))
+		if err != nil {
+			return err
+		}
+		zw = enc
+	}
+	out := w
+	if zw != nil {
+		out = zw
+	}
+	tw := tar.NewWriter(out)
+	t := mtime()
+	file := func(name string, b []byte) error {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(b)), ModTime: t, Typeflag: tar.TypeReg}); err != nil {
+			return err
+		}
+		_, err := tw.Write(b)
+		return err
+	}
+	dir := func(name string) error {
+		return tw.WriteHeader(&tar.Header{Name: name, Mode: 0o755, ModTime: t, Typeflag: tar.TypeDir})
+	}
+	ann := map[string]string{
+		AnnotationFormat: "1",
+		AnnotationBlobs:  strconv.Itoa(res.Blobs),
+		AnnotationSize:   strconv.FormatInt(res.Size, 10),
+	}
+	dockerJSON, _ := json.Marshal(p.docker)
+	if err := file(ocispec.ImageLayoutFile, []byte(`{"imageLayoutVersion":"1.0.0"}`)); err != nil {
+		return err
+	}
+	if err := file(ocispec.ImageIndexFile, layout.IndexJSON(p.images, ann)); err != nil {
+		return err
+	}
+	if err := file(dockerManifestFile, dockerJSON); err != nil {
+		return err
+	}
+	dirs := map[string]bool{}
+	if err := dir("blobs/"); err != nil {
+		return err
+	}
+	for _, d := range append(append([]ocispec.Descriptor(nil), p.meta...), p.layers...) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		alg := "blobs/" + d.Digest.Algorithm().String() + "/"
+		if !dirs[alg] {
+			if err := dir(alg); err != nil {
+				return err
+			}
+			dirs[alg] = true
+		}
+		if err := copyBlob(ctx, tw, src, d, t, progress); err != nil {
+			return err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	if zw != nil {
+		return zw.Close()
+	}
+	return nil
+}
+
+// copyBlob streams one blob from src into the tar through a VerifyReader:
+// a corrupt source fails the archive, never lands in it.
+func copyBlob(ctx context.Context, tw *tar.Writer, src layout.Store, d ocispec.Descriptor, t time.Time, progress func(int64)) error {
+	rc, err := src.Fetch(ctx, d)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", d.MediaType, d.Digest, err)
+	}
+	defer rc.Close()
+	vr, err := layout.NewVerifyReader(rc, d)
+	if err != nil {
+		return err
+	}
+	if err := tw.WriteHeader(&tar.Header{Name: blobName(d.Digest), Mode: 0o644, Size: d.Size, ModTime: t, Typeflag: tar.TypeReg}); err != nil {
+		return err
+	}
+	var w io.Writer = tw
+	if progress != nil {
+		w = progressWriter{tw, progress}
+	}
+	if _, err := layout.CopyBuffer(w, vr); err != nil {
+		return fmt.Errorf("%s %s: %w", d.MediaType, d.Digest, err)
+	}
+	return nil
+}
+
+type progressWriter struct {
+	w  io.Writer
+	fn func(int64)
+}
+
+func (p progressWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	p.fn(int64(n))
+	return n, err
+}

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+)
+
+// Exit codes, documented in the README: scripts rely on them.
+const (
+	exitOK          = 0   // success; for verify: the input is sound
+	exitFailed      = 1   // the operation failed, or verify found problems
+	exitUsage       = 2   // bad command line
+	exitInterrupted = 130 // stopped by SIGINT or SIGTERM
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// usageError marks a wrong command line, so it maps to exit 2 and prints
+// the command's help.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
+
+// failedError carries exit 1 without a message of its own: verify has
+// already printed its report.
+var errReported = errors.New("reported")
+
+// newApp builds the CLI. Commands write to the app's writers only, so
+// tests run it in-process.
+func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
+	app := &cli.App{
+		Name:      "ferry",
+		Usage:     "carry container images across an air gap, verified",
+		Version:   version,
+		Reader:    stdin,
+		Writer:    stdout,
+		ErrWriter: stderr,
+		Description: "ferry saves images into self-describing OCI archives (.tar, .tar.gz, .tar.zst) that docker, podman,\n" +
+			"containerd and skopeo load natively, verifies every blob on import, and audits archives with `ferry verify`.\n" +
+			"References use docker's grammar name[:tag][@digest]; busybox means docker.io/library/busybox:latest.",
+		HideHelpCommand:      true,
+		EnableBashCompletion: false,
+		ExitErrHandler:       func(*cli.Context, error) {}, // run maps errors to exit codes
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return usageError{err.Error()}
+		},
+		Commands: []*cli.Command{
+			importCommand(),
+			exportCommand(),
+			verifyCommand(),
+			lsCommand(),
+			inspectCommand(),
+			tagCommand(),
+			rmCommand(),
+			gcCommand(),
+			docsCommand(),
+		},
+	}
+	for _, c := range app.Commands {
+		c.OnUsageError = app.OnUsageError
+	}
+	return app
+}
+
+// run executes the CLI and returns the process exit code.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	app := newApp(stdin, stdout, stderr)
+	err := app.RunContext(ctx, permute(app, args))
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, errReported):
+		return exitFailed
+	case ctx.Err() != nil:
+		fmt.Fprintln(stderr, "ferry: interrupted; nothing was committed")
+		return exitInterrupted
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "ferry: %v\nRun 'ferry --help' or 'ferry COMMAND --help' for usage.\n", err)
+		return exitUsage
+	}
+	fmt.Fprintf(stderr, "ferry: %v\n", err)
+	return exitFailed
+}
+
+// permute moves flags in front of positional arguments. urfave/cli v2 stops
+// parsing flags at the first argument, but users type flags anywhere, as
+// in `ferry import a.tar --into dir`.
+func permute(app *cli.App, args []string) []string {
+	if len(args) < 2 {
+		return args
+	}
+	var cmd *cli.Command
+	i := 1
+	for ; i < len(args); i++ {
+		if !strings.HasPrefix(args[i], "-") {
+			cmd = app.Command(args[i])
+			break
+		}
+	}
+	if cmd == nil {
+		return args
+	}
+	takesValue := map[string]bool{}
+	for _, f := range cmd.Flags {
+		_, isBool := f.(*cli.BoolFlag)
+		for _, n := range f.Names() {
+			takesValue[n] = !isBool
+		}
+	}
+	var flags, pos []string
+	rest := args[i+1:]
+	for j := 0; j < len(rest); j++ {
+		a := rest[j]
+		switch {
+		case a == "--":
+			pos = append(pos, rest[j+1:]...)
+			j = len(rest)
+		case a == "-" || !strings.HasPrefix(a, "-"):
+			pos = append(pos, a)
+		default:
+			flags = append(flags, a)
+			name := strings.TrimLeft(a, "-")
+			if !strings.Contains(name, "=") && takesValue[name] && j+1 < len(rest) {
+				flags = append(flags, rest[j+1])
+				j++
+			}
+		}
+	}
+	out := append(append([]string{}, args[:i+1]...), flags...)
+	if len(pos) > 0 {
+		out = append(append(out, "--"), pos...)
+	}
+	return out
+}
+
+// needArgs checks the positional argument count.
+func needArgs(c *cli.Context, min, max int) error {
+	n := c.NArg()
+	if n < min || (max >= 0 && n > max) {
+		return usagef("%s: expected %s, got %d argument(s)", c.Command.Name, c.Command.ArgsUsage, n)
+	}
+	return nil
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/oci-ferry/ferry/archive"
+	"github.com/oci-ferry/ferry/layout"
+)
+
+func exportCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "export",
+		Usage:     "write images from a layout into one archive that every engine loads",
+		ArgsUsage: "SRC [NAME…]",
+		Description: "Writes --to FILE (.tar, .tar.gz or .tar.zst, by its name) holding the named images, or all. The tar is at\n" +
+			"once an OCI layout with every image's full name (io.containerd.image.name, ref.name = tag) and a docker-save\n" +
+			"archive (manifest.json with RepoTags), so docker load, podman load, ctr import and skopeo read it directly.\n" +
+			"Metadata comes first and layers after; the same images always give a byte-identical file. With --platform\n" +
+			"the original index is kept (digest unchanged) and other platforms' content is left out (a sparse index).\n" +
+			"SRC is a layout directory or an uncompressed tar.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "to", Usage: "archive `FILE` to write (replaced atomically)", Required: true},
+			platformFlag,
+			jsonFlag,
+		},
+		Action: func(c *cli.Context) error {
+			if err := needArgs(c, 1, -1); err != nil {
+				return err
+			}
+			plats, err := layout.ParsePlatforms(c.String("platform"))
+			if err != nil {
+				return usageError{err.Error()}
+			}
+			src, err := archive.Open(c.Context, c.Args().First(), archive.OpenOptions{})
+			if err != nil {
+				return err
+			}
+			defer src.Close()
+			if src.Streamed() {
+				return fmt.Errorf("%s is compressed or a stream and cannot be read in place; import it into a directory first", c.Args().First())
+			}
+			images, err := archive.Select(src.Images, c.Args().Tail())
+			if err != nil {
+				return fmt.Errorf("%s: %w", c.Args().First(), err)
+			}
+			p := startProgress(c.App.ErrWriter, "export", 0)
+			res, err := archive.Write(c.Context, src, images, c.String("to"), archive.WriteOptions{Platforms: plats, Progress: p.fn()})
+			p.finish()
+			if err != nil {
+				return fmt.Errorf("export failed, %s was not written: %w", c.String("to"), err)
+			}
+			if c.Bool("json") {
+				return printJSON(c.App.Writer, res)
+			}
+			w := c.App.Writer
+			fmt.Fprintf(w, "wrote %s: %d image(s), %d blobs, %s\n", res.Path, len(res.Images), res.Blobs, humanSize(res.Size))
+			for _, im := range res.Images {
+				fmt.Fprintf(w, "  %s  %s\n", im.Name(), im.Desc.Digest)
+			}
+			if len(res.Filtered) > 0 {
+				fmt.Fprintf(w, "  index kept whole (digests unchanged); left out by --platform: %v\n", res.Filtered)
+			}
+			for _, n := range res.Notes {
+				fmt.Fprintf(w, "  note: %s\n", n)
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/oci-ferry/ferry/archive"
+	"github.com/oci-ferry/ferry/layout"
+)
+
+var platformFlag = &cli.StringFlag{Name: "platform", Usage: "keep only these platforms of multi-platform images, docker syntax: `os/arch[/variant][,…]`"}
+
+func importCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "import",
+		Usage:     "copy images from an archive or layout into a layout directory, verifying every blob",
+		ArgsUsage: "SRC [NAME…]",
+		Description: "SRC is a layout directory, an archive (.tar, .tar.gz, .tar.zst) written by ferry, docker, podman, skopeo,\n" +
+			"crane, regctl, oras or containerd, or - for stdin. Every blob's digest and size is checked while it streams;\n" +
+			"if anything is wrong nothing is added to the destination.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "into", Usage: "destination layout `DIR` (created if missing)", Required: true},
+			platformFlag,
+			&cli.IntFlag{Name: "concurrency", Usage: "blobs copied at once", Value: layout.DefaultConcurrency},
+			jsonFlag,
+		},
+		Action: func(c *cli.Context) error {
+			if err := needArgs(c, 1, -1); err != nil {
+				return err
+			}
+			plats, err := layout.ParsePlatforms(c.String("platform"))
+			if err != nil {
+				return usageError{err.Error()}
+			}
+			p := startProgress(c.App.ErrWriter, "import", 0)
+			res, err := archive.Import(c.Context, c.Args().First(), c.String("into"), archive.ImportOptions{
+				Names: c.Args().Tail(), Platforms: plats, Concurrency: c.Int("concurrency"), Progress: p.fn(),
+			})
+			p.finish()
+			if err != nil {
+				return fmt.Errorf("import failed, %s is unchanged: %w", c.String("into"), err)
+			}
+			if c.Bool("json") {
+				return printJSON(c.App.Writer, res)
+			}
+			w := c.App.Writer
+			fmt.Fprintf(w, "imported %d image(s) from %s (%s, %s) into %s: %d blobs, %s, all verified\n",
+				len(res.Images), c.Args().First(), res.Format, res.Mode, c.String("into"), res.Blobs, humanSize(res.Size))
+			for _, im := range res.Images {
+				fmt.Fprintf(w, "  %s  %s  %s\n", im.Name, im.Digest, strings.Join(im.Platforms, ","))
+				if len(im.Missing) > 0 {
+					fmt.Fprintf(w, "    sparse: not in the source: %s\n", strings.Join(im.Missing, ", "))
+				}
+			}
+			for _, n := range res.Notes {
+				fmt.Fprintf(w, "  note: %s\n", n)
+			}
+			return nil
+		},
+	}
+}

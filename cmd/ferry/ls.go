@@ -1,0 +1,87 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/urfave/cli/v2"
+
+	"github.com/oci-ferry/ferry/archive"
+	"github.com/oci-ferry/ferry/layout"
+)
+
+// listing is one line of `ferry ls`.
+type listing struct {
+	Name      string   `json:"name"`
+	Repo      string   `json:"repository"`
+	Tag       string   `json:"tag"`
+	Digest    string   `json:"digest"`
+	MediaType string   `json:"mediaType"`
+	Platforms []string `json:"platforms"`
+	Size      int64    `json:"size"`
+	NameFrom  string   `json:"nameFrom"`
+}
+
+func lsCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "ls",
+		Usage:     "list the images in a layout or archive",
+		ArgsUsage: "PATH",
+		Flags:     []cli.Flag{jsonFlag},
+		Action: func(c *cli.Context) error {
+			if err := needArgs(c, 1, 1); err != nil {
+				return err
+			}
+			src, err := archive.Open(c.Context, c.Args().First(), archive.OpenOptions{})
+			if err != nil {
+				return err
+			}
+			defer src.Close()
+			var out []listing
+			for _, im := range src.Images {
+				g, err := layout.Walk(c.Context, src, []ocispec.Descriptor{im.Desc}, layout.WalkOptions{AllowMissing: true})
+				if err != nil {
+					return fmt.Errorf("%s: %w", im.Name(), err)
+				}
+				out = append(out, listing{Name: im.Name(), Repo: im.Ref.Repo, Tag: im.Ref.Tag, Digest: string(im.Desc.Digest),
+					MediaType: im.Desc.MediaType, Platforms: layout.RootPlatforms(c.Context, src, g, im.Desc), Size: g.Size(), NameFrom: im.NameFrom})
+			}
+			if c.Bool("json") {
+				if out == nil {
+					out = []listing{}
+				}
+				return printJSON(c.App.Writer, out)
+			}
+			tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tTAG\tDIGEST\tPLATFORMS\tSIZE")
+			for _, l := range out {
+				name, tag := l.Repo, l.Tag
+				if name == "" {
+					name = "<none>"
+				}
+				if tag == "" {
+					tag = "<none>"
+				}
+				plats := strings.Join(l.Platforms, ",")
+				if plats == "" {
+					plats = "-"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, tag, shortDigest(l.Digest), plats, humanSize(l.Size))
+			}
+			tw.Flush()
+			for _, n := range src.Notes {
+				fmt.Fprintf(c.App.ErrWriter, "note: %s\n", n)
+			}
+			return nil
+		},
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

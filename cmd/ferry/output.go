@@ -1,0 +1,119 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/urfave/cli/v2"
+)
+
+// jsonFlag is the --json switch every reporting command has.
+var jsonFlag = &cli.BoolFlag{Name: "json", Usage: "print the result as JSON on stdout, for scripts"}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// humanSize prints bytes in binary units, as docker and du -h do.
+func humanSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func shortDigest(d string) string {
+	if len(d) > 19 {
+		return d[:19]
+	}
+	return d
+}
+
+// isTerminal reports whether w is a terminal: progress is drawn only
+// there, so logs and pipes stay clean.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// progress draws "verb: done / total" on stderr about five times a second.
+type progress struct {
+	w     io.Writer
+	verb  string
+	total int64
+	done  atomic.Int64
+	stop  chan struct{}
+	wg    sync.WaitGroup
+}
+
+// startProgress returns nil (a no-op) unless w is a terminal.
+func startProgress(w io.Writer, verb string, total int64) *progress {
+	if !isTerminal(w) {
+		return nil
+	}
+	p := &progress{w: w, verb: verb, total: total, stop: make(chan struct{})}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-p.stop:
+				fmt.Fprint(p.w, "\r\033[K")
+				return
+			case <-t.C:
+				p.draw()
+			}
+		}
+	}()
+	return p
+}
+
+func (p *progress) draw() {
+	d := p.done.Load()
+	if p.total > 0 {
+		fmt.Fprintf(p.w, "\r\033[K%s: %s / %s (%d%%)", p.verb, humanSize(d), humanSize(p.total), d*100/p.total)
+	} else {
+		fmt.Fprintf(p.w, "\r\033[K%s: %s", p.verb, humanSize(d))
+	}
+}
+
+// add is the callback handed to the library; safe on a nil progress.
+func (p *progress) add(n int64) {
+	if p != nil {
+		p.done.Add(n)
+	}
+}
+
+// fn returns the callback, or nil when not drawing.
+func (p *progress) fn() func(int64) {
+	if p == nil {
+		return nil
+	}
+	return p.add
+}
+
+func (p *progress) finish() {
+	if p != nil {
+		close(p.stop)
+		p.wg.Wait()
+	}
+}

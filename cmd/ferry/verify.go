@@ -1,0 +1,108 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/oci-ferry/ferry/archive"
+	"github.com/oci-ferry/ferry/verify"
+)
+
+func verifyCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "verify",
+		Usage:     "audit a layout or archive without importing it",
+		ArgsUsage: "PATH",
+		Description: "Hashes every blob once (in parallel on a directory or an uncompressed tar, in one pass on a\n" +
+			"compressed archive or stdin) and checks every reference from index.json down: indexes, manifests,\n" +
+			"configs, layers, referrers, sizes, media types, strict JSON and names. Exit 0 when sound, 1 when\n" +
+			"it found problems, 2 for usage errors.",
+		Flags: []cli.Flag{
+			&cli.IntFlag{Name: "workers", Usage: "blobs hashed at once (default: one per CPU)"},
+			jsonFlag,
+		},
+		Action: func(c *cli.Context) error {
+			if err := needArgs(c, 1, 1); err != nil {
+				return err
+			}
+			path := c.Args().First()
+			rep := &verify.Report{Path: path}
+			src, err := archive.Open(c.Context, path, archive.OpenOptions{})
+			if err != nil {
+				if errors.Is(err, fs.ErrNotExist) && !strings.Contains(err.Error(), ":") {
+					return err
+				}
+				if c.Context.Err() != nil {
+					return err
+				}
+				rep.Add(verify.Problem{Kind: verify.KindOf(err), File: path, Message: err.Error()})
+				rep.Finish()
+			} else {
+				defer src.Close()
+				rep.Format, rep.Mode, rep.Notes = src.Format, src.Mode, src.Notes
+				for _, p := range src.Problems() {
+					rep.Add(verify.Problem{Kind: verify.KindOf(p), File: path, Message: p.Error()})
+				}
+				verify.Check(c.Context, src, src.Images, rep, verify.Options{Workers: c.Int("workers")})
+			}
+			if c.Context.Err() != nil {
+				return c.Context.Err()
+			}
+			if c.Bool("json") {
+				if err := printJSON(c.App.Writer, rep); err != nil {
+					return err
+				}
+			} else {
+				printReport(c.App.Writer, rep)
+			}
+			if !rep.OK {
+				return errReported
+			}
+			return nil
+		},
+	}
+}
+
+func printReport(w io.Writer, r *verify.Report) {
+	how := ""
+	if r.Format != "" {
+		how = fmt.Sprintf(" (%s, %s)", r.Format, r.Mode)
+	}
+	fmt.Fprintf(w, "verify %s%s\n", r.Path, how)
+	if len(r.Images) > 0 {
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "IMAGE\tDIGEST\tPLATFORMS\tSIZE\tSTATUS")
+		for _, im := range r.Images {
+			plats := strings.Join(im.Platforms, ",")
+			if plats == "" {
+				plats = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", im.Name, shortDigest(im.Digest), plats, humanSize(im.Size), im.Status)
+		}
+		tw.Flush()
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	t := r.Totals
+	fmt.Fprintf(w, "%d image(s), %d blobs, %s hashed; %d unreferenced; %d problem(s), %d warning(s)\n",
+		t.Images, t.Blobs, humanSize(t.Bytes), t.Unreferenced, t.Problems, t.Warnings)
+	for _, p := range r.Problems {
+		fmt.Fprintf(w, "PROBLEM %s: %s\n", p.Kind, p.Message)
+	}
+	for _, p := range r.Warnings {
+		fmt.Fprintf(w, "warning %s: %s\n", p.Kind, p.Message)
+	}
+	if r.OK {
+		fmt.Fprintln(w, "OK: every blob matches its digest and size")
+	} else {
+		fmt.Fprintln(w, "FAILED: do not load this content; fix or re-create the archive")
+	}
+}
+
