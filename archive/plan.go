@@ -33,7 +33,7 @@ type plan struct {
 	layers   []ocispec.Descriptor // everything else
 	docker   []dockerItem
 	skipped  []string // images left out of manifest.json and why
-	platform string // the platform manifest.json carries for multi-platform images
+	platform string   // the platform manifest.json carries for multi-platform images
 }
 
 // makePlan walks the chosen images and orders their content: metadata

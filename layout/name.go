@@ -77,4 +77,3 @@ var refNameRe = regexp.MustCompile(`^[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)
 // ValidRefName reports whether s fits the ref.name annotation grammar; some
 // valid tags (such as "_x") do not.
 func ValidRefName(s string) bool { return refNameRe.MatchString(s) }
-

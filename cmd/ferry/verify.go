@@ -105,4 +105,3 @@ func printReport(w io.Writer, r *verify.Report) {
 		fmt.Fprintln(w, "FAILED: do not load this content; fix or re-create the archive")
 	}
 }
-
