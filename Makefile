@@ -1,10 +1,12 @@
-# ferry's build. `make test` builds and installs everything it needs by itself.
-GO      ?= go
-BIN     := bin
-FERRY   := $(BIN)/ferry
+# ferry's build. Every target installs or builds what it needs by itself;
+# on a fresh machine `make demo` and `make test` are all it takes.
+GO       ?= go
+BIN      := $(CURDIR)/bin
+FERRY    := $(BIN)/ferry
+FUZZTIME ?= 3s
 export CGO_ENABLED ?= 0
 
-.PHONY: all build test unit fuzz vet demo bench docs clean
+.PHONY: all build test vet unit fuzz demo bench docs fixtures clean
 
 all: build
 
@@ -18,7 +20,24 @@ vet:
 unit:
 	$(GO) test -count=1 ./...
 
+# test: static checks, every test, then each fuzz target briefly.
 test: vet unit
+	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
+
+fuzz:
+	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
+
+demo: build
+	FERRY=$(FERRY) ./scripts/demo.sh
+
+bench: build
+	FERRY=$(FERRY) ./bench/verify.sh
+
+docs:
+	FERRY_UPDATE_DOCS=1 $(GO) test -count=1 -run TestCLIReference ./cmd/ferry
+
+fixtures:
+	$(GO) run ./testdata/mkfixtures out/fixtures
 
 clean:
 	rm -rf $(BIN) out

@@ -100,6 +100,9 @@ func DecodeNode(d ocispec.Descriptor, raw []byte) (*Node, error) {
 			if err := ValidateDescriptor(c); err != nil {
 				return nil, bad("manifests[%d]: %v", i, err)
 			}
+			if p := c.Platform; p != nil && (p.OS == "" || p.Architecture == "") {
+				return nil, bad("manifests[%d]: platform needs both os and architecture", i)
+			}
 		}
 	case IsManifest(d.MediaType):
 		if sh.Manifests != nil {

@@ -239,6 +239,9 @@ func (c *checker) checkConfig(ctx context.Context, n *layout.Node, image string)
 		if parsed.OS != "" && parsed.Architecture != "" {
 			c.plat[cfg.Digest] = layout.PlatformString(&ocispec.Platform{OS: parsed.OS, Architecture: parsed.Architecture, Variant: parsed.Variant})
 		}
+		if err == nil && (parsed.OS == "" || parsed.Architecture == "") {
+			err = fmt.Errorf("config %s lacks os or architecture, which the image-spec schema requires", cfg.Digest)
+		}
 		if err == nil && len(parsed.RootFS.DiffIDs) != len(n.Manifest.Layers) {
 			err = fmt.Errorf("config %s has %d diff_ids but manifest %s has %d layers", cfg.Digest, len(parsed.RootFS.DiffIDs), n.Desc.Digest, len(n.Manifest.Layers))
 		}

@@ -55,7 +55,7 @@ func lsCommand() *cli.Command {
 				return printJSON(c.App.Writer, out)
 			}
 			tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tTAG\tDIGEST\tPLATFORMS\tSIZE")
+			fmt.Fprintln(tw, "NAME\tTAG\tDIGEST\tPLATFORMS\tSIZE\tNAMED BY")
 			for _, l := range out {
 				name, tag := l.Repo, l.Tag
 				if name == "" {
@@ -68,7 +68,7 @@ func lsCommand() *cli.Command {
 				if plats == "" {
 					plats = "-"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, tag, shortDigest(l.Digest), plats, humanSize(l.Size))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", name, tag, shortDigest(l.Digest), plats, humanSize(l.Size), namedBy[l.NameFrom])
 			}
 			tw.Flush()
 			for _, n := range src.Notes {
@@ -79,9 +79,12 @@ func lsCommand() *cli.Command {
 	}
 }
 
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
+// namedBy abbreviates how a name was read, for the human listing; --json
+// gives the full wording.
+var namedBy = map[string]string{
+	layout.NameFromContainerd: "containerd-name",
+	layout.NameFromRefFull:    "ref.name",
+	layout.NameFromRefTag:     "ref.name (tag only)",
+	layout.NameFromRepoTags:   "RepoTags",
+	layout.NameFromNone:       "-",
 }
