@@ -17,7 +17,7 @@ func ValidateDigest(d digest.Digest) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, digest.ErrDigestUnsupported):
-		return fmt.Errorf("%q: %w (ferry verifies every blob and can check only sha256 and sha512)", string(d), ErrUnsupportedDigest)
+		return fmt.Errorf("%q: %w (ferry verifies every blob and cannot check this algorithm; sha256 and sha512 are supported)", string(d), ErrUnsupportedDigest)
 	default:
 		return fmt.Errorf("%q: %w: %v", string(d), ErrInvalidDigest, err)
 	}

@@ -71,7 +71,7 @@ func CreateDir(dir string) (*Dir, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(ents) > 0 {
+	if !onlyOurs(ents) {
 		return nil, fmt.Errorf("%s exists, is not empty and is not an OCI layout (no %s): refusing to write into it", dir, ocispec.ImageLayoutFile)
 	}
 	root, err := os.OpenRoot(dir)
@@ -84,6 +84,19 @@ func CreateDir(dir string) (*Dir, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// onlyOurs reports whether a directory holds nothing but what an
+// interrupted or concurrent CreateDir leaves, which init may complete.
+func onlyOurs(ents []os.DirEntry) bool {
+	for _, e := range ents {
+		switch e.Name() {
+		case "blobs", ferryDir, ocispec.ImageIndexFile:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func (d *Dir) init() error {
@@ -103,8 +116,10 @@ func (d *Dir) init() error {
 	}
 	// index.json first, oci-layout last: a directory is only a layout once
 	// both exist, and a crash in between leaves one CreateDir can finish.
-	if err := d.writeFileAtomic(ocispec.ImageIndexFile, emptyIndex()); err != nil {
-		return err
+	if _, err := d.root.Lstat(ocispec.ImageIndexFile); err != nil {
+		if err := d.writeFileAtomic(ocispec.ImageIndexFile, emptyIndex()); err != nil {
+			return err
+		}
 	}
 	return d.writeFileAtomic(ocispec.ImageLayoutFile, []byte(`{"imageLayoutVersion":"1.0.0"}`))
 }

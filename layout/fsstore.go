@@ -276,7 +276,7 @@ func ParseIndexJSON(b []byte, label string) (*ocispec.Index, error) {
 	if sh.Config != nil || sh.Layers != nil || sh.FSLayers != nil {
 		return nil, bad("an index must not have config or layers")
 	}
-	if sh.Manifests == nil {
+	if sh.Manifests == nil || string(sh.Manifests) == "null" {
 		return nil, bad("manifests array is missing")
 	}
 	var idx ocispec.Index

@@ -110,9 +110,12 @@ func Annotate(d ocispec.Descriptor, r Ref) ocispec.Descriptor {
 // entry whose repository the user supplies. name:tag@digest pins the digest.
 // Several matches with different digests are an error, never a guess.
 func Match(images []Image, query string) ([]Image, error) {
+	if strings.TrimSpace(query) == "" {
+		return nil, fmt.Errorf("empty image name: %w", ErrNotFound)
+	}
 	var exact []Image
 	for _, im := range images {
-		if im.Desc.Annotations[ocispec.AnnotationRefName] == query {
+		if v, ok := im.Desc.Annotations[ocispec.AnnotationRefName]; ok && v == query {
 			exact = append(exact, im)
 		}
 	}

@@ -84,8 +84,10 @@ func checkValue(dec *json.Decoder, known map[string]string, depth int, freeKeys 
 				return fmt.Errorf("duplicate key %q", k)
 			}
 			seen[k] = true
-			if canon, ok := known[strings.ToLower(k)]; ok && !freeKeys && canon != k {
-				return fmt.Errorf("key %q differs only in case from %q", k, canon)
+			if !freeKeys {
+				if canon, ok := caseVariant(known, k); ok {
+					return fmt.Errorf("key %q differs only in case from %q", k, canon)
+				}
 			}
 			// Annotation and label keys are user data, not schema.
 			free := k == "annotations" || k == "Labels" || k == "labels"
@@ -104,6 +106,21 @@ func checkValue(dec *json.Decoder, known map[string]string, depth int, freeKeys 
 		return fmt.Errorf("malformed JSON: %w", err)
 	}
 	return nil
+}
+
+// caseVariant reports a key that encoding/json would fold onto a known
+// field (it uses Unicode simple folding, so "layerſ" matches "layers")
+// without being that field.
+func caseVariant(known map[string]string, k string) (string, bool) {
+	if _, exact := known[strings.ToLower(k)]; exact && known[strings.ToLower(k)] == k {
+		return "", false
+	}
+	for _, canon := range known {
+		if canon != k && strings.EqualFold(canon, k) {
+			return canon, true
+		}
+	}
+	return "", false
 }
 
 // DecodeStrict runs StrictJSON and then decodes b into v.

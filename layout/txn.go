@@ -21,13 +21,16 @@ type Txn struct {
 	mu     sync.Mutex
 	staged map[digest.Digest]string // digest → temp path in the session
 	sizes  map[digest.Digest]int64
+	// present are blobs Push found already committed; Commit checks they
+	// are still there, since a gc may run between Push and Commit.
+	present map[digest.Digest]int64
 }
 
 var _ Store = (*Txn)(nil)
 
 // Begin starts a transaction on the layout.
 func (d *Dir) Begin() *Txn {
-	return &Txn{d: d, staged: map[digest.Digest]string{}, sizes: map[digest.Digest]int64{}}
+	return &Txn{d: d, staged: map[digest.Digest]string{}, sizes: map[digest.Digest]int64{}, present: map[digest.Digest]int64{}}
 }
 
 // Fetch implements Store, seeing staged blobs as well as committed ones.
@@ -60,8 +63,14 @@ func (t *Txn) Exists(ctx context.Context, desc ocispec.Descriptor) (bool, error)
 // Push implements Store: the blob is verified into the staging area.
 func (t *Txn) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader) error {
 	tmp, err := t.d.writeTemp(ctx, desc, r)
-	if err != nil || tmp == "" {
+	if err != nil {
 		return err
+	}
+	if tmp == "" {
+		t.mu.Lock()
+		t.present[desc.Digest] = desc.Size
+		t.mu.Unlock()
+		return nil
 	}
 	t.record(desc.Digest, desc.Size, tmp)
 	return nil
@@ -171,6 +180,18 @@ func (t *Txn) Commit(keep map[digest.Digest]bool, add []Image) error {
 	for dir := range dirs {
 		if err := syncDir(t.d.root, dir); err != nil {
 			return rollback(err)
+		}
+	}
+	for d, size := range t.present {
+		if keep != nil && !keep[d] {
+			continue
+		}
+		if _, staged := t.staged[d]; staged {
+			continue
+		}
+		p, _ := BlobPath(d)
+		if fi, err := t.d.root.Lstat(p); err != nil || !fi.Mode().IsRegular() || fi.Size() != size {
+			return rollback(fmt.Errorf("blob %s was removed from the layout (by gc?) before this import committed: %w; run the import again", d, ErrNotFound))
 		}
 	}
 	if len(add) > 0 {

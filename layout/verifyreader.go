@@ -46,12 +46,16 @@ func (v *VerifyReader) Read(p []byte) (int, error) {
 	if v.err != nil {
 		return 0, v.err
 	}
-	if rem := v.want.Size - v.n; int64(len(p)) > rem {
-		p = p[:rem]
-	}
-	if len(p) == 0 {
+	rem := v.want.Size - v.n
+	if rem == 0 {
 		v.err = v.finish()
 		return 0, v.err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if int64(len(p)) > rem {
+		p = p[:rem]
 	}
 	n, err := v.r.Read(p)
 	v.h.Write(p[:n])

@@ -47,6 +47,7 @@ type Graph struct {
 
 	seen  map[digest.Digest]bool
 	nodes map[digest.Digest]*Node
+	plats map[digest.Digest][]string // platforms under each index, computed once
 	bytes int64
 }
 
@@ -69,7 +70,7 @@ func (g *Graph) Size() int64 {
 // fetched through ReadAll, so it is size-capped and verified before it is
 // parsed or followed.
 func Walk(ctx context.Context, src Store, roots []ocispec.Descriptor, opts WalkOptions) (*Graph, error) {
-	g := &Graph{seen: map[digest.Digest]bool{}, nodes: map[digest.Digest]*Node{}, Platforms: map[digest.Digest][]string{}}
+	g := &Graph{seen: map[digest.Digest]bool{}, nodes: map[digest.Digest]*Node{}, plats: map[digest.Digest][]string{}, Platforms: map[digest.Digest][]string{}}
 	for _, r := range roots {
 		plats := map[string]bool{}
 		if err := g.visit(ctx, src, r, opts, 0, plats); err != nil {
@@ -147,22 +148,42 @@ func (g *Graph) visit(ctx context.Context, src Store, d ocispec.Descriptor, opts
 	return nil
 }
 
-// collectPlatforms records the platforms of the manifests under n.
+// collectPlatforms records the platforms of the manifests under n. Each
+// index's set is computed once: a graph that references one nested index
+// thousands of times must not be re-walked each time.
 func collectPlatforms(g *Graph, n *Node, plats map[string]bool) {
-	if n.Index == nil {
-		return
+	for _, p := range g.platformsOf(n) {
+		plats[p] = true
 	}
+}
+
+func (g *Graph) platformsOf(n *Node) []string {
+	if n.Index == nil {
+		return nil
+	}
+	if p, ok := g.plats[n.Desc.Digest]; ok {
+		return p
+	}
+	set := map[string]bool{}
 	for _, c := range n.Index.Manifests {
-		if _, ok := g.nodes[c.Digest]; !ok {
+		child, ok := g.nodes[c.Digest]
+		if !ok {
 			continue
 		}
 		if c.Platform != nil && !isAttestation(c) {
-			plats[PlatformString(c.Platform)] = true
+			set[PlatformString(c.Platform)] = true
 		}
-		if child := g.nodes[c.Digest]; child.Index != nil {
-			collectPlatforms(g, child, plats)
+		for _, p := range g.platformsOf(child) {
+			set[p] = true
 		}
 	}
+	out := make([]string, 0, len(set))
+	for p := range set {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	g.plats[n.Desc.Digest] = out
+	return out
 }
 
 // keepChild applies the platform filter to one index entry. Entries without

@@ -1,7 +1,6 @@
 package verify_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -15,71 +14,9 @@ import (
 
 	"github.com/oci-ferry/ferry/archive"
 	"github.com/oci-ferry/ferry/layout"
+	"github.com/oci-ferry/ferry/internal/testimage"
 	"github.com/oci-ferry/ferry/verify"
 )
-
-// fixture is a layout with a two-platform index, a single image and a
-// referrer, plus the digests the tests corrupt.
-type fixture struct {
-	dir                  string
-	index, amd64, arm64  ocispec.Descriptor
-	amd64Layer, arm64Cfg ocispec.Descriptor
-	single, singleLayer  ocispec.Descriptor
-}
-
-func put(t *testing.T, txn *layout.Txn, mt string, b []byte) ocispec.Descriptor {
-	t.Helper()
-	d := ocispec.Descriptor{MediaType: mt, Digest: digest.FromBytes(b), Size: int64(len(b))}
-	if err := txn.Push(context.Background(), d, bytes.NewReader(b)); err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
-func image(t *testing.T, txn *layout.Txn, arch, body string) (man, cfg, lay ocispec.Descriptor) {
-	lay = put(t, txn, ocispec.MediaTypeImageLayer, []byte(body))
-	c, _ := json.Marshal(map[string]any{"os": "linux", "architecture": arch, "rootfs": map[string]any{"type": "layers", "diff_ids": []digest.Digest{lay.Digest}}})
-	cfg = put(t, txn, ocispec.MediaTypeImageConfig, c)
-	m, _ := json.Marshal(ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, Config: cfg, Layers: []ocispec.Descriptor{lay}})
-	man = put(t, txn, ocispec.MediaTypeImageManifest, m)
-	return
-}
-
-func newFixture(t *testing.T) *fixture {
-	f := &fixture{dir: t.TempDir()}
-	d, err := layout.CreateDir(f.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	txn := d.Begin()
-	var amdCfg ocispec.Descriptor
-	f.amd64, amdCfg, f.amd64Layer = image(t, txn, "amd64", "amd64 layer bytes")
-	_ = amdCfg
-	f.arm64, f.arm64Cfg, _ = image(t, txn, "arm64", "arm64 layer bytes")
-	a, r := f.amd64, f.arm64
-	a.Platform = &ocispec.Platform{OS: "linux", Architecture: "amd64"}
-	r.Platform = &ocispec.Platform{OS: "linux", Architecture: "arm64"}
-	idx, _ := json.Marshal(ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{a, r}})
-	f.index = put(t, txn, ocispec.MediaTypeImageIndex, idx)
-	f.single, _, f.singleLayer = image(t, txn, "amd64", "single image layer")
-	// A referrer whose subject is the single image.
-	empty := put(t, txn, "application/vnd.oci.empty.v1+json", []byte("{}"))
-	subj := f.single
-	ref, _ := json.Marshal(ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest,
-		ArtifactType: "application/vnd.example.sbom", Config: empty, Layers: []ocispec.Descriptor{empty}, Subject: &subj})
-	referrer := put(t, txn, ocispec.MediaTypeImageManifest, ref)
-	app, _ := layout.ParseRef("example.com/app:v1")
-	one, _ := layout.ParseRef("busybox:1.36")
-	if err := txn.Commit(nil, []layout.Image{
-		{Ref: app, Desc: layout.Annotate(f.index, app)},
-		{Ref: one, Desc: layout.Annotate(f.single, one)},
-		{Desc: referrer},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return f
-}
 
 func run(t *testing.T, path string) *verify.Report {
 	t.Helper()
@@ -97,10 +34,6 @@ func run(t *testing.T, path string) *verify.Report {
 	return verify.Check(ctx, src, src.Images, rep, verify.Options{})
 }
 
-func blobFile(dir string, d ocispec.Descriptor) string {
-	return filepath.Join(dir, "blobs", "sha256", d.Digest.Encoded())
-}
-
 func hasProblem(r *verify.Report, kind string, d digest.Digest) bool {
 	for _, p := range r.Problems {
 		if p.Kind == kind && (d == "" || strings.Contains(p.Message, string(d)) || p.Digest == string(d)) {
@@ -111,12 +44,12 @@ func hasProblem(r *verify.Report, kind string, d digest.Digest) bool {
 }
 
 func TestSoundLayout(t *testing.T) {
-	f := newFixture(t)
-	r := run(t, f.dir)
+	f := testimage.New(t)
+	r := run(t, f.Dir)
 	if !r.OK || len(r.Problems) != 0 {
 		t.Fatalf("sound layout reported problems: %+v", r.Problems)
 	}
-	if r.Totals.Images != 3 || r.Totals.Blobs < 10 {
+	if r.Totals.Images != 4 || r.Totals.Blobs != f.TotalBlobs {
 		t.Fatalf("totals: %+v", r.Totals)
 	}
 	got := map[string]verify.ImageReport{}
@@ -132,12 +65,14 @@ func TestSoundLayout(t *testing.T) {
 }
 
 func TestCorruptLayerIsNamed(t *testing.T) {
-	f := newFixture(t)
-	if err := os.WriteFile(blobFile(f.dir, f.amd64Layer), []byte("amd64 layer bytez"), 0o644); err != nil {
+	f := testimage.New(t)
+	b := mustRead(t, f.BlobFile(f.AMD64.Layer))
+	b[len(b)/2] ^= 1 // same size, other content
+	if err := os.WriteFile(f.BlobFile(f.AMD64.Layer), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := run(t, f.dir)
-	if r.OK || !hasProblem(r, verify.KindMismatch, f.amd64Layer.Digest) {
+	r := run(t, f.Dir)
+	if r.OK || !hasProblem(r, verify.KindMismatch, f.AMD64.Layer.Digest) {
 		t.Fatalf("corrupt layer not reported: %+v", r.Problems)
 	}
 	for _, im := range r.Images {
@@ -148,24 +83,24 @@ func TestCorruptLayerIsNamed(t *testing.T) {
 }
 
 func TestSizeAndMissing(t *testing.T) {
-	f := newFixture(t)
-	os.WriteFile(blobFile(f.dir, f.singleLayer), []byte("single image layer+"), 0o644)
-	os.Remove(blobFile(f.dir, f.arm64Cfg))
-	os.Remove(blobFile(f.dir, f.amd64Layer))
-	r := run(t, f.dir)
+	f := testimage.New(t)
+	os.WriteFile(f.BlobFile(f.Single.Layer), append(mustRead(t, f.BlobFile(f.Single.Layer)), 0), 0o644)
+	os.Remove(f.BlobFile(f.ARM64.Config))
+	os.Remove(f.BlobFile(f.AMD64.Layer))
+	r := run(t, f.Dir)
 	if !hasProblem(r, verify.KindSize, "") {
 		t.Fatalf("size problem not reported: %+v", r.Problems)
 	}
 	// Both platforms of the index lost content: nothing to run, a problem.
-	if !hasProblem(r, verify.KindMissing, f.amd64Layer.Digest) {
+	if !hasProblem(r, verify.KindMissing, f.AMD64.Layer.Digest) {
 		t.Fatalf("missing layer not reported: %+v", r.Problems)
 	}
 }
 
 func TestSparseIndexIsAWarning(t *testing.T) {
-	f := newFixture(t)
-	os.Remove(blobFile(f.dir, f.arm64))
-	r := run(t, f.dir)
+	f := testimage.New(t)
+	os.Remove(f.BlobFile(f.ARM64.Manifest))
+	r := run(t, f.Dir)
 	if !r.OK {
 		t.Fatalf("sparse index must not fail verify: %+v", r.Problems)
 	}
@@ -179,11 +114,11 @@ func TestSparseIndexIsAWarning(t *testing.T) {
 }
 
 func TestUnreferencedAndSubject(t *testing.T) {
-	f := newFixture(t)
+	f := testimage.New(t)
 	extra := []byte("stray")
-	os.WriteFile(filepath.Join(f.dir, "blobs", "sha256", digest.FromBytes(extra).Encoded()), extra, 0o644)
-	os.Remove(blobFile(f.dir, f.single))
-	r := run(t, f.dir)
+	os.WriteFile(filepath.Join(f.Dir, "blobs", "sha256", digest.FromBytes(extra).Encoded()), extra, 0o644)
+	os.Remove(f.BlobFile(f.Single.Manifest))
+	r := run(t, f.Dir)
 	// The stray blob, and the config and layer the removed manifest used.
 	if r.Totals.Unreferenced != 3 {
 		t.Fatalf("unreferenced count %d", r.Totals.Unreferenced)
@@ -199,15 +134,15 @@ func TestUnreferencedAndSubject(t *testing.T) {
 	if !subj {
 		t.Fatalf("referrer with absent subject not warned: %+v", r.Warnings)
 	}
-	if !hasProblem(r, verify.KindMissing, f.single.Digest) {
+	if !hasProblem(r, verify.KindMissing, f.Single.Manifest.Digest) {
 		t.Fatalf("missing single manifest not a problem: %+v", r.Problems)
 	}
 }
 
 func TestArchivesAgreeWithDirectory(t *testing.T) {
-	f := newFixture(t)
+	f := testimage.New(t)
 	ctx := context.Background()
-	src, err := archive.Open(ctx, f.dir, archive.OpenOptions{})
+	src, err := archive.Open(ctx, f.Dir, archive.OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +153,7 @@ func TestArchivesAgreeWithDirectory(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := run(t, p)
-		if !r.OK || r.Totals.Images != 3 {
+		if !r.OK || r.Totals.Images != 4 {
 			t.Fatalf("%s: %+v %+v", name, r.Totals, r.Problems)
 		}
 	}
@@ -229,15 +164,23 @@ func TestDiffIDCountMismatch(t *testing.T) {
 	d, _ := layout.CreateDir(dir)
 	defer d.Close()
 	txn := d.Begin()
-	lay := put(t, txn, ocispec.MediaTypeImageLayer, []byte("x"))
+	lay := testimage.Put(t, txn, ocispec.MediaTypeImageLayer, []byte("x"))
 	c, _ := json.Marshal(map[string]any{"os": "linux", "architecture": "amd64", "rootfs": map[string]any{"type": "layers", "diff_ids": []string{}}})
-	cfg := put(t, txn, ocispec.MediaTypeImageConfig, c)
+	cfg := testimage.Put(t, txn, ocispec.MediaTypeImageConfig, c)
 	m, _ := json.Marshal(ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, Config: cfg, Layers: []ocispec.Descriptor{lay}})
-	man := put(t, txn, ocispec.MediaTypeImageManifest, m)
+	man := testimage.Put(t, txn, ocispec.MediaTypeImageManifest, m)
 	ref, _ := layout.ParseRef("x:1")
 	txn.Commit(nil, []layout.Image{{Ref: ref, Desc: layout.Annotate(man, ref)}})
 	r := run(t, dir)
 	if r.OK || !hasProblem(r, verify.KindInvalid, "") {
 		t.Fatalf("diff_ids/layers mismatch not reported: %+v", r.Problems)
 	}
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
