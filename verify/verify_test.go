@@ -13,8 +13,8 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/oci-ferry/ferry/archive"
-	"github.com/oci-ferry/ferry/layout"
 	"github.com/oci-ferry/ferry/internal/testimage"
+	"github.com/oci-ferry/ferry/layout"
 	"github.com/oci-ferry/ferry/verify"
 )
 

@@ -22,13 +22,13 @@ var v2 = specs.Versioned{SchemaVersion: 2}
 
 // Set is a built layout and the descriptors tests need to poke at.
 type Set struct {
-	Dir                string
-	Index              ocispec.Descriptor // example.com/app:v1
-	AMD64, ARM64       Image              // its two platforms
-	Single             Image              // docker.io/library/busybox:1.36 and :latest
-	Referrer           ocispec.Descriptor // an SBOM-like artifact whose subject is Single
-	Names              []string           // the image names in index.json
-	TotalBlobs         int
+	Dir          string
+	Index        ocispec.Descriptor // example.com/app:v1
+	AMD64, ARM64 Image              // its two platforms
+	Single       Image              // docker.io/library/busybox:1.36 and :latest
+	Referrer     ocispec.Descriptor // an SBOM-like artifact whose subject is Single
+	Names        []string           // the image names in index.json
+	TotalBlobs   int
 }
 
 // Image is one single-platform image.
