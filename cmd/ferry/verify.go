@@ -1,10 +1,9 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
+	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -35,8 +34,8 @@ func verifyCommand() *cli.Command {
 			rep := &verify.Report{Path: path}
 			src, err := archive.Open(c.Context, path, archive.OpenOptions{})
 			if err != nil {
-				if errors.Is(err, fs.ErrNotExist) && !strings.Contains(err.Error(), ":") {
-					return err
+				if _, serr := os.Stat(path); path != "-" && serr != nil {
+					return serr // nothing to audit: a usage mistake, not a finding
 				}
 				if c.Context.Err() != nil {
 					return err
