@@ -69,6 +69,10 @@ func Import(ctx context.Context, src, dir string, opts ImportOptions) (*ImportRe
 	}
 	g, err := layout.Walk(ctx, s, roots, layout.WalkOptions{Platforms: opts.Platforms, AllowMissing: true, CheckBlobs: true})
 	if err != nil {
+		var we *layout.WalkError
+		if errors.As(err, &we) {
+			return nil, fmt.Errorf("%s: image %s: %w", src, imageName(images, we.Root.Digest), err)
+		}
 		return nil, fmt.Errorf("%s: %w", src, err)
 	}
 	for _, im := range images {
@@ -80,6 +84,10 @@ func Import(ctx context.Context, src, dir string, opts ImportOptions) (*ImportRe
 	}
 	copyOpts := layout.CopyOptions{Concurrency: opts.Concurrency, Progress: opts.Progress, SkipExisting: s.Streamed()}
 	if err := layout.Copy(ctx, s, txn, g, copyOpts); err != nil {
+		var ce *layout.CopyError
+		if errors.As(err, &ce) {
+			return nil, fmt.Errorf("%s: image %s: %w", src, imageName(images, g.Owner(ce.Desc.Digest)), err)
+		}
 		return nil, fmt.Errorf("%s: %w", src, err)
 	}
 	keep := map[digest.Digest]bool{}
@@ -175,4 +183,14 @@ func Select(all []layout.Image, names []string) ([]layout.Image, error) {
 		}
 	}
 	return out, nil
+}
+
+// imageName names the image whose root is d, for error messages.
+func imageName(images []layout.Image, d digest.Digest) string {
+	for _, im := range images {
+		if im.Desc.Digest == d {
+			return im.Name()
+		}
+	}
+	return d.String()
 }

@@ -39,7 +39,12 @@ func Copy(ctx context.Context, src, dst Store, g *Graph, opts CopyOptions) error
 	eg, ectx := errgroup.WithContext(ctx)
 	eg.SetLimit(limit)
 	for _, b := range g.Blobs {
-		eg.Go(func() error { return copyBlob(ectx, src, dst, b, opts) })
+		eg.Go(func() error {
+			if err := copyBlob(ectx, src, dst, b, opts); err != nil {
+				return &CopyError{Desc: b, Err: err}
+			}
+			return nil
+		})
 	}
 	if err := eg.Wait(); err != nil {
 		return err
@@ -53,7 +58,7 @@ func Copy(ctx context.Context, src, dst Store, g *Graph, opts CopyOptions) error
 			}
 		}
 		if err := dst.Push(ctx, n.Desc, bytes.NewReader(n.Raw)); err != nil {
-			return fmt.Errorf("%s %s: %w", n.Desc.MediaType, n.Desc.Digest, err)
+			return &CopyError{Desc: n.Desc, Err: fmt.Errorf("%s %s: %w", n.Desc.MediaType, n.Desc.Digest, err)}
 		}
 		if opts.Progress != nil {
 			opts.Progress(n.Desc.Size)
@@ -111,3 +116,14 @@ func (p *progressReader) Read(b []byte) (int, error) {
 	}
 	return n, err
 }
+
+// CopyError names the descriptor a copy failed on.
+type CopyError struct {
+	Desc ocispec.Descriptor
+	Err  error
+}
+
+func (e *CopyError) Error() string { return e.Err.Error() }
+
+// Unwrap exposes the cause to errors.Is.
+func (e *CopyError) Unwrap() error { return e.Err }

@@ -48,8 +48,14 @@ type Graph struct {
 	seen  map[digest.Digest]bool
 	nodes map[digest.Digest]*Node
 	plats map[digest.Digest][]string // platforms under each index, computed once
+	owner map[digest.Digest]digest.Digest
+	root  digest.Digest
 	bytes int64
 }
+
+// Owner is the root (image) through which the walk first reached d, so an
+// error about a blob can name the image it belongs to.
+func (g *Graph) Owner(d digest.Digest) digest.Digest { return g.owner[d] }
 
 // Node returns the decoded node for d, if the walk visited it.
 func (g *Graph) Node(d digest.Digest) *Node { return g.nodes[d] }
@@ -70,11 +76,12 @@ func (g *Graph) Size() int64 {
 // fetched through ReadAll, so it is size-capped and verified before it is
 // parsed or followed.
 func Walk(ctx context.Context, src Store, roots []ocispec.Descriptor, opts WalkOptions) (*Graph, error) {
-	g := &Graph{seen: map[digest.Digest]bool{}, nodes: map[digest.Digest]*Node{}, plats: map[digest.Digest][]string{}, Platforms: map[digest.Digest][]string{}}
+	g := &Graph{seen: map[digest.Digest]bool{}, nodes: map[digest.Digest]*Node{}, plats: map[digest.Digest][]string{}, owner: map[digest.Digest]digest.Digest{}, Platforms: map[digest.Digest][]string{}}
 	for _, r := range roots {
 		plats := map[string]bool{}
+		g.root = r.Digest
 		if err := g.visit(ctx, src, r, opts, 0, plats); err != nil {
-			return nil, err
+			return nil, &WalkError{Root: r, Err: err}
 		}
 		for p := range plats {
 			g.Platforms[r.Digest] = append(g.Platforms[r.Digest], p)
@@ -97,6 +104,9 @@ func (g *Graph) visit(ctx context.Context, src Store, d ocispec.Descriptor, opts
 	}
 	if g.seen[d.Digest] {
 		return nil
+	}
+	if _, ok := g.owner[d.Digest]; !ok {
+		g.owner[d.Digest] = g.root
 	}
 	if len(g.seen) >= DefaultMaxNodes {
 		return fmt.Errorf("%w: more than %d distinct blobs and manifests", ErrTooLarge, DefaultMaxNodes)
@@ -208,3 +218,15 @@ func keepChild(idx *ocispec.Index, c ocispec.Descriptor, want []ocispec.Platform
 func isAttestation(c ocispec.Descriptor) bool {
 	return c.Annotations["vnd.docker.reference.type"] == "attestation-manifest"
 }
+
+// WalkError says which root a walk failed under, so callers can name the
+// image as well as the digest.
+type WalkError struct {
+	Root ocispec.Descriptor
+	Err  error
+}
+
+func (e *WalkError) Error() string { return e.Err.Error() }
+
+// Unwrap exposes the cause to errors.Is.
+func (e *WalkError) Unwrap() error { return e.Err }

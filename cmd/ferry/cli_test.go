@@ -161,7 +161,7 @@ func TestFailedImportChangesNothing(t *testing.T) {
 	b[i] = 'J'
 	os.WriteFile(arch, b, 0o644)
 	code, _, errs := ferry(t, "import", arch, "--into", far)
-	if code != exitFailed || !strings.Contains(errs, set.ARM64.Layer.Digest.String()) || !strings.Contains(errs, "unchanged") {
+	if code != exitFailed || !strings.Contains(errs, set.ARM64.Layer.Digest.String()) || !strings.Contains(errs, "unchanged") || !strings.Contains(errs, "image example.com/app:v1") {
 		t.Fatalf("corrupt import: exit %d, %q", code, errs)
 	}
 	if after := snapshot(t, far); !reflect.DeepEqual(before, after) {
