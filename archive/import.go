@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -45,14 +46,23 @@ type ImportedImage struct {
 // verified against its digest and size while it streams; content is staged
 // and published together with the new index.json entries only when every
 // image checked out, so a failed import leaves dir exactly as it was.
-func Import(ctx context.Context, src, dir string, opts ImportOptions) (*ImportResult, error) {
+func Import(ctx context.Context, src, dir string, opts ImportOptions) (res *ImportResult, err error) {
+	_, statErr := os.Stat(dir)
 	dst, err := layout.CreateDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	defer dst.Close()
 	txn := dst.Begin()
-	defer txn.Abort()
+	defer func() {
+		txn.Abort()
+		if err != nil {
+			dst.Undo()
+		}
+		dst.Close()
+		if err != nil && statErr != nil {
+			os.Remove(dir) // it did not exist before; only if now empty
+		}
+	}()
 	s, err := Open(ctx, src, OpenOptions{Stage: txn})
 	if err != nil {
 		return nil, err
@@ -62,7 +72,7 @@ func Import(ctx context.Context, src, dir string, opts ImportOptions) (*ImportRe
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", src, err)
 	}
-	res := &ImportResult{Format: s.Format, Mode: s.Mode, Notes: s.Notes}
+	res = &ImportResult{Format: s.Format, Mode: s.Mode, Notes: s.Notes}
 	roots := make([]ocispec.Descriptor, 0, len(images))
 	for _, im := range images {
 		roots = append(roots, im.Desc)

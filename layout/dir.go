@@ -36,6 +36,8 @@ type Dir struct {
 	root *os.Root
 	path string
 
+	fresh bool // this handle created the layout
+
 	sessOnce sync.Once
 	sess     string // this process's staging directory under .ferry/tmp
 	sessLock *fileLock
@@ -78,7 +80,7 @@ func CreateDir(dir string) (*Dir, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Dir{FS: NewFS(root.FS(), dir), root: root, path: dir}
+	d := &Dir{FS: NewFS(root.FS(), dir), root: root, path: dir, fresh: true}
 	if err := d.init(); err != nil {
 		root.Close()
 		return nil, err
@@ -127,6 +129,25 @@ func (d *Dir) init() error {
 func emptyIndex() []byte {
 	b, _ := json.Marshal(ocispec.Index{Versioned: specsV2, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{}})
 	return b
+}
+
+// Undo removes a layout this handle created and nothing has used yet, so a
+// command that failed leaves no empty layout behind. It does nothing to a
+// layout that existed before or that holds blobs or images.
+func (d *Dir) Undo() {
+	if !d.fresh {
+		return
+	}
+	if ims, err := d.Images(); err != nil || len(ims) > 0 {
+		return
+	}
+	if blobs, err := d.Blobs(context.Background()); err != nil || len(blobs) > 0 {
+		return
+	}
+	for _, n := range []string{ocispec.ImageLayoutFile, ocispec.ImageIndexFile, "blobs/sha256", "blobs"} {
+		d.root.Remove(n)
+	}
+	d.root.RemoveAll(ferryDir)
 }
 
 // Path is the directory of the layout.

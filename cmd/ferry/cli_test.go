@@ -224,3 +224,24 @@ func TestPermute(t *testing.T) {
 		t.Fatalf("permute: %v", got)
 	}
 }
+
+// TestFailedImportLeavesNoLayout: a failed import into a new or empty
+// directory does not leave an empty layout behind.
+func TestFailedImportLeavesNoLayout(t *testing.T) {
+	set := testimage.New(t)
+	os.Remove(set.BlobFile(set.Single.Layer))
+	parent := t.TempDir()
+	newDir := filepath.Join(parent, "new")
+	if code, _, _ := ferry(t, "import", set.Dir, "--into", newDir); code != exitFailed {
+		t.Fatalf("import with a missing layer: exit %d", code)
+	}
+	if _, err := os.Stat(newDir); !os.IsNotExist(err) {
+		t.Fatalf("failed import created %s", newDir)
+	}
+	empty := filepath.Join(parent, "empty")
+	os.Mkdir(empty, 0o755)
+	ferry(t, "import", set.Dir, "--into", empty)
+	if ents, _ := os.ReadDir(empty); len(ents) != 0 {
+		t.Fatalf("failed import left %v in an empty directory", ents)
+	}
+}
