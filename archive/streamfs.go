@@ -50,33 +50,17 @@ func readStream(ctx context.Context, r io.Reader, label string, txn *layout.Txn)
 	}
 	tr := tar.NewReader(r)
 	br := bufio.NewReaderSize(nil, 64<<10)
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: reading tar: %w (is the archive truncated or not a tar?)", label, err)
-		}
-		e, err := headerEntry(h)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", label, err)
-		}
-		if e == nil {
-			continue
-		}
+	err := eachEntry(ctx, tr, label, func(e *entry) error {
 		if e.kind == kindFile {
 			br.Reset(tr)
 			if err := s.ingest(ctx, e, br, txn); err != nil {
-				return nil, fmt.Errorf("%s: %w", label, err)
+				return fmt.Errorf("%s: %w", label, err)
 			}
 		}
-		if err := s.add(e, func(a, b *entry) (bool, error) { return a.digest == b.digest && a.err == nil && b.err == nil, nil }); err != nil {
-			return nil, err
-		}
+		return s.add(e, func(a, b *entry) (bool, error) { return a.digest == b.digest && a.err == nil && b.err == nil, nil })
+	})
+	if err != nil {
+		return nil, err
 	}
 	return s, nil
 }

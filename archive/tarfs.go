@@ -3,6 +3,7 @@ package archive
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"io/fs"
@@ -49,31 +50,45 @@ func indexTar(f *os.File, label string) (*tarFS, error) {
 	}
 	end := fi.Size()
 	pr := &positionReader{f: f}
-	tr := tar.NewReader(pr)
+	err = eachEntry(context.Background(), tar.NewReader(pr), label, func(e *entry) error {
+		e.off = pr.pos
+		if e.kind == kindFile && e.off+e.size > end {
+			return fmt.Errorf("%s: entry %q needs %d bytes but the file ends after %d: the archive is truncated: %w", label, e.name, e.size, end-e.off, io.ErrUnexpectedEOF)
+		}
+		return t.add(e, t.sameContent)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// eachEntry validates every header of tr and calls fn with the entries
+// that carry content; both tar readers share it, so both refuse the same
+// hostile headers with the same words.
+func eachEntry(ctx context.Context, tr *tar.Reader, label string, fn func(*entry) error) error {
 	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		h, err := tr.Next()
 		if err == io.EOF {
-			break
+			return nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: reading tar: %w (is the archive truncated or not a tar?)", label, err)
+			return fmt.Errorf("%s: reading tar: %w (is the archive truncated or not a tar?)", label, err)
 		}
 		e, err := headerEntry(h)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", label, err)
+			return fmt.Errorf("%s: %w", label, err)
 		}
 		if e == nil {
 			continue
 		}
-		e.off = pr.pos
-		if e.kind == kindFile && e.off+e.size > end {
-			return nil, fmt.Errorf("%s: entry %q needs %d bytes but the file ends after %d: the archive is truncated: %w", label, e.name, e.size, end-e.off, io.ErrUnexpectedEOF)
-		}
-		if err := t.add(e, t.sameContent); err != nil {
-			return nil, err
+		if err := fn(e); err != nil {
+			return err
 		}
 	}
-	return t, nil
 }
 
 // headerEntry validates a header and returns the entry it describes, or

@@ -6,7 +6,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/oci-ferry/ferry/archive"
-	"github.com/oci-ferry/ferry/layout"
 )
 
 func exportCommand() *cli.Command {
@@ -29,11 +28,11 @@ func exportCommand() *cli.Command {
 			if err := needArgs(c, 1, -1); err != nil {
 				return err
 			}
-			plats, err := layout.ParsePlatforms(c.String("platform"))
+			plats, err := platforms(c)
 			if err != nil {
-				return usageError{err.Error()}
+				return err
 			}
-			src, err := archive.Open(c.Context, c.Args().First(), archive.OpenOptions{})
+			src, err := openSource(c)
 			if err != nil {
 				return err
 			}

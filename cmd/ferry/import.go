@@ -30,9 +30,9 @@ func importCommand() *cli.Command {
 			if err := needArgs(c, 1, -1); err != nil {
 				return err
 			}
-			plats, err := layout.ParsePlatforms(c.String("platform"))
+			plats, err := platforms(c)
 			if err != nil {
-				return usageError{err.Error()}
+				return err
 			}
 			p := startProgress(c.App.ErrWriter, "import", 0)
 			res, err := archive.Import(c.Context, c.Args().First(), c.String("into"), archive.ImportOptions{

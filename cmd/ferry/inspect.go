@@ -7,7 +7,6 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/urfave/cli/v2"
 
-	"github.com/oci-ferry/ferry/archive"
 	"github.com/oci-ferry/ferry/layout"
 )
 
@@ -35,11 +34,11 @@ func inspectCommand() *cli.Command {
 			if err := needArgs(c, 2, 2); err != nil {
 				return err
 			}
-			plats, err := layout.ParsePlatforms(c.String("platform"))
+			plats, err := platforms(c)
 			if err != nil {
-				return usageError{err.Error()}
+				return err
 			}
-			src, err := archive.Open(c.Context, c.Args().First(), archive.OpenOptions{})
+			src, err := openSource(c)
 			if err != nil {
 				return err
 			}

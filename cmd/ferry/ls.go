@@ -8,7 +8,6 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/urfave/cli/v2"
 
-	"github.com/oci-ferry/ferry/archive"
 	"github.com/oci-ferry/ferry/layout"
 )
 
@@ -34,7 +33,7 @@ func lsCommand() *cli.Command {
 			if err := needArgs(c, 1, 1); err != nil {
 				return err
 			}
-			src, err := archive.Open(c.Context, c.Args().First(), archive.OpenOptions{})
+			src, err := openSource(c)
 			if err != nil {
 				return err
 			}

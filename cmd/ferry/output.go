@@ -9,7 +9,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/urfave/cli/v2"
+
+	"github.com/oci-ferry/ferry/archive"
+	"github.com/oci-ferry/ferry/layout"
 )
 
 // jsonFlag is the --json switch every reporting command has.
@@ -116,4 +120,18 @@ func (p *progress) finish() {
 		close(p.stop)
 		p.wg.Wait()
 	}
+}
+
+// platforms reads --platform; a malformed value is a usage error.
+func platforms(c *cli.Context) ([]ocispec.Platform, error) {
+	p, err := layout.ParsePlatforms(c.String("platform"))
+	if err != nil {
+		return nil, usageError{err.Error()}
+	}
+	return p, nil
+}
+
+// openSource opens the layout or archive named by the first argument.
+func openSource(c *cli.Context) (*archive.Source, error) {
+	return archive.Open(c.Context, c.Args().First(), archive.OpenOptions{})
 }
