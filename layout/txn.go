@@ -79,8 +79,11 @@ func (t *Txn) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader) er
 func (t *Txn) record(d digest.Digest, size int64, tmp string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if old, ok := t.staged[d]; ok {
-		t.d.root.Remove(old)
+	if _, ok := t.staged[d]; ok {
+		// Same digest, same bytes: keep the first copy, which readers may
+		// already hold the path of.
+		t.d.root.Remove(tmp)
+		return
 	}
 	t.staged[d], t.sizes[d] = tmp, size
 }
