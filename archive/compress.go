@@ -15,11 +15,12 @@ import (
 type Compression int
 
 const (
-	None Compression = iota
-	Gzip
-	Zstd
+	None Compression = iota // a plain tar, read in place when it is a file
+	Gzip                    // gzip: the most portable, what docker save | gzip gives
+	Zstd                    // zstd: fast on many cores, what ferry recommends for big archives
 )
 
+// String names the compression as the CLI prints it.
 func (c Compression) String() string {
 	return [...]string{"none", "gzip", "zstd"}[c]
 }

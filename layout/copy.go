@@ -123,6 +123,7 @@ type CopyError struct {
 	Err  error
 }
 
+// Error is the cause's message; the digest is already in it.
 func (e *CopyError) Error() string { return e.Err.Error() }
 
 // Unwrap exposes the cause to errors.Is.

@@ -115,6 +115,7 @@ type MismatchError struct {
 	Want, Got digest.Digest
 }
 
+// Error names both digests, expected first.
 func (e *MismatchError) Error() string {
 	return fmt.Sprintf("digest mismatch: expected %s, content is %s", e.Want, e.Got)
 }

@@ -226,6 +226,7 @@ type WalkError struct {
 	Err  error
 }
 
+// Error is the cause's message; the digest is already in it.
 func (e *WalkError) Error() string { return e.Err.Error() }
 
 // Unwrap exposes the cause to errors.Is.
