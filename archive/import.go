@@ -110,6 +110,13 @@ func Import(ctx context.Context, src, dir string, opts ImportOptions) (res *Impo
 		res.Size += n.Desc.Size
 	}
 	res.Blobs = len(keep)
+	// Names are written in ferry's convention whatever the source used,
+	// so the layout reads the same in every engine.
+	for i, im := range images {
+		if im.Ref.Repo != "" {
+			images[i].Desc = layout.Annotate(im.Desc, im.Ref)
+		}
+	}
 	if err := txn.Commit(keep, images); err != nil {
 		return nil, err
 	}

@@ -97,6 +97,12 @@ func Open(ctx context.Context, path string, opts OpenOptions) (*Source, error) {
 	return src, nil
 }
 
+// OpenStream reads an archive from r in one pass, as Open does for
+// compressed files and stdin; label names it in messages.
+func OpenStream(ctx context.Context, r io.Reader, label string, opts OpenOptions) (*Source, error) {
+	return openStream(ctx, r, label, opts)
+}
+
 func openStream(ctx context.Context, r io.Reader, label string, opts OpenOptions) (*Source, error) {
 	br, ok := r.(*bufio.Reader)
 	if !ok {
@@ -238,10 +244,14 @@ func (src *Source) Check(ctx context.Context, d ocispec.Descriptor) error {
 		}
 		defer rc.Close()
 		vr, err := layout.NewVerifyReader(rc, d)
-		if err != nil {
-			return err
+		if err == nil {
+			err = vr.Drain()
 		}
-		return vr.Drain()
+		if err != nil {
+			p, _, _ := src.Locate(d.Digest)
+			return fmt.Errorf("%s: %s: %w", src.Label(), p, err)
+		}
+		return nil
 	}
 	p, inMem, err := src.Locate(d.Digest)
 	if err != nil {

@@ -44,11 +44,20 @@ func makePlan(ctx context.Context, src layout.Store, images []layout.Image, plat
 	for _, im := range images {
 		roots = append(roots, im.Desc)
 	}
-	g, err := layout.Walk(ctx, src, roots, layout.WalkOptions{Platforms: platforms, CheckBlobs: true})
+	g, err := layout.Walk(ctx, src, roots, layout.WalkOptions{Platforms: platforms, CheckBlobs: true, AllowMissing: true})
 	if err != nil {
 		return nil, err
 	}
 	p := &plan{images: images, graph: g, platform: dockerPlatform(platforms)}
+	for _, im := range images {
+		missing, err := completeness(g, im)
+		if err != nil {
+			return nil, fmt.Errorf("image %s: %w", im.Name(), err)
+		}
+		if len(missing) > 0 {
+			p.skipped = append(p.skipped, fmt.Sprintf("%s: sparse, the source lacks %v", im.Name(), missing))
+		}
+	}
 	configs := map[digest.Digest]bool{}
 	for _, n := range g.Nodes {
 		p.meta = append(p.meta, n.Desc)
@@ -63,7 +72,9 @@ func makePlan(ctx context.Context, src layout.Store, images []layout.Image, plat
 			p.layers = append(p.layers, b)
 		}
 	}
-	p.docker, p.skipped = dockerItems(g, images, p.platform)
+	var skipped []string
+	p.docker, skipped = dockerItems(g, images, p.platform)
+	p.skipped = append(p.skipped, skipped...)
 	return p, nil
 }
 
@@ -90,7 +101,9 @@ func dockerItems(g *layout.Graph, images []layout.Image, platform string) ([]doc
 		}
 		m := pickManifest(g, n, platform)
 		if m == nil || !layout.IsConfig(m.Manifest.Config.MediaType) {
-			skipped = append(skipped, fmt.Sprintf("%s: no %s image manifest for docker load", im.Name(), platform))
+			if im.Ref.Tag != "" { // artifacts and unnamed referrers are not docker images
+				skipped = append(skipped, fmt.Sprintf("%s: no %s image manifest, so docker load will not see it", im.Name(), platform))
+			}
 			continue
 		}
 		it, ok := byManifest[m.Desc.Digest]

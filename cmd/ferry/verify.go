@@ -93,7 +93,11 @@ func printReport(w io.Writer, r *verify.Report) {
 	fmt.Fprintf(w, "%d image(s), %d blobs, %s hashed; %d unreferenced; %d problem(s), %d warning(s)\n",
 		t.Images, t.Blobs, humanSize(t.Bytes), t.Unreferenced, t.Problems, t.Warnings)
 	for _, p := range r.Problems {
-		fmt.Fprintf(w, "PROBLEM %s: %s\n", p.Kind, p.Message)
+		if p.Image != "" && !strings.Contains(p.Message, p.Image) {
+			fmt.Fprintf(w, "PROBLEM %s: image %s: %s\n", p.Kind, p.Image, p.Message)
+		} else {
+			fmt.Fprintf(w, "PROBLEM %s: %s\n", p.Kind, p.Message)
+		}
 	}
 	for _, p := range r.Warnings {
 		fmt.Fprintf(w, "warning %s: %s\n", p.Kind, p.Message)
