@@ -20,9 +20,10 @@ vet:
 unit:
 	$(GO) test -count=1 ./...
 
-# test: static checks, every test, then each fuzz target briefly.
-test: vet unit
+# test: static checks, each fuzz target briefly, then every test.
+test: vet
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
+	$(GO) test -count=1 ./...
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
