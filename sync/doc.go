@@ -1,4 +1,8 @@
-// Package sync will hold ferry's registry client (distribution spec over
-// net/http) and the pull and push built on layout.Copy. It is empty until
-// the registry issue; the name is kept because the design card fixes it.
+// Package sync is ferry's side of the distribution protocol: a registry
+// client written on net/http following the OCI distribution spec, whose
+// Repository is a layout.Store like any layout or archive, and the pull and
+// push built on layout.Copy.
+//
+// The package name shadows the standard library's sync, which is imported
+// here as gosync; the name is the one the project's design fixes.
 package sync

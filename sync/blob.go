@@ -1,0 +1,190 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/oci-ferry/ferry/layout"
+)
+
+// chunkSize splits uploads of larger blobs into PATCH requests. Blobs up to
+// it go in one PUT: two requests per blob, the fewest the protocol allows
+// after the existence check.
+const chunkSize = 512 << 20
+
+// maxResumes bounds how often one blob download is resumed.
+const maxResumes = 5
+
+// fetchBlob GETs a blob and returns a reader that resumes with Range after
+// a dropped connection. The caller verifies the whole stream, so a resumed
+// download is checked exactly like an uninterrupted one.
+func (r *Repository) fetchBlob(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+	br := &blobReader{r: r, ctx: ctx, d: d}
+	if err := br.open(); err != nil {
+		return nil, err
+	}
+	return br, nil
+}
+
+type blobReader struct {
+	r       *Repository
+	ctx     context.Context
+	d       ocispec.Descriptor
+	body    io.ReadCloser
+	n       int64
+	resumes int
+}
+
+func (b *blobReader) open() error {
+	q := b.r.req(http.MethodGet, b.r.url("blobs", b.d.Digest.String()))
+	if b.n > 0 {
+		q.header.Set("Range", "bytes="+strconv.FormatInt(b.n, 10)+"-")
+	}
+	resp, err := b.r.c.do(b.ctx, q)
+	if err != nil {
+		return err
+	}
+	switch {
+	case resp.StatusCode == http.StatusPartialContent && b.n > 0:
+	case resp.StatusCode == http.StatusOK:
+		if resp.ContentLength >= 0 && resp.ContentLength != b.d.Size {
+			drain(resp)
+			return fmt.Errorf("%s/%s: blob %s: registry sends %d bytes, the descriptor says %d: %w", b.r.Host, b.r.Name, b.d.Digest, resp.ContentLength, b.d.Size, layout.ErrSizeMismatch)
+		}
+		if b.n > 0 { // no range support: skip what we already have
+			if _, err := io.CopyN(io.Discard, resp.Body, b.n); err != nil {
+				resp.Body.Close()
+				return err
+			}
+		}
+	default:
+		defer resp.Body.Close()
+		return fmt.Errorf("%s/%s: blob %s: %w", b.r.Host, b.r.Name, b.d.Digest, newRegistryError(resp))
+	}
+	b.body = resp.Body
+	return nil
+}
+
+func (b *blobReader) Read(p []byte) (int, error) {
+	for {
+		n, err := b.body.Read(p)
+		b.n += int64(n)
+		if err == nil || err == io.EOF || n > 0 {
+			if err != nil && err != io.EOF && b.resumes < maxResumes && transient(err) {
+				err = nil // resume on the next Read
+				b.body.Close()
+				b.resumes++
+				if oerr := b.open(); oerr != nil {
+					return n, oerr
+				}
+			}
+			return n, err
+		}
+		if b.resumes >= maxResumes || !transient(err) || b.ctx.Err() != nil {
+			return 0, err
+		}
+		b.body.Close()
+		b.resumes++
+		if err := b.open(); err != nil {
+			return 0, err
+		}
+	}
+}
+
+func (b *blobReader) Close() error { return b.body.Close() }
+
+// uploadBlob starts an upload session and sends the blob in one PUT, or in
+// chunkSize PATCHes and a closing PUT when it is larger.
+func (r *Repository) uploadBlob(ctx context.Context, d ocispec.Descriptor, rd io.Reader) error {
+	q := r.req(http.MethodPost, r.url("blobs", "uploads/"))
+	q.length = 0
+	q.body = func() (io.Reader, error) { return http.NoBody, nil }
+	resp, err := r.c.do(ctx, q)
+	if err != nil {
+		return err
+	}
+	drain(resp)
+	if resp.StatusCode != http.StatusAccepted {
+		return fmt.Errorf("%s/%s: start upload of %s: %w", r.Host, r.Name, d.Digest, newRegistryError(resp))
+	}
+	loc, err := location(resp)
+	if err != nil {
+		return err
+	}
+	var sent int64
+	for d.Size-sent > chunkSize {
+		q := r.req(http.MethodPatch, loc)
+		q.retryable = false
+		n := int64(chunkSize)
+		body := io.LimitReader(rd, n)
+		q.body = func() (io.Reader, error) { return body, nil }
+		q.length = n
+		q.header.Set("Content-Type", "application/octet-stream")
+		q.header.Set("Content-Range", fmt.Sprintf("%d-%d", sent, sent+n-1))
+		resp, err := r.c.do(ctx, q)
+		if err != nil {
+			return err
+		}
+		drain(resp)
+		if resp.StatusCode != http.StatusAccepted {
+			return fmt.Errorf("%s/%s: upload chunk of %s: %w", r.Host, r.Name, d.Digest, newRegistryError(resp))
+		}
+		if loc, err = location(resp); err != nil {
+			return err
+		}
+		sent += n
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		return err
+	}
+	v := u.Query()
+	v.Set("digest", d.Digest.String())
+	u.RawQuery = v.Encode()
+	q = r.req(http.MethodPut, u.String())
+	q.retryable = false
+	rest := d.Size - sent
+	q.body = func() (io.Reader, error) { return rd, nil }
+	q.length = rest
+	q.header.Set("Content-Type", "application/octet-stream")
+	resp, err = r.c.do(ctx, q)
+	// The transport stops reading at Content-Length; reading on to EOF is
+	// what makes a VerifyReader compare the digest, and its error names
+	// the corrupt source more clearly than the registry's 400 would.
+	if vr, ok := rd.(*layout.VerifyReader); ok {
+		if verr := vr.Drain(); verr != nil {
+			if resp != nil {
+				drain(resp)
+			}
+			return fmt.Errorf("%s/%s: upload of %s: %w", r.Host, r.Name, d.Digest, verr)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	drain(resp)
+	if resp.StatusCode != http.StatusCreated {
+		return fmt.Errorf("%s/%s: finish upload of %s: %w", r.Host, r.Name, d.Digest, newRegistryError(resp))
+	}
+	return nil
+}
+
+// location resolves an upload Location against the request URL; it may be
+// relative and may carry state in its query, which must be kept.
+func location(resp *http.Response) (string, error) {
+	l := resp.Header.Get("Location")
+	if l == "" {
+		return "", fmt.Errorf("%s %s: registry sent no Location", resp.Request.Method, redactURL(resp.Request.URL.String()))
+	}
+	u, err := resp.Request.URL.Parse(l)
+	if err != nil {
+		return "", fmt.Errorf("registry sent a bad Location: %w", err)
+	}
+	return u.String(), nil
+}

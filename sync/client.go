@@ -1,0 +1,277 @@
+package sync
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	gosync "sync"
+	"syscall"
+	"time"
+)
+
+// Client talks to registries. Its zero value is usable: TLS verified,
+// anonymous, plain HTTP only for loopback hosts.
+type Client struct {
+	// Credentials returns what to present to a registry host; nil means
+	// anonymous everywhere.
+	Credentials func(host string) (Credential, error)
+	// PlainHTTP lists hosts to talk to over http (--plain-http); loopback
+	// hosts always may.
+	PlainHTTP map[string]bool
+	// Insecure skips TLS verification (--insecure).
+	Insecure bool
+	// CAFile adds a CA bundle to the system roots (--ca-file).
+	CAFile string
+	// Retries is how often a failed idempotent request is retried; 0
+	// means 4.
+	Retries int
+
+	once   gosync.Once
+	client *http.Client
+	mu     gosync.Mutex
+	tokens map[string]token     // host + scopes → token
+	basic  map[string]bool      // hosts that asked for basic auth
+	chall  map[string]challenge // host → last bearer challenge
+}
+
+// Version is sent in the User-Agent.
+var Version = "dev"
+
+func (c *Client) userAgent() string { return "ferry/" + Version }
+
+func (c *Client) http() *http.Client {
+	c.once.Do(func() {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 16
+		tr.ForceAttemptHTTP2 = true
+		cfg := &tls.Config{InsecureSkipVerify: c.Insecure} //nolint:gosec // only when the user asks
+		if c.CAFile != "" {
+			pool, _ := x509.SystemCertPool()
+			if pool == nil {
+				pool = x509.NewCertPool()
+			}
+			if pem, err := os.ReadFile(c.CAFile); err == nil {
+				pool.AppendCertsFromPEM(pem)
+			}
+			cfg.RootCAs = pool
+		}
+		tr.TLSClientConfig = cfg
+		c.client = &http.Client{Transport: tr}
+		c.tokens, c.basic, c.chall = map[string]token{}, map[string]bool{}, map[string]challenge{}
+	})
+	return c.client
+}
+
+// scheme picks http for loopback hosts and those the user named.
+func (c *Client) scheme(host string) string {
+	h := host
+	if hh, _, err := net.SplitHostPort(host); err == nil {
+		h = hh
+	}
+	if c.PlainHTTP[host] || c.PlainHTTP[h] || h == "localhost" || strings.HasPrefix(h, "127.") || h == "::1" {
+		return "http"
+	}
+	return "https"
+}
+
+func (c *Client) credential(host string) (Credential, error) {
+	if c.Credentials == nil {
+		return Credential{}, nil
+	}
+	return c.Credentials(host)
+}
+
+// request is one HTTP exchange, rebuildable so it can be retried and
+// re-sent after authenticating.
+type request struct {
+	method, url string
+	header      http.Header
+	// body returns a fresh body; nil for none. A body that cannot be
+	// rebuilt (a stream) makes the request not retryable.
+	body      func() (io.Reader, error)
+	length    int64
+	retryable bool
+	host      string
+	scopes    []string
+}
+
+// do sends r, authenticating as the registry asks (basic, or bearer with
+// a token for r.scopes) and retrying 429, 5xx and dropped connections with
+// backoff, honouring Retry-After. The caller closes the body.
+func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
+	hc := c.http()
+	retries := c.Retries
+	if retries <= 0 {
+		retries = 4
+	}
+	authed := false
+	for attempt := 0; ; attempt++ {
+		req, err := c.build(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			if ctx.Err() != nil || !r.retryable || attempt >= retries || !transient(err) {
+				return nil, fmt.Errorf("%s %s: %w", r.method, redactURL(r.url), err)
+			}
+			sleep(ctx, backoff(attempt, nil))
+			continue
+		}
+		if resp.StatusCode == http.StatusUnauthorized && !authed {
+			authed = true
+			chs := parseChallenges(resp.Header)
+			drain(resp)
+			if err := c.authenticate(r, chs); err != nil {
+				return nil, err
+			}
+			attempt--
+			continue
+		}
+		if (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500) && r.retryable && attempt < retries {
+			wait := backoff(attempt, resp)
+			drain(resp)
+			sleep(ctx, wait)
+			continue
+		}
+		return resp, nil
+	}
+}
+
+func (c *Client) build(ctx context.Context, r request) (*http.Request, error) {
+	var body io.Reader
+	if r.body != nil {
+		b, err := r.body()
+		if err != nil {
+			return nil, err
+		}
+		body = b
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, r.url, body)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range r.header {
+		req.Header[k] = v
+	}
+	if r.body != nil && r.length >= 0 {
+		req.ContentLength = r.length
+	}
+	req.Header.Set("User-Agent", c.userAgent())
+	if auth := c.authHeader(r); auth != "" && req.URL.Host == r.host {
+		req.Header.Set("Authorization", auth)
+	}
+	return req, nil
+}
+
+// authHeader is what the cache holds for the request's host and scopes.
+func (c *Client) authHeader(r request) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.basic[r.host] {
+		cred, _ := c.credential(r.host)
+		req, _ := http.NewRequest(http.MethodGet, "http://x", nil)
+		req.SetBasicAuth(cred.Username, cred.Password)
+		return req.Header.Get("Authorization")
+	}
+	if t, ok := c.tokens[tokenKey(r)]; ok && time.Now().Before(t.expires) {
+		return "Bearer " + t.value
+	}
+	return ""
+}
+
+func tokenKey(r request) string { return r.host + " " + strings.Join(r.scopes, " ") }
+
+// authenticate answers a 401: basic credentials, or a bearer token from
+// the challenge's realm for the request's scopes.
+func (c *Client) authenticate(r request, chs []challenge) error {
+	cred, err := c.credential(r.host)
+	if err != nil {
+		return err
+	}
+	for _, ch := range chs {
+		switch ch.scheme {
+		case "bearer":
+			if cred.RegistryToken != "" {
+				c.mu.Lock()
+				c.tokens[tokenKey(r)] = token{value: cred.RegistryToken, expires: time.Now().Add(time.Hour)}
+				c.mu.Unlock()
+				return nil
+			}
+			scopes := r.scopes
+			if s := ch.params["scope"]; s != "" {
+				scopes = unionScopes(scopes, strings.Fields(s))
+			}
+			t, err := c.fetchToken(ch, scopes, cred)
+			if err != nil {
+				return err
+			}
+			c.mu.Lock()
+			c.tokens[tokenKey(r)] = t
+			c.chall[r.host] = ch
+			c.mu.Unlock()
+			return nil
+		case "basic":
+			if cred.empty() {
+				return fmt.Errorf("%s asks for a username and password: run `docker login %s` or pass --username and --password-stdin", r.host, r.host)
+			}
+			c.mu.Lock()
+			c.basic[r.host] = true
+			c.mu.Unlock()
+			return nil
+		}
+	}
+	return fmt.Errorf("%s answered 401 without a usable challenge (Bearer or Basic)", r.host)
+}
+
+func unionScopes(a, b []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range append(append([]string{}, a...), b...) {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// transient reports errors worth retrying: resets, timeouts, EOFs.
+func transient(err error) bool {
+	var ne net.Error
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// backoff is exponential from 200 ms, or what Retry-After says (capped).
+func backoff(attempt int, resp *http.Response) time.Duration {
+	if resp != nil {
+		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 {
+			return min(time.Duration(s)*time.Second, 30*time.Second)
+		}
+	}
+	return min(200*time.Millisecond<<attempt, 5*time.Second)
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// drain discards a small body so the connection can be reused.
+func drain(resp *http.Response) {
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+}

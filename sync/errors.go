@@ -1,0 +1,107 @@
+package sync
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/oci-ferry/ferry/layout"
+)
+
+// maxErrorBody caps how much of an error response ferry reads.
+const maxErrorBody = 64 << 10
+
+// RegistryError is a failed request, with the distribution-spec error
+// codes the registry sent, if any.
+type RegistryError struct {
+	Method, URL string
+	Status      int
+	Codes       []string
+	Message     string
+}
+
+func (e *RegistryError) Error() string {
+	msg := fmt.Sprintf("%s %s: %d %s", e.Method, e.URL, e.Status, http.StatusText(e.Status))
+	if len(e.Codes) > 0 {
+		msg += ": " + strings.Join(e.Codes, ", ")
+	}
+	if e.Message != "" {
+		msg += ": " + e.Message
+	}
+	switch e.Status {
+	case http.StatusUnauthorized:
+		msg += " (check your credentials: docker login, --username/--password-stdin)"
+	case http.StatusForbidden:
+		msg += " (the credentials do not grant this access)"
+	}
+	return msg
+}
+
+// Unwrap maps 404s to layout.ErrNotFound so callers treat a missing
+// manifest or blob alike wherever it lives.
+func (e *RegistryError) Unwrap() error {
+	if e.Status == http.StatusNotFound {
+		return layout.ErrNotFound
+	}
+	return nil
+}
+
+// HasCode reports whether the registry sent code.
+func (e *RegistryError) HasCode(code string) bool {
+	for _, c := range e.Codes {
+		if c == code {
+			return true
+		}
+	}
+	return false
+}
+
+// newRegistryError reads an error response (bounded) into a RegistryError.
+// The body may be JSON in the spec's shape, or anything else.
+func newRegistryError(resp *http.Response) error {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	e := &RegistryError{Method: resp.Request.Method, URL: redactURL(resp.Request.URL.String()), Status: resp.StatusCode}
+	var doc struct {
+		Errors []struct {
+			Code    string          `json:"code"`
+			Message string          `json:"message"`
+			Detail  json.RawMessage `json:"detail"`
+		} `json:"errors"`
+	}
+	if json.Unmarshal(body, &doc) == nil && len(doc.Errors) > 0 {
+		var msgs []string
+		for _, x := range doc.Errors {
+			e.Codes = append(e.Codes, x.Code)
+			if x.Message != "" {
+				msgs = append(msgs, x.Message)
+			}
+		}
+		e.Message = strings.Join(msgs, "; ")
+	}
+	return e
+}
+
+// isStatus reports a RegistryError with one of the statuses.
+func isStatus(err error, status ...int) bool {
+	var re *RegistryError
+	if !errors.As(err, &re) {
+		return false
+	}
+	for _, s := range status {
+		if re.Status == s {
+			return true
+		}
+	}
+	return false
+}
+
+// redactURL drops query parameters that may carry upload state or tokens.
+func redactURL(u string) string {
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		return u[:i]
+	}
+	return u
+}

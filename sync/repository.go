@@ -1,0 +1,216 @@
+package sync
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/oci-ferry/ferry/layout"
+)
+
+// manifestAccept lists every manifest type ferry reads. Leaving one out
+// makes registries answer 404 or, for Docker lists fetched by tag,
+// silently serve one platform's manifest with another digest.
+var manifestAccept = strings.Join([]string{
+	ocispec.MediaTypeImageIndex, ocispec.MediaTypeImageManifest,
+	layout.MediaTypeDockerManifestList, layout.MediaTypeDockerManifest,
+}, ", ")
+
+// Repository is one repository of one registry, as a layout.Store.
+type Repository struct {
+	c    *Client
+	Host string // the API host (docker.io means registry-1.docker.io)
+	Name string // the repository path, e.g. library/busybox
+	push bool   // request push scope
+}
+
+var _ layout.Store = (*Repository)(nil)
+
+// Repository opens the repository a normalized reference names.
+// forPush asks tokens for push as well as pull.
+func (c *Client) Repository(ref layout.Ref, forPush bool) *Repository {
+	host, name, _ := strings.Cut(ref.Repo, "/")
+	if host == "docker.io" {
+		host = "registry-1.docker.io"
+	}
+	return &Repository{c: c, Host: host, Name: name, push: forPush}
+}
+
+func (r *Repository) url(kind, ref string) string {
+	return fmt.Sprintf("%s://%s/v2/%s/%s/%s", r.c.scheme(r.Host), r.Host, r.Name, kind, ref)
+}
+
+func (r *Repository) req(method, url string) request {
+	action := "pull"
+	if r.push {
+		action = "pull,push"
+	}
+	return request{method: method, url: url, header: http.Header{}, host: r.Host, retryable: true,
+		scopes: []string{"repository:" + r.Name + ":" + action}}
+}
+
+// Fetch implements layout.Store: manifests by digest, blobs with resume.
+func (r *Repository) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+	if err := layout.ValidateDigest(d.Digest); err != nil {
+		return nil, err
+	}
+	if layout.IsIndex(d.MediaType) || layout.IsManifest(d.MediaType) {
+		b, _, err := r.getManifest(ctx, d.Digest.String(), d.Size)
+		if err != nil {
+			return nil, err
+		}
+		return io.NopCloser(bytes.NewReader(b)), nil
+	}
+	return r.fetchBlob(ctx, d)
+}
+
+// Exists implements layout.Store with a HEAD, which registries do not
+// count as a pull.
+func (r *Repository) Exists(ctx context.Context, d ocispec.Descriptor) (bool, error) {
+	kind := "blobs"
+	if layout.IsIndex(d.MediaType) || layout.IsManifest(d.MediaType) {
+		kind = "manifests"
+	}
+	q := r.req(http.MethodHead, r.url(kind, d.Digest.String()))
+	if kind == "manifests" {
+		q.header.Set("Accept", manifestAccept)
+	}
+	resp, err := r.c.do(ctx, q)
+	if err != nil {
+		return false, err
+	}
+	drain(resp)
+	switch resp.StatusCode {
+	case http.StatusOK:
+		if cl := resp.ContentLength; cl >= 0 && cl != d.Size {
+			return false, nil
+		}
+		return true, nil
+	case http.StatusNotFound:
+		return false, nil
+	}
+	return false, newRegistryError(resp)
+}
+
+// Push implements layout.Store: manifests by digest, blobs by upload.
+func (r *Repository) Push(ctx context.Context, d ocispec.Descriptor, rd io.Reader) error {
+	if layout.IsIndex(d.MediaType) || layout.IsManifest(d.MediaType) {
+		b, err := readVerified(rd, d)
+		if err != nil {
+			return err
+		}
+		return r.putManifest(ctx, d, b, d.Digest.String())
+	}
+	return r.uploadBlob(ctx, d, rd)
+}
+
+// Resolve finds what a tag or digest names, with a HEAD first (cheap and
+// not rate-counted) and a GET when the registry omits the digest header.
+func (r *Repository) Resolve(ctx context.Context, ref string) (ocispec.Descriptor, error) {
+	q := r.req(http.MethodHead, r.url("manifests", ref))
+	q.header.Set("Accept", manifestAccept)
+	resp, err := r.c.do(ctx, q)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	drain(resp)
+	if resp.StatusCode != http.StatusOK {
+		return ocispec.Descriptor{}, fmt.Errorf("%s/%s:%s: %w", r.Host, r.Name, ref, newRegistryError(resp))
+	}
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	dg := digest.Digest(resp.Header.Get("Docker-Content-Digest"))
+	if dg.Validate() == nil && resp.ContentLength >= 0 && (layout.IsIndex(mt) || layout.IsManifest(mt)) {
+		if d, err := digest.Parse(ref); err == nil && d != dg {
+			return ocispec.Descriptor{}, fmt.Errorf("%s/%s@%s: registry answered with digest %s: %w", r.Host, r.Name, ref, dg, layout.ErrDigestMismatch)
+		}
+		return ocispec.Descriptor{MediaType: mt, Digest: dg, Size: resp.ContentLength}, nil
+	}
+	b, mt, err := r.getManifest(ctx, ref, layout.MaxManifestSize)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	return ocispec.Descriptor{MediaType: mt, Digest: digest.FromBytes(b), Size: int64(len(b))}, nil
+}
+
+// Tag points tag at the manifest d, sending its exact bytes.
+func (r *Repository) Tag(ctx context.Context, d ocispec.Descriptor, raw []byte, tag string) error {
+	return r.putManifest(ctx, d, raw, tag)
+}
+
+// getManifest fetches a manifest by tag or digest, capped, and checks its
+// digest when the reference is one, and the header when it is present.
+func (r *Repository) getManifest(ctx context.Context, ref string, limit int64) ([]byte, string, error) {
+	q := r.req(http.MethodGet, r.url("manifests", ref))
+	q.header.Set("Accept", manifestAccept)
+	resp, err := r.c.do(ctx, q)
+	if err != nil {
+		return nil, "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, "", fmt.Errorf("%s/%s: manifest %s: %w", r.Host, r.Name, ref, newRegistryError(resp))
+	}
+	limit = min(limit, layout.MaxManifestSize)
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, "", err
+	}
+	if int64(len(b)) > limit {
+		return nil, "", fmt.Errorf("%s/%s: manifest %s: %w (over %d bytes)", r.Host, r.Name, ref, layout.ErrTooLarge, limit)
+	}
+	got := digest.FromBytes(b)
+	if d, err := digest.Parse(ref); err == nil && d != got {
+		return nil, "", fmt.Errorf("%s/%s: manifest %s: %w", r.Host, r.Name, ref, &layout.MismatchError{Want: d, Got: got})
+	}
+	if h := digest.Digest(resp.Header.Get("Docker-Content-Digest")); h != "" && h != got {
+		return nil, "", fmt.Errorf("%s/%s: manifest %s: Docker-Content-Digest says %s: %w", r.Host, r.Name, ref, h, &layout.MismatchError{Want: h, Got: got})
+	}
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	return b, mt, nil
+}
+
+// putManifest sends raw exactly as stored, by digest or tag.
+func (r *Repository) putManifest(ctx context.Context, d ocispec.Descriptor, raw []byte, ref string) error {
+	q := r.req(http.MethodPut, r.url("manifests", ref))
+	q.header.Set("Content-Type", d.MediaType)
+	q.body = func() (io.Reader, error) { return bytes.NewReader(raw), nil }
+	q.length = int64(len(raw))
+	resp, err := r.c.do(ctx, q)
+	if err != nil {
+		return err
+	}
+	drain(resp)
+	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s/%s: push manifest %s as %s: %w", r.Host, r.Name, d.Digest, ref, newRegistryError(resp))
+	}
+	if h := resp.Header.Get("Docker-Content-Digest"); h != "" && h != d.Digest.String() {
+		return fmt.Errorf("%s/%s: registry stored manifest %s as %s: %w", r.Host, r.Name, d.Digest, h, layout.ErrDigestMismatch)
+	}
+	return nil
+}
+
+// readVerified reads a manifest body, verified against d.
+func readVerified(rd io.Reader, d ocispec.Descriptor) ([]byte, error) {
+	if d.Size > layout.MaxManifestSize {
+		return nil, fmt.Errorf("manifest %s: %w", d.Digest, layout.ErrTooLarge)
+	}
+	vr, err := layout.NewVerifyReader(rd, d)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if _, err := io.Copy(&buf, vr); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+var _ = strconv.Itoa
