@@ -59,6 +59,8 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			return cli.ShowAppHelp(c)
 		},
 		Commands: []*cli.Command{
+			pullCommand(),
+			pushCommand(),
 			importCommand(),
 			exportCommand(),
 			verifyCommand(),

@@ -1,0 +1,242 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/oci-ferry/ferry/archive"
+	"github.com/oci-ferry/ferry/layout"
+	"github.com/oci-ferry/ferry/sync"
+)
+
+// registryFlags are shared by the commands that talk to registries.
+func registryFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "plain-http", Usage: "talk plain HTTP to this registry `HOST` (loopback hosts always may)"},
+		&cli.BoolFlag{Name: "insecure", Usage: "do not verify registries' TLS certificates"},
+		&cli.StringFlag{Name: "ca-file", Usage: "trust the CA certificates in `FILE` as well as the system's"},
+		&cli.StringFlag{Name: "username", Usage: "user `NAME` for the registries named on the command line (the password comes from --password-stdin)"},
+		&cli.BoolFlag{Name: "password-stdin", Usage: "read the password for --username from stdin"},
+		&cli.IntFlag{Name: "concurrency", Usage: "blobs transferred at once", Value: layout.DefaultConcurrency},
+	}
+}
+
+// newClient builds the registry client from the flags; hosts are the
+// registries the command line names, for --username.
+func newClient(c *cli.Context, hosts []string) (*sync.Client, error) {
+	static := map[string]sync.Credential{}
+	if u := c.String("username"); u != "" {
+		if !c.Bool("password-stdin") {
+			return nil, usagef("--username needs --password-stdin (passwords on the command line leak into shell history)")
+		}
+		line, err := bufio.NewReader(c.App.Reader).ReadString('\n')
+		if err != nil && err != io.EOF {
+			return nil, err
+		}
+		for _, h := range hosts {
+			static[h] = sync.Credential{Username: u, Password: strings.TrimRight(line, "\r\n")}
+		}
+	}
+	plain := map[string]bool{}
+	for _, h := range c.StringSlice("plain-http") {
+		plain[h] = true
+	}
+	sync.Version = version
+	return &sync.Client{Credentials: sync.DockerCredentials(static), PlainHTTP: plain, Insecure: c.Bool("insecure"), CAFile: c.String("ca-file")}, nil
+}
+
+// hostOf is the API host of a reference, for --username.
+func hostOf(s string) string {
+	r, err := layout.ParseRef(s)
+	if err != nil {
+		return ""
+	}
+	h, _, _ := strings.Cut(r.Repo, "/")
+	if h == "docker.io" {
+		return "registry-1.docker.io"
+	}
+	return h
+}
+
+// isArchivePath tells an archive destination from a layout directory.
+func isArchivePath(p string) bool {
+	for _, s := range []string{".tar", ".tar.gz", ".tgz", ".tar.zst", ".tzst", ".tar.zstd"} {
+		if strings.HasSuffix(p, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// readRefList reads -f FILE: one reference a line, # comments allowed.
+func readRefList(path string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		l = strings.TrimSpace(l)
+		if l != "" && !strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+func pullCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "pull",
+		Usage:     "save images from registries into a layout directory or an archive",
+		ArgsUsage: "REF…",
+		Description: "Pulls each REF (name[:tag][@digest], docker syntax) with all its platforms, or those of --platform,\n" +
+			"into --to PATH: a layout directory, or an archive if PATH ends in .tar, .tar.gz or .tar.zst. Every blob\n" +
+			"is verified; blobs shared between images are fetched once; a re-run fetches only what is missing.",
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "to", Usage: "destination `PATH`: layout directory or archive file", Required: true},
+			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "read references from `FILE`, one a line"},
+			platformFlag,
+			jsonFlag,
+		}, registryFlags()...),
+		Action: func(c *cli.Context) error {
+			refs := c.Args().Slice()
+			if f := c.String("file"); f != "" {
+				more, err := readRefList(f)
+				if err != nil {
+					return err
+				}
+				refs = append(refs, more...)
+			}
+			if len(refs) == 0 {
+				return usagef("pull: name at least one image, or -f FILE")
+			}
+			plats, err := platforms(c)
+			if err != nil {
+				return err
+			}
+			var hosts []string
+			for _, r := range refs {
+				hosts = append(hosts, hostOf(r))
+			}
+			client, err := newClient(c, hosts)
+			if err != nil {
+				return err
+			}
+			to := c.String("to")
+			dir := to
+			if isArchivePath(to) {
+				dir = filepath.Join(filepath.Dir(to), "."+filepath.Base(to)+".layout")
+			}
+			p := startProgress(c.App.ErrWriter, "pull", 0)
+			res, err := sync.Pull(c.Context, client, refs, dir, sync.PullOptions{Platforms: plats, Concurrency: c.Int("concurrency"), Progress: p.fn()})
+			p.finish()
+			if err != nil {
+				return err
+			}
+			if dir != to {
+				if err := writePulled(c, dir, to, res); err != nil {
+					return err
+				}
+			}
+			if c.Bool("json") {
+				return printJSON(c.App.Writer, res)
+			}
+			for _, r := range res {
+				how := "all platforms"
+				if r.Filtered {
+					how = "index kept whole, other platforms left out"
+				}
+				fmt.Fprintf(c.App.Writer, "pulled %s  %s  %s (%s)\n", r.Name, strings.Join(r.Platforms, ","), humanSize(r.Size), how)
+			}
+			fmt.Fprintf(c.App.Writer, "saved %d image(s) into %s, every blob verified\n", len(res), to)
+			return nil
+		},
+	}
+}
+
+// writePulled turns the staging layout into the archive and removes it.
+func writePulled(c *cli.Context, dir, to string, res []sync.Pulled) error {
+	src, err := archive.Open(c.Context, dir, archive.OpenOptions{})
+	if err != nil {
+		return err
+	}
+	var names []string
+	for _, r := range res {
+		names = append(names, r.Name)
+	}
+	images, err := archive.Select(src.Images, names)
+	if err == nil {
+		_, err = archive.Write(c.Context, src, images, to, archive.WriteOptions{})
+	}
+	src.Close()
+	if err != nil {
+		return err
+	}
+	return os.RemoveAll(dir)
+}
+
+func pushCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "push",
+		Usage:     "push the images of a layout or archive to registries",
+		ArgsUsage: "SRC [NAME…]",
+		Description: "Pushes every image of SRC (or the named ones) under the name it carries, or under --to REGISTRY[/PREFIX]\n" +
+			"with repository paths kept. Blobs first, each verified as it is read and skipped when the registry has\n" +
+			"it; then manifests, children before parents, byte for byte; tags last. Prints the digest map.",
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "to", Usage: "push under `REGISTRY[/PREFIX]` instead of the names carried"},
+			&cli.BoolFlag{Name: "dry-run", Usage: "only show what would be sent"},
+			jsonFlag,
+		}, registryFlags()...),
+		Action: func(c *cli.Context) error {
+			if err := needArgs(c, 1, -1); err != nil {
+				return err
+			}
+			src, err := openSource(c)
+			if err != nil {
+				return err
+			}
+			defer src.Close()
+			if src.Streamed() {
+				return fmt.Errorf("%s is compressed or a stream; import it into a directory first, then push that", c.Args().First())
+			}
+			images, err := archive.Select(src.Images, c.Args().Tail())
+			if err != nil {
+				return err
+			}
+			var hosts []string
+			for _, im := range images {
+				if t, err := sync.Target(im, c.String("to")); err == nil {
+					hosts = append(hosts, hostOf(t.String()))
+				}
+			}
+			client, err := newClient(c, hosts)
+			if err != nil {
+				return err
+			}
+			p := startProgress(c.App.ErrWriter, "push", 0)
+			res, err := sync.Push(c.Context, client, src, images, sync.PushOptions{To: c.String("to"), DryRun: c.Bool("dry-run"), Concurrency: c.Int("concurrency"), Progress: p.fn()})
+			p.finish()
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				return printJSON(c.App.Writer, res)
+			}
+			verb := "pushed"
+			if c.Bool("dry-run") {
+				verb = "would push"
+			}
+			for _, r := range res {
+				fmt.Fprintf(c.App.Writer, "%s %s -> %s  (%d sent, %d already there)\n", verb, r.Source, r.Target, r.Blobs, r.Skipped)
+			}
+			return nil
+		},
+	}
+}

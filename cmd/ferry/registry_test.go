@@ -1,0 +1,68 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/oci-ferry/ferry/internal/regtest"
+	"github.com/oci-ferry/ferry/internal/testimage"
+)
+
+// TestSaveCarryLoad is the mission end to end through real registries:
+// push test images to one registry, pull them into an archive, verify it,
+// push it into a second registry under a new prefix, and find the same
+// digests there.
+func TestSaveCarryLoad(t *testing.T) {
+	src, dst := regtest.Start(t), regtest.Start(t)
+	set := testimage.New(t)
+	if code, out, errs := ferry(t, "push", set.Dir, "example.com/app:v1", "busybox:1.36", "--to", src.Host+"/team"); code != 0 {
+		t.Fatalf("seed push: %s %s", out, errs)
+	}
+	arch := filepath.Join(t.TempDir(), "carry.tar.zst")
+	code, out, errs := ferry(t, "pull", src.Host+"/team/app:v1", src.Host+"/team/library/busybox:1.36", "--to", arch, "--json")
+	if code != 0 {
+		t.Fatalf("pull: %s %s", out, errs)
+	}
+	var pulled []struct{ Name, Digest string }
+	json.Unmarshal([]byte(out), &pulled)
+	if code, out, _ := ferry(t, "verify", arch); code != 0 {
+		t.Fatalf("verify:\n%s", out)
+	}
+	// On the far side: import, export a plain tar, push it (read in
+	// place) to another registry under a new prefix.
+	far := filepath.Join(t.TempDir(), "far.tar")
+	lay := filepath.Join(t.TempDir(), "lay")
+	if code, _, errs := ferry(t, "import", arch, "--into", lay); code != 0 {
+		t.Fatal(errs)
+	}
+	if code, _, errs := ferry(t, "export", lay, "--to", far); code != 0 {
+		t.Fatal(errs)
+	}
+	code, out, errs = ferry(t, "push", far, "--to", dst.Host+"/mirror", "--json")
+	if code != 0 {
+		t.Fatalf("push: %s %s", out, errs)
+	}
+	var pushed []struct{ Source, Target, Digest string }
+	json.Unmarshal([]byte(out), &pushed)
+	var a, b []string
+	for _, p := range pulled {
+		a = append(a, p.Digest)
+	}
+	for _, p := range pushed {
+		b = append(b, p.Digest)
+		if !strings.HasPrefix(p.Target, dst.Host+"/mirror/team/") {
+			t.Fatalf("target %s", p.Target)
+		}
+	}
+	sort.Strings(a)
+	sort.Strings(b)
+	if len(a) != 2 || strings.Join(a, ",") != strings.Join(b, ",") {
+		t.Fatalf("digests changed: pulled %v, pushed %v", a, b)
+	}
+	if code, out, _ := ferry(t, "push", far, "--to", dst.Host+"/mirror", "--dry-run"); code != 0 || !strings.Contains(out, "0 sent") {
+		t.Fatalf("dry run after push:\n%s", out)
+	}
+}
