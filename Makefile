@@ -39,8 +39,8 @@ test: vet $(REGISTRY)
 fuzz:
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
 
-demo: build
-	FERRY=$(FERRY) ./scripts/demo.sh
+demo: build $(REGISTRY)
+	FERRY=$(FERRY) REGISTRY=$(REGISTRY) ./scripts/demo.sh
 
 bench: build
 	FERRY=$(FERRY) ./bench/verify.sh

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # ferry's main job end to end on built-in test images: collect images that
-# docker, podman and containerd wrote into one layout, write the archive to
-# carry, audit it, watch a corrupted copy get caught, and import it on the
-# far side with every name and digest intact.
+# docker, podman and containerd wrote into one layout; push them to a real
+# registry on loopback; pull them back into the archive to carry; audit it;
+# watch a corrupted copy get caught; and on the far side push the archive
+# into a second registry under a new prefix and import it, with every name
+# and digest intact.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FERRY="${FERRY:-bin/ferry}"
@@ -25,8 +27,17 @@ run import "$(fixture podman-oci-archive)" --into "$out/stock"
 run import "$(fixture containerd-export.)" --into "$out/stock"
 run ls "$out/stock"
 
-step "Write the archive to carry: OCI layout and docker-save in one file"
-run export "$out/stock" --to "$out/usb/images.tar.zst"
+step "Start two reference registries (CNCF Distribution v3) on loopback"
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+src=$(scripts/registry.sh "$out/registry-src"); pids+=("$(cat "$out/registry-src/pid")")
+dst=$(scripts/registry.sh "$out/registry-dst"); pids+=("$(cat "$out/registry-dst/pid")")
+echo "source registry $src, target registry $dst"
+run push "$out/stock" docker.io/library/busybox:1.36 example.com/team/app:v2 quay.io/org/legacy:1 --to "$src"
+
+step "Save: pull them from the registry into the archive to carry (OCI layout and docker-save in one file)"
+run pull "$src/library/busybox:1.36" "$src/team/app:v2" "$src/org/legacy:1" --to "$out/usb/images.tar.zst" --json > "$out/pulled.json"
+cat "$out/pulled.json"
 run export "$out/stock" --to "$out/usb/appliance-arm64.tar" --platform linux/arm64 example.com/team/app:v2
 
 step "Audit it without importing"
@@ -41,10 +52,13 @@ mkdir -p "$out/far"
 if run import "$out/corrupt" --into "$out/far"; then echo "demo: corrupt import succeeded" >&2; exit 1; fi
 echo "(the far side is untouched: $(ls -A "$out/far" | wc -l) entries)"
 
-step "Far side: import the archive and compare names and digests"
+step "Far side: push the archive into another registry under a new prefix"
 run import "$out/usb/images.tar.zst" --into "$out/far"
-"$FERRY" ls --json "$out/stock" > "$out/stock.json"
-"$FERRY" ls --json "$out/far" > "$out/far.json"
-if ! diff -u "$out/stock.json" "$out/far.json"; then echo "demo: names or digests changed in transit" >&2; exit 1; fi
+run export "$out/far" --to "$out/far.tar"
+run push "$out/far.tar" --to "$dst/airgap" --json > "$out/pushed.json"
+cat "$out/pushed.json"
+digests() { grep -o '"digest": "sha256:[0-9a-f]*"' "$1" | sort; }
+if ! diff <(digests "$out/pulled.json") <(digests "$out/pushed.json"); then echo "demo: digests changed in transit" >&2; exit 1; fi
+echo "digests match: $(digests "$out/pushed.json" | wc -l) images, byte for byte"
 run ls "$out/far"
 printf '\n\033[1mdemo OK:\033[0m every image arrived with its name and digest; corruption was refused.\n'
