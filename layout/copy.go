@@ -25,6 +25,10 @@ type CopyOptions struct {
 	// Progress, if set, is called as bytes are copied (from several
 	// goroutines at once).
 	Progress func(n int64)
+	// Retry, if set, says whether a failed blob copy is worth starting
+	// again from a fresh Fetch (a dropped upload cannot be resent from
+	// the middle of a stream). At most three more attempts are made.
+	Retry func(error) bool
 }
 
 // Copy writes a walked graph into dst: leaves in parallel, then indexes and
@@ -40,7 +44,11 @@ func Copy(ctx context.Context, src, dst Store, g *Graph, opts CopyOptions) error
 	eg.SetLimit(limit)
 	for _, b := range g.Blobs {
 		eg.Go(func() error {
-			if err := copyBlob(ectx, src, dst, b, opts); err != nil {
+			err := copyBlob(ectx, src, dst, b, opts)
+			for try := 0; err != nil && opts.Retry != nil && try < 3 && ectx.Err() == nil && opts.Retry(err); try++ {
+				err = copyBlob(ectx, src, dst, b, opts)
+			}
+			if err != nil {
 				return &CopyError{Desc: b, Err: err}
 			}
 			return nil

@@ -105,3 +105,13 @@ func redactURL(u string) string {
 	}
 	return u
 }
+
+// Retryable reports failures a fresh attempt may cure: dropped
+// connections, 429 and 5xx. Digest and size mismatches are never retried.
+func Retryable(err error) bool {
+	if errors.Is(err, layout.ErrDigestMismatch) || errors.Is(err, layout.ErrSizeMismatch) {
+		return false
+	}
+	return transient(err) || isStatus(err, http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
+		http.StatusServiceUnavailable, http.StatusGatewayTimeout)
+}

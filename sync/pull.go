@@ -60,7 +60,7 @@ func Pull(ctx context.Context, c *Client, refs []string, dir string, opts PullOp
 		if err != nil {
 			return nil, fmt.Errorf("pull %s: %w", ref, err)
 		}
-		if err := layout.Copy(ctx, repo, dst, g, layout.CopyOptions{Concurrency: opts.Concurrency, SkipExisting: true, Progress: opts.Progress}); err != nil {
+		if err := layout.Copy(ctx, repo, dst, g, layout.CopyOptions{Concurrency: opts.Concurrency, SkipExisting: true, Progress: opts.Progress, Retry: Retryable}); err != nil {
 			return nil, fmt.Errorf("pull %s: %w", ref, err)
 		}
 		name := ref

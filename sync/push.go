@@ -78,7 +78,7 @@ func Push(ctx context.Context, c *Client, src layout.Store, images []layout.Imag
 			out = append(out, p)
 			continue
 		}
-		if err := layout.Copy(ctx, src, counting, g, layout.CopyOptions{Concurrency: opts.Concurrency, SkipExisting: true, Progress: opts.Progress}); err != nil {
+		if err := layout.Copy(ctx, src, counting, g, layout.CopyOptions{Concurrency: opts.Concurrency, SkipExisting: true, Progress: opts.Progress, Retry: Retryable}); err != nil {
 			return out, fmt.Errorf("push %s to %s: %w", im.Name(), target.Repo, err)
 		}
 		if target.Tag != "" {

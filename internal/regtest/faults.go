@@ -1,0 +1,110 @@
+package regtest
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	gosync "sync"
+	"testing"
+)
+
+// Fault is one misbehaviour of the proxy: the first Times requests whose
+// method and path match get it, later ones pass through.
+type Fault struct {
+	Method string // "" matches any
+	Path   string // substring of the URL path, e.g. "/blobs/sha256:"
+	Times  int
+	// Kind: "reset" (send half the body, then drop the connection),
+	// "500", "429" (with Retry-After: 1) or "corrupt" (flip a byte of the
+	// body).
+	Kind string
+}
+
+// Proxy sits in front of a registry and injects faults, so tests can prove
+// a misbehaving server yields a correct result or a clear error.
+type Proxy struct {
+	Host string
+
+	mu     gosync.Mutex
+	faults []*Fault
+	hits   map[*Fault]int
+}
+
+// NewProxy starts a fault-injecting proxy to reg until the test ends.
+func NewProxy(t testing.TB, reg *Registry, faults ...Fault) *Proxy {
+	p := &Proxy{hits: map[*Fault]int{}}
+	for i := range faults {
+		p.faults = append(p.faults, &faults[i])
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.serve(w, r, reg.Host) }))
+	t.Cleanup(srv.Close)
+	p.Host = strings.TrimPrefix(srv.URL, "http://")
+	return p
+}
+
+// Hits says how often a fault fired.
+func (p *Proxy) Hits(i int) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.hits[p.faults[i]]
+}
+
+func (p *Proxy) pick(r *http.Request) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, f := range p.faults {
+		if (f.Method == "" || f.Method == r.Method) && strings.Contains(r.URL.Path, f.Path) && p.hits[f] < f.Times {
+			p.hits[f]++
+			return f.Kind
+		}
+	}
+	return ""
+}
+
+func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, upstream string) {
+	kind := p.pick(r)
+	switch kind {
+	case "500":
+		http.Error(w, `{"errors":[{"code":"UNKNOWN","message":"injected"}]}`, http.StatusInternalServerError)
+		return
+	case "429":
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, `{"errors":[{"code":"TOOMANYREQUESTS","message":"injected"}]}`, http.StatusTooManyRequests)
+		return
+	}
+	out, _ := http.NewRequestWithContext(r.Context(), r.Method, "http://"+upstream+r.URL.RequestURI(), r.Body)
+	out.Header = r.Header.Clone()
+	out.ContentLength = r.ContentLength
+	resp, err := http.DefaultTransport.RoundTrip(out)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	for k, v := range resp.Header {
+		if k == "Location" {
+			v = []string{strings.Replace(v[0], upstream, p.Host, 1)}
+		}
+		w.Header()[k] = v
+	}
+	w.WriteHeader(resp.StatusCode)
+	switch kind {
+	case "reset":
+		io.CopyN(w, resp.Body, max(resp.ContentLength/2, 1))
+		w.(http.Flusher).Flush()
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				conn.Close()
+			}
+		}
+	case "corrupt":
+		b, _ := io.ReadAll(resp.Body)
+		if len(b) > 0 {
+			b[len(b)/2] ^= 0xff
+		}
+		w.Write(b)
+	default:
+		io.Copy(w, resp.Body)
+	}
+}
