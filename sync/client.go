@@ -40,6 +40,7 @@ type Client struct {
 	tokens map[string]token     // host + scopes → token
 	basic  map[string]bool      // hosts that asked for basic auth
 	chall  map[string]challenge // host → last bearer challenge
+	plain  map[string]bool      // loopback hosts found to speak plain HTTP
 }
 
 // Version is sent in the User-Agent.
@@ -65,21 +66,38 @@ func (c *Client) http() *http.Client {
 		}
 		tr.TLSClientConfig = cfg
 		c.client = &http.Client{Transport: tr}
-		c.tokens, c.basic, c.chall = map[string]token{}, map[string]bool{}, map[string]challenge{}
+		c.tokens, c.basic, c.chall, c.plain = map[string]token{}, map[string]bool{}, map[string]challenge{}, map[string]bool{}
 	})
 	return c.client
 }
 
-// scheme picks http for loopback hosts and those the user named.
+// scheme picks http for the hosts the user named and for loopback hosts
+// found to speak it; everything else, loopback included at first, gets
+// https, as docker treats its default insecure registries.
 func (c *Client) scheme(host string) string {
 	h := host
 	if hh, _, err := net.SplitHostPort(host); err == nil {
 		h = hh
 	}
-	if c.PlainHTTP[host] || c.PlainHTTP[h] || h == "localhost" || strings.HasPrefix(h, "127.") || h == "::1" {
+	if c.PlainHTTP[host] || c.PlainHTTP[h] {
+		return "http"
+	}
+	c.http()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.plain[host] {
 		return "http"
 	}
 	return "https"
+}
+
+// loopback hosts may fall back from https to http without being named.
+func loopback(host string) bool {
+	h := host
+	if hh, _, err := net.SplitHostPort(host); err == nil {
+		h = hh
+	}
+	return h == "localhost" || strings.HasPrefix(h, "127.") || h == "::1"
 }
 
 func (c *Client) credential(host string) (Credential, error) {
@@ -119,6 +137,14 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 			return nil, err
 		}
 		resp, err := hc.Do(req)
+		if err != nil && strings.HasPrefix(r.url, "https://") && loopback(r.host) && strings.Contains(err.Error(), "HTTP response to HTTPS client") {
+			c.mu.Lock()
+			c.plain[r.host] = true
+			c.mu.Unlock()
+			r.url = "http://" + strings.TrimPrefix(r.url, "https://")
+			attempt--
+			continue
+		}
 		if err != nil {
 			if ctx.Err() != nil || !r.retryable || attempt >= retries || !transient(err) {
 				return nil, fmt.Errorf("%s %s: %w", r.method, redactURL(r.url), err)

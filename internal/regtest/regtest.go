@@ -5,6 +5,7 @@
 package regtest
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -18,9 +19,10 @@ import (
 
 // Registry is a running registry.
 type Registry struct {
-	Host string // 127.0.0.1:PORT
-	Dir  string // its storage
-	Log  string // its log file, which records every request
+	Host   string // 127.0.0.1:PORT
+	Dir    string // its storage
+	Log    string // its log file, which records every request
+	CAFile string // with Options.TLS: the CA that signed its certificate
 }
 
 // binary finds bin/registry from the module root.
@@ -49,7 +51,10 @@ func freePort(t testing.TB) int {
 }
 
 // Start runs a fresh, empty, open registry until the test ends.
-func Start(t testing.TB) *Registry {
+func Start(t testing.TB) *Registry { return StartWith(t, Options{}) }
+
+// StartWith runs a fresh registry with authentication or TLS.
+func StartWith(t testing.TB, o Options) *Registry {
 	t.Helper()
 	bin := binary(t)
 	dir := t.TempDir()
@@ -69,6 +74,15 @@ http:
   addr: %s
   secret: ferry-test
 `, filepath.Join(dir, "data"), r.Host)
+	scheme := "http"
+	if o.TLS {
+		ca, cert, key := writeTLS(t, dir)
+		r.CAFile, scheme = ca, "https"
+		cfg += fmt.Sprintf("  tls:\n    certificate: %s\n    key: %s\n", cert, key)
+	}
+	if len(o.Users) > 0 {
+		cfg += fmt.Sprintf("auth:\n  htpasswd:\n    realm: ferry-test\n    path: %s\n", writeHtpasswd(t, dir, o.Users))
+	}
 	cfgPath := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -87,12 +101,13 @@ http:
 		cmd.Wait()
 		logf.Close()
 	})
+	probe := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // readiness probe only
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get("http://" + r.Host + "/v2/")
+		resp, err := probe.Get(scheme + "://" + r.Host + "/v2/")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized {
 				return r
 			}
 		}
