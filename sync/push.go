@@ -15,7 +15,9 @@ import (
 type PushOptions struct {
 	// To rewrites names to another registry and prefix ("host[/prefix]"),
 	// keeping repository paths; empty pushes under the names carried.
-	To          string
+	To string
+	// As pushes a single image under exactly this name (ferry copy).
+	As          *layout.Ref
 	DryRun      bool
 	Concurrency int
 	Progress    func(int64)
@@ -57,6 +59,9 @@ func Push(ctx context.Context, c *Client, src layout.Store, images []layout.Imag
 	var out []Pushed
 	for _, im := range images {
 		target, err := Target(im, opts.To)
+		if opts.As != nil {
+			target, err = *opts.As, nil
+		}
 		if err != nil {
 			return out, err
 		}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -131,7 +130,7 @@ func pullCommand() *cli.Command {
 			to := c.String("to")
 			dir := to
 			if isArchivePath(to) {
-				dir = filepath.Join(filepath.Dir(to), "."+filepath.Base(to)+".layout")
+				dir = stagingFor(endpoint{kind: "archive", path: to})
 			}
 			p := startProgress(c.App.ErrWriter, "pull", 0)
 			res, err := sync.Pull(c.Context, client, refs, dir, sync.PullOptions{Platforms: plats, Concurrency: c.Int("concurrency"), Progress: p.fn()})

@@ -66,3 +66,32 @@ func TestSaveCarryLoad(t *testing.T) {
 		t.Fatalf("dry run after push:\n%s", out)
 	}
 }
+
+// TestCopyEveryWay: registry to registry, registry to archive, archive to
+// registry under an exact name, layout to layout; one digest throughout.
+func TestCopyEveryWay(t *testing.T) {
+	reg := regtest.Start(t)
+	set := testimage.New(t)
+	want := set.Index.Digest.String()
+	if code, out, errs := ferry(t, "copy", "oci:"+set.Dir+":example.com/app:v1", reg.Host+"/a/app:v1"); code != 0 {
+		t.Fatalf("layout -> registry: %s %s", out, errs)
+	}
+	if code, out, errs := ferry(t, "copy", "docker://"+reg.Host+"/a/app:v1", reg.Host+"/b/app:copied"); code != 0 || !strings.Contains(out, want) {
+		t.Fatalf("registry -> registry: %s %s", out, errs)
+	}
+	arch := filepath.Join(t.TempDir(), "app.tar")
+	if code, out, errs := ferry(t, "copy", reg.Host+"/b/app:copied", arch); code != 0 {
+		t.Fatalf("registry -> archive: %s %s", out, errs)
+	}
+	if code, out, errs := ferry(t, "copy", "oci-archive:"+arch, "docker://"+reg.Host+"/c/app:final"); code != 0 || !strings.Contains(out, want) {
+		t.Fatalf("archive -> registry: %s %s", out, errs)
+	}
+	dir := filepath.Join(t.TempDir(), "lay")
+	if code, out, errs := ferry(t, "copy", arch, "oci:"+dir); code != 0 {
+		t.Fatalf("archive -> layout: %s %s", out, errs)
+	}
+	_, out, _ := ferry(t, "ls", "--json", dir)
+	if !strings.Contains(out, want) || !strings.Contains(out, reg.Host+"/b/app:copied") {
+		t.Fatalf("layout after copies:\n%s", out)
+	}
+}
