@@ -33,7 +33,7 @@ func TestPullThroughFaults(t *testing.T) {
 	proxy := regtest.NewProxy(t, reg,
 		regtest.Fault{Method: "GET", Path: "/blobs/sha256:", Times: 3, Kind: "reset"},
 		regtest.Fault{Method: "GET", Path: "/manifests/", Times: 2, Kind: "500"},
-		regtest.Fault{Method: "HEAD", Path: "/manifests/", Times: 1, Kind: "429"},
+		regtest.Fault{Method: "GET", Path: "/manifests/", Times: 1, Kind: "429"},
 	)
 	dir := t.TempDir()
 	res, err := sync.Pull(context.Background(), &sync.Client{}, []string{proxy.Host + "/seed/app:v1", proxy.Host + "/seed/library/busybox:1.36"}, dir, sync.PullOptions{})

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"bytes"
+	"encoding/json"
 	"context"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	gosync "sync"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -30,6 +32,11 @@ type Repository struct {
 	Host string // the API host (docker.io means registry-1.docker.io)
 	Name string // the repository path, e.g. library/busybox
 	push bool   // request push scope
+
+	// last is the manifest Resolve fetched, kept so the walk that follows
+	// does not ask for it a second time.
+	mu   gosync.Mutex
+	last map[digest.Digest][]byte
 }
 
 var _ layout.Store = (*Repository)(nil)
@@ -63,6 +70,12 @@ func (r *Repository) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCl
 		return nil, err
 	}
 	if layout.IsIndex(d.MediaType) || layout.IsManifest(d.MediaType) {
+		r.mu.Lock()
+		b, ok := r.last[d.Digest]
+		r.mu.Unlock()
+		if ok {
+			return io.NopCloser(bytes.NewReader(b)), nil // verified by the caller like any other read
+		}
 		b, _, err := r.getManifest(ctx, d.Digest.String(), d.Size)
 		if err != nil {
 			return nil, err
@@ -112,9 +125,27 @@ func (r *Repository) Push(ctx context.Context, d ocispec.Descriptor, rd io.Reade
 	return r.uploadBlob(ctx, d, rd)
 }
 
-// Resolve finds what a tag or digest names, with a HEAD first (cheap and
-// not rate-counted) and a GET when the registry omits the digest header.
+// Resolve finds what a tag or digest names with one GET, keeping the bytes
+// for the walk that follows: fewer requests than a HEAD and a GET.
 func (r *Repository) Resolve(ctx context.Context, ref string) (ocispec.Descriptor, error) {
+	b, mt, err := r.getManifest(ctx, ref, layout.MaxManifestSize)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	d := ocispec.Descriptor{MediaType: mt, Digest: digest.FromBytes(b), Size: int64(len(b))}
+	r.mu.Lock()
+	if r.last == nil {
+		r.last = map[digest.Digest][]byte{}
+	}
+	r.last[d.Digest] = b
+	r.mu.Unlock()
+	return d, nil
+}
+
+// Head finds what a tag or digest names without downloading it: a HEAD,
+// which registries do not count as a pull, with a GET fallback when the
+// registry omits the digest header.
+func (r *Repository) Head(ctx context.Context, ref string) (ocispec.Descriptor, error) {
 	q := r.req(http.MethodHead, r.url("manifests", ref))
 	q.header.Set("Accept", manifestAccept)
 	resp, err := r.c.do(ctx, q)
@@ -174,6 +205,16 @@ func (r *Repository) getManifest(ctx context.Context, ref string, limit int64) (
 		return nil, "", fmt.Errorf("%s/%s: manifest %s: Docker-Content-Digest says %s: %w", r.Host, r.Name, ref, h, &layout.MismatchError{Want: h, Got: got})
 	}
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	var body struct {
+		MediaType string `json:"mediaType"`
+	}
+	json.Unmarshal(b, &body)
+	switch {
+	case body.MediaType != "" && mt != "" && body.MediaType != mt && !(mt == "application/json" || mt == "text/plain"):
+		return nil, "", fmt.Errorf("%s/%s: manifest %s: Content-Type %s but the document says %s: %w", r.Host, r.Name, ref, mt, body.MediaType, layout.ErrInvalid)
+	case body.MediaType != "":
+		mt = body.MediaType
+	}
 	return b, mt, nil
 }
 

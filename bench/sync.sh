@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Benchmark for ferry pull and push (make bench): a generated image of
+# BENCH_SIZE (default 1 GiB) over several layers, through the reference
+# registry on loopback, side by side in one run with skopeo (Debian's
+# package: copy --all into oci: and back) and crane (pull --format=oci,
+# push). Every push goes to a fresh registry so no tool gets a mount or a
+# skip. Prints wall times (best of BENCH_RUNS), ratios, peak RSS and the
+# HTTP requests each tool sent, counted from the registry's access log.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FERRY="${FERRY:-bin/ferry}"
+dir="${BENCH_DIR:-out/bench}"
+size="${BENCH_SIZE:-1GiB}"
+blobs="${BENCH_BLOBS:-8}"
+runs="${BENCH_RUNS:-3}"
+mkdir -p "$dir" bin
+[ -x "$FERRY" ] || go build -o "$FERRY" ./cmd/ferry
+[ -x bin/registry ] || make -s registry
+[ -x bin/crane ] || GOBIN="$PWD/bin" go install github.com/google/go-containerregistry/cmd/crane@v0.22.1
+command -v skopeo >/dev/null || { apt-get update -qq && apt-get install -y -qq skopeo; } >/dev/null
+go build -o bin/peakrss ./bench/peakrss
+go run ./bench/genlayout -out "$dir/layout" -size "$size" -blobs "$blobs" >/dev/null
+image=bench.example/big/image2:v1 # holds every layer
+bytes=$(find "$dir/layout/blobs" -type f -size +1M -printf '%s\n' | awk '{s+=$1} END {print s}')
+
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+start_registry() { # start_registry NAME → sets $host
+	rm -rf "$dir/reg-$1"
+	host=$(scripts/registry.sh "$dir/reg-$1")
+	pids+=("$(cat "$dir/reg-$1/pid")")
+}
+requests() { grep -cE '"(GET|HEAD|POST|PUT|PATCH|DELETE) /v2' "$1" || true; }
+now() { date +%s.%N; }
+
+# measure LABEL LOG CMD…: best wall time of $runs runs (PREP runs before
+# each), peak RSS of the last, and requests per run from LOG.
+declare -A T R Q
+measure() {
+	local label=$1 log=$2 prep=$3
+	shift 3
+	local best="" rss="" reqs=""
+	for _ in $(seq "$runs"); do
+		eval "$prep"
+		local before t0 t1
+		before=$(requests "$log")
+		t0=$(now)
+		bin/peakrss -json -- "$@" >/dev/null 2>"$dir/rss.json"
+		t1=$(now)
+		reqs=$(($(requests "$log") - before))
+		rss=$(tail -n1 "$dir/rss.json" | sed 's/.*"maxrss_kib":\([0-9]*\).*/\1/')
+		best=$(awk -v a="$t0" -v b="$t1" -v cur="$best" 'BEGIN { d=b-a; if (cur=="" || d<cur) print d; else print cur }')
+	done
+	T[$label]=$best R[$label]=$(awk -v k="$rss" 'BEGIN { printf "%.1f", k/1024 }') Q[$label]=$reqs
+}
+
+# Seed the source registry once with ferry.
+start_registry src
+src=$host
+"$FERRY" push "$dir/layout" "$image" --to "$src" >/dev/null
+ref="$src/big/image2:v1"
+log="$dir/reg-src/registry.log"
+
+measure "ferry pull" "$log" 'rm -rf "$dir/p-ferry"' "$FERRY" pull "$ref" --to "$dir/p-ferry"
+measure "crane pull" "$log" 'rm -rf "$dir/p-crane"' bin/crane pull --format=oci "$ref" "$dir/p-crane"
+measure "skopeo pull" "$log" 'rm -rf "$dir/p-skopeo"' skopeo copy -q --all --src-tls-verify=false "docker://$ref" "oci:$dir/p-skopeo:v1"
+
+push_prep() { # a fresh registry for every push run
+	echo "kill \"\${pids[@]}\" 2>/dev/null || true; pids=(); start_registry push; dst=\$host; plog=\"$dir/reg-push/registry.log\""
+}
+measure_push() { # measure_push LABEL CMD-TEMPLATE (uses $dst)
+	local label=$1 tmpl=$2 best="" rss="" reqs=""
+	for _ in $(seq "$runs"); do
+		kill "${pids[@]}" 2>/dev/null || true
+		pids=()
+		start_registry push
+		local dst=$host t0 t1
+		t0=$(now)
+		eval "bin/peakrss -json -- $tmpl" >/dev/null 2>"$dir/rss.json"
+		t1=$(now)
+		reqs=$(requests "$dir/reg-push/registry.log")
+		rss=$(tail -n1 "$dir/rss.json" | sed 's/.*"maxrss_kib":\([0-9]*\).*/\1/')
+		best=$(awk -v a="$t0" -v b="$t1" -v cur="$best" 'BEGIN { d=b-a; if (cur=="" || d<cur) print d; else print cur }')
+	done
+	T[$label]=$best R[$label]=$(awk -v k="$rss" 'BEGIN { printf "%.1f", k/1024 }') Q[$label]=$reqs
+}
+measure_push "ferry push" '"$FERRY" push "$dir/p-ferry" --to "$dst"'
+measure_push "crane push" 'bin/crane push "$dir/p-crane" "$dst/big/image2:v1"'
+measure_push "skopeo push" 'skopeo copy -q --all --dest-tls-verify=false "oci:$dir/p-skopeo:v1" "docker://$dst/big/image2:v1"'
+
+printf '\nferry pull/push benchmark: %s bytes of layers in %s blobs, %s cores, best of %s\n' "$bytes" "$blobs" "$(nproc)" "$runs"
+printf '%-12s %9s %9s %10s %9s\n' run seconds MiB/s "peak RSS" requests
+for k in "ferry pull" "crane pull" "skopeo pull" "ferry push" "crane push" "skopeo push"; do
+	printf '%-12s %9.3f %9.0f %9sM %9s\n' "$k" "${T[$k]}" "$(awk -v b="$bytes" -v s="${T[$k]}" 'BEGIN { print b/1048576/s }')" "${R[$k]}" "${Q[$k]}"
+done
+for op in pull push; do
+	f=${T["ferry $op"]} c=${T["crane $op"]} s=${T["skopeo $op"]}
+	peer=$(awk -v c="$c" -v s="$s" 'BEGIN { print (c < s ? c : s) }')
+	ratio=$(awk -v p="$peer" -v f="$f" 'BEGIN { printf "%.2f", p/f }')
+	printf '%s: ferry is %sx the faster peer (crane %.3fs, skopeo %.3fs) ' "$op" "$ratio" "$c" "$s"
+	awk -v r="$ratio" 'BEGIN { print (r >= 1.3 ? "PASS" : "MISS") " target >= 1.3x" }'
+	fq=${Q["ferry $op"]} cq=${Q["crane $op"]} sq=${Q["skopeo $op"]}
+	if [ "$fq" -le "$cq" ] && [ "$fq" -le "$sq" ]; then v=PASS; else v=MISS; fi
+	printf '%s: requests ferry %s, crane %s, skopeo %s: %s target: never more than either\n' "$op" "$fq" "$cq" "$sq" "$v"
+	awk -v m="${R["ferry $op"]}" -v op="$op" 'BEGIN { print op ": " (m < 100 ? "PASS" : "MISS") " target: peak RSS < 100 MiB (" m " MiB)" }'
+done
