@@ -42,8 +42,11 @@ fuzz:
 demo: build $(REGISTRY)
 	FERRY=$(FERRY) REGISTRY=$(REGISTRY) ./scripts/demo.sh
 
-bench: build
+# bench: ferry verify against parallel openssl, then pull and push
+# against crane and skopeo through the reference registry.
+bench: build $(REGISTRY)
 	FERRY=$(FERRY) ./bench/verify.sh
+	FERRY=$(FERRY) ./bench/sync.sh
 
 docs:
 	FERRY_UPDATE_DOCS=1 $(GO) test -count=1 -run TestCLIReference ./cmd/ferry
