@@ -109,10 +109,10 @@ func (r *Repository) uploadBlob(ctx context.Context, d ocispec.Descriptor, rd io
 	if err != nil {
 		return err
 	}
-	drain(resp)
 	if resp.StatusCode != http.StatusAccepted {
-		return fmt.Errorf("%s/%s: start upload of %s: %w", r.Host, r.Name, d.Digest, newRegistryError(resp))
+		return fmt.Errorf("%s/%s: start upload of %s: %w", r.Host, r.Name, d.Digest, failure(resp))
 	}
+	drain(resp)
 	loc, err := location(resp)
 	if err != nil {
 		return err
@@ -131,10 +131,10 @@ func (r *Repository) uploadBlob(ctx context.Context, d ocispec.Descriptor, rd io
 		if err != nil {
 			return err
 		}
-		drain(resp)
 		if resp.StatusCode != http.StatusAccepted {
-			return fmt.Errorf("%s/%s: upload chunk of %s: %w", r.Host, r.Name, d.Digest, newRegistryError(resp))
+			return fmt.Errorf("%s/%s: upload chunk of %s: %w", r.Host, r.Name, d.Digest, failure(resp))
 		}
+		drain(resp)
 		if loc, err = location(resp); err != nil {
 			return err
 		}
@@ -168,10 +168,10 @@ func (r *Repository) uploadBlob(ctx context.Context, d ocispec.Descriptor, rd io
 	if err != nil {
 		return err
 	}
-	drain(resp)
 	if resp.StatusCode != http.StatusCreated {
-		return fmt.Errorf("%s/%s: finish upload of %s: %w", r.Host, r.Name, d.Digest, newRegistryError(resp))
+		return fmt.Errorf("%s/%s: finish upload of %s: %w", r.Host, r.Name, d.Digest, failure(resp))
 	}
+	drain(resp)
 	return nil
 }
 

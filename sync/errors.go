@@ -115,3 +115,9 @@ func Retryable(err error) bool {
 	return transient(err) || isStatus(err, http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
 		http.StatusServiceUnavailable, http.StatusGatewayTimeout)
 }
+
+// failure reads an error response and closes it.
+func failure(resp *http.Response) error {
+	defer resp.Body.Close()
+	return newRegistryError(resp)
+}

@@ -12,6 +12,10 @@ import (
 
 // PullOptions tune Pull.
 type PullOptions struct {
+	// Referrers also carries signatures, SBOMs and attestations: the
+	// referrers of every manifest pulled (API or fallback tag) and
+	// cosign's .sig/.att/.sbom tags, each under its subject's repository.
+	Referrers   bool
 	Platforms   []ocispec.Platform
 	Concurrency int
 	Progress    func(int64)
@@ -69,6 +73,16 @@ func Pull(ctx context.Context, c *Client, refs []string, dir string, opts PullOp
 		}
 		images = append(images, layout.Image{Ref: name, Desc: layout.Annotate(desc, name), NameFrom: layout.NameFromContainerd})
 		graphs = append(graphs, g)
+		if opts.Referrers {
+			ims, gs, err := pullReferrers(ctx, repo, ref.Repo, g, dst, opts)
+			if err != nil {
+				return nil, fmt.Errorf("pull %s: referrers: %w", ref, err)
+			}
+			images, graphs = append(images, ims...), append(graphs, gs...)
+			for _, im := range ims {
+				out = append(out, Pulled{Name: im.Name(), Source: "referrer of " + s, Digest: im.Desc.Digest, Platforms: []string{}})
+			}
+		}
 		out = append(out, Pulled{Name: layout.Ref{Repo: ref.Repo, Tag: ref.Tag, Digest: desc.Digest}.String(), Source: s, Digest: desc.Digest,
 			Platforms: layout.RootPlatforms(ctx, repo, g, desc), Filtered: len(g.Filtered) > 0, Size: g.Size()})
 	}
@@ -85,4 +99,63 @@ func Pull(ctx context.Context, c *Client, refs []string, dir string, opts PullOp
 		return layout.MergeImages(cur, images), nil
 	})
 	return out, err
+}
+
+// pullReferrers fetches what refers to the manifests of g, recursively (a
+// signature of an SBOM), naming each by digest in its subject's repository
+// or, for cosign tags, by the tag.
+func pullReferrers(ctx context.Context, repo *Repository, name string, g *layout.Graph, dst *layout.Dir, opts PullOptions) ([]layout.Image, []*layout.Graph, error) {
+	var images []layout.Image
+	var graphs []*layout.Graph
+	seen := map[digest.Digest]bool{}
+	queue := []digest.Digest{}
+	for _, n := range g.Nodes {
+		queue = append(queue, n.Desc.Digest)
+	}
+	for depth := 0; len(queue) > 0 && depth < 4; depth++ {
+		var next []digest.Digest
+		for _, subject := range queue {
+			refs, err := repo.Referrers(ctx, subject)
+			if err != nil {
+				return nil, nil, err
+			}
+			tags, err := repo.CosignTags(ctx, subject)
+			if err != nil {
+				return nil, nil, err
+			}
+			type found struct {
+				desc ocispec.Descriptor
+				tag  string
+			}
+			var all []found
+			for _, d := range refs {
+				all = append(all, found{desc: ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}})
+			}
+			for tag, d := range tags {
+				all = append(all, found{desc: d, tag: tag})
+			}
+			for _, f := range all {
+				key := f.desc.Digest + digest.Digest(f.tag)
+				if seen[key] {
+					continue
+				}
+				seen[key] = true
+				rg, err := layout.Walk(ctx, repo, []ocispec.Descriptor{f.desc}, layout.WalkOptions{Platforms: opts.Platforms})
+				if err != nil {
+					return nil, nil, err
+				}
+				if err := layout.Copy(ctx, repo, dst, rg, layout.CopyOptions{Concurrency: opts.Concurrency, SkipExisting: true, Retry: Retryable}); err != nil {
+					return nil, nil, err
+				}
+				r := layout.Ref{Repo: name, Tag: f.tag}
+				images = append(images, layout.Image{Ref: r, Desc: layout.Annotate(f.desc, r), NameFrom: layout.NameFromContainerd})
+				graphs = append(graphs, rg)
+				for _, n := range rg.Nodes {
+					next = append(next, n.Desc.Digest)
+				}
+			}
+		}
+		queue = next
+	}
+	return images, graphs, nil
 }

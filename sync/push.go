@@ -57,10 +57,28 @@ func Target(im layout.Image, to string) (layout.Ref, error) {
 // manifests children before parents, exactly as stored, then the tag.
 func Push(ctx context.Context, c *Client, src layout.Store, images []layout.Image, opts PushOptions) ([]Pushed, error) {
 	var out []Pushed
+	// Referrers carried without a name go to the repository of the image
+	// they refer to, by digest.
+	subjectRepo := map[digest.Digest]string{}
+	for _, im := range images {
+		if t, err := Target(im, opts.To); err == nil {
+			subjectRepo[im.Desc.Digest] = t.Repo
+			if g, err := layout.Walk(ctx, src, []ocispec.Descriptor{im.Desc}, layout.WalkOptions{AllowMissing: true}); err == nil {
+				for _, n := range g.Nodes {
+					subjectRepo[n.Desc.Digest] = t.Repo
+				}
+			}
+		}
+	}
 	for _, im := range images {
 		target, err := Target(im, opts.To)
 		if opts.As != nil {
 			target, err = *opts.As, nil
+		}
+		if err != nil && im.Ref.Repo == "" {
+			if n, ferr := layout.FetchNode(ctx, src, im.Desc); ferr == nil && n.Subject() != nil && subjectRepo[n.Subject().Digest] != "" {
+				target, err = layout.Ref{Repo: subjectRepo[n.Subject().Digest]}, nil
+			}
 		}
 		if err != nil {
 			return out, err

@@ -120,7 +120,14 @@ func (r *Repository) Push(ctx context.Context, d ocispec.Descriptor, rd io.Reade
 		if err != nil {
 			return err
 		}
-		return r.putManifest(ctx, d, b, d.Digest.String())
+		acked, err := r.putManifest(ctx, d, b, d.Digest.String())
+		if err != nil {
+			return err
+		}
+		if n, err := layout.DecodeNode(d, b); err == nil && n.Subject() != nil && !acked {
+			return r.linkReferrer(ctx, n)
+		}
+		return nil
 	}
 	return r.uploadBlob(ctx, d, rd)
 }
@@ -173,7 +180,8 @@ func (r *Repository) Head(ctx context.Context, ref string) (ocispec.Descriptor, 
 
 // Tag points tag at the manifest d, sending its exact bytes.
 func (r *Repository) Tag(ctx context.Context, d ocispec.Descriptor, raw []byte, tag string) error {
-	return r.putManifest(ctx, d, raw, tag)
+	_, err := r.putManifest(ctx, d, raw, tag)
+	return err
 }
 
 // getManifest fetches a manifest by tag or digest, capped, and checks its
@@ -218,24 +226,27 @@ func (r *Repository) getManifest(ctx context.Context, ref string, limit int64) (
 	return b, mt, nil
 }
 
-// putManifest sends raw exactly as stored, by digest or tag.
-func (r *Repository) putManifest(ctx context.Context, d ocispec.Descriptor, raw []byte, ref string) error {
+// putManifest sends raw exactly as stored, by digest or tag. It reports
+// whether the registry acknowledged the manifest's subject (OCI-Subject),
+// which tells whether it maintains referrers itself.
+func (r *Repository) putManifest(ctx context.Context, d ocispec.Descriptor, raw []byte, ref string) (bool, error) {
 	q := r.req(http.MethodPut, r.url("manifests", ref))
 	q.header.Set("Content-Type", d.MediaType)
 	q.body = func() (io.Reader, error) { return bytes.NewReader(raw), nil }
 	q.length = int64(len(raw))
 	resp, err := r.c.do(ctx, q)
 	if err != nil {
-		return err
+		return false, err
+	}
+	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		return false, fmt.Errorf("%s/%s: push manifest %s as %s: %w", r.Host, r.Name, d.Digest, ref, newRegistryError(resp))
 	}
 	drain(resp)
-	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s/%s: push manifest %s as %s: %w", r.Host, r.Name, d.Digest, ref, newRegistryError(resp))
-	}
 	if h := resp.Header.Get("Docker-Content-Digest"); h != "" && h != d.Digest.String() {
-		return fmt.Errorf("%s/%s: registry stored manifest %s as %s: %w", r.Host, r.Name, d.Digest, h, layout.ErrDigestMismatch)
+		return false, fmt.Errorf("%s/%s: registry stored manifest %s as %s: %w", r.Host, r.Name, d.Digest, h, layout.ErrDigestMismatch)
 	}
-	return nil
+	return resp.Header.Get("OCI-Subject") != "", nil
 }
 
 // readVerified reads a manifest body, verified against d.

@@ -100,6 +100,7 @@ func pullCommand() *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "to", Usage: "destination `PATH`: layout directory or archive file", Required: true},
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "read references from `FILE`, one a line"},
+			&cli.BoolFlag{Name: "referrers", Usage: "also carry signatures, SBOMs and attestations (referrers API or tag fallback, cosign tags)"},
 			platformFlag,
 			jsonFlag,
 		}, registryFlags()...),
@@ -133,7 +134,7 @@ func pullCommand() *cli.Command {
 				dir = stagingFor(endpoint{kind: "archive", path: to})
 			}
 			p := startProgress(c.App.ErrWriter, "pull", 0)
-			res, err := sync.Pull(c.Context, client, refs, dir, sync.PullOptions{Platforms: plats, Concurrency: c.Int("concurrency"), Progress: p.fn()})
+			res, err := sync.Pull(c.Context, client, refs, dir, sync.PullOptions{Platforms: plats, Concurrency: c.Int("concurrency"), Progress: p.fn(), Referrers: c.Bool("referrers")})
 			p.finish()
 			if err != nil {
 				return err
