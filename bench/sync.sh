@@ -42,6 +42,7 @@ measure() {
 	local best="" rss="" reqs=""
 	for _ in $(seq "$runs"); do
 		eval "$prep"
+		sync # start every run with no dirty pages from the last one
 		local before t0 t1
 		before=$(requests "$log")
 		t0=$(now)
@@ -65,9 +66,6 @@ measure "ferry pull" "$log" 'rm -rf "$dir/p-ferry"' "$FERRY" pull "$ref" --to "$
 measure "crane pull" "$log" 'rm -rf "$dir/p-crane"' bin/crane pull --format=oci "$ref" "$dir/p-crane"
 measure "skopeo pull" "$log" 'rm -rf "$dir/p-skopeo"' skopeo copy -q --all --src-tls-verify=false "docker://$ref" "oci:$dir/p-skopeo:v1"
 
-push_prep() { # a fresh registry for every push run
-	echo "kill \"\${pids[@]}\" 2>/dev/null || true; pids=(); start_registry push; dst=\$host; plog=\"$dir/reg-push/registry.log\""
-}
 measure_push() { # measure_push LABEL CMD-TEMPLATE (uses $dst)
 	local label=$1 tmpl=$2 best="" rss="" reqs=""
 	for _ in $(seq "$runs"); do
@@ -75,6 +73,7 @@ measure_push() { # measure_push LABEL CMD-TEMPLATE (uses $dst)
 		pids=()
 		start_registry push
 		local dst=$host t0 t1
+		sync
 		t0=$(now)
 		eval "bin/peakrss -json -- $tmpl" >/dev/null 2>"$dir/rss.json"
 		t1=$(now)
