@@ -103,11 +103,28 @@ func (b *blobReader) Close() error { return b.body.Close() }
 // chunkSize PATCHes and a closing PUT when it is larger.
 func (r *Repository) uploadBlob(ctx context.Context, d ocispec.Descriptor, rd io.Reader) error {
 	q := r.req(http.MethodPost, r.url("blobs", "uploads/"))
+	from := r.c.holder(r.Host, d.Digest.String())
+	if from != "" && from != r.Name {
+		// Cross-repository mount: the registry links the blob it already
+		// has instead of receiving it again.
+		q.url += "?" + url.Values{"mount": {d.Digest.String()}, "from": {from}}.Encode()
+		q.scopes = append(q.scopes, "repository:"+from+":pull")
+	}
 	q.length = 0
 	q.body = func() (io.Reader, error) { return http.NoBody, nil }
 	resp, err := r.c.do(ctx, q)
 	if err != nil {
 		return err
+	}
+	if resp.StatusCode == http.StatusCreated && from != "" {
+		drain(resp)
+		if vr, ok := rd.(*layout.VerifyReader); ok {
+			if err := vr.Drain(); err != nil { // the source must still be sound
+				return fmt.Errorf("%s/%s: %s: %w", r.Host, r.Name, d.Digest, err)
+			}
+		}
+		r.c.remember(r.Host, r.Name, d.Digest.String())
+		return nil
 	}
 	if resp.StatusCode != http.StatusAccepted {
 		return fmt.Errorf("%s/%s: start upload of %s: %w", r.Host, r.Name, d.Digest, failure(resp))
@@ -172,6 +189,7 @@ func (r *Repository) uploadBlob(ctx context.Context, d ocispec.Descriptor, rd io
 		return fmt.Errorf("%s/%s: finish upload of %s: %w", r.Host, r.Name, d.Digest, failure(resp))
 	}
 	drain(resp)
+	r.c.remember(r.Host, r.Name, d.Digest.String())
 	return nil
 }
 

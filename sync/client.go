@@ -41,6 +41,7 @@ type Client struct {
 	basic  map[string]bool      // hosts that asked for basic auth
 	chall  map[string]challenge // host → last bearer challenge
 	plain  map[string]bool      // loopback hosts found to speak plain HTTP
+	known  map[string]string    // host + digest → a repository holding that blob, for mounts
 }
 
 // Version is sent in the User-Agent.
@@ -71,7 +72,7 @@ func (c *Client) http() *http.Client {
 		}
 		tr.TLSClientConfig = cfg
 		c.client = &http.Client{Transport: tr}
-		c.tokens, c.basic, c.chall, c.plain = map[string]token{}, map[string]bool{}, map[string]challenge{}, map[string]bool{}
+		c.tokens, c.basic, c.chall, c.plain, c.known = map[string]token{}, map[string]bool{}, map[string]challenge{}, map[string]bool{}, map[string]string{}
 	})
 	return c.client
 }
@@ -305,4 +306,21 @@ func sleep(ctx context.Context, d time.Duration) {
 func drain(resp *http.Response) {
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
+}
+
+// remember notes that repo on host holds the blob d, so a later push of
+// the same blob to another repository there can mount it.
+func (c *Client) remember(host, repo, d string) {
+	c.http()
+	c.mu.Lock()
+	c.known[host+" "+d] = repo
+	c.mu.Unlock()
+}
+
+// holder names a repository on host known to hold d, if any.
+func (c *Client) holder(host, d string) string {
+	c.http()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.known[host+" "+d]
 }

@@ -106,6 +106,9 @@ func (r *Repository) Exists(ctx context.Context, d ocispec.Descriptor) (bool, er
 		if cl := resp.ContentLength; cl >= 0 && cl != d.Size {
 			return false, nil
 		}
+		if kind == "blobs" {
+			r.c.remember(r.Host, r.Name, d.Digest.String())
+		}
 		return true, nil
 	case http.StatusNotFound:
 		return false, nil

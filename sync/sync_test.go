@@ -129,3 +129,37 @@ func TestPushRefusesCorruptSource(t *testing.T) {
 		t.Fatal("the tag was pushed despite a corrupt layer")
 	}
 }
+
+// TestCrossRepositoryMount: a blob already pushed to one repository is
+// mounted, not uploaded again, when another repository of the same
+// registry needs it.
+func TestCrossRepositoryMount(t *testing.T) {
+	ctx := context.Background()
+	reg := regtest.Start(t)
+	set := testimage.New(t)
+	src := open(t, set.Dir)
+	c := &sync.Client{}
+	bb, _ := archive.Select(src.Images, []string{"busybox:1.36"})
+	if _, err := sync.Push(ctx, c, src, bb, sync.PushOptions{To: reg.Host + "/one"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sync.Push(ctx, c, src, bb, sync.PushOptions{To: reg.Host + "/two"}); err != nil {
+		t.Fatal(err)
+	}
+	log, _ := os.ReadFile(reg.Log)
+	var mounts, puts int
+	for _, l := range strings.Split(string(log), "\n") {
+		if strings.Contains(l, `"POST /v2/two/library/busybox/blobs/uploads/?`) && strings.Contains(l, "mount=") {
+			mounts++
+		}
+		if strings.Contains(l, `"PUT /v2/two/library/busybox/blobs/uploads/`) {
+			puts++
+		}
+	}
+	if mounts != 2 || puts != 0 {
+		t.Fatalf("want the config and layer mounted into two/ (2 mounts, 0 uploads), got %d mounts, %d uploads", mounts, puts)
+	}
+	if _, err := sync.Pull(ctx, c, []string{reg.Host + "/two/library/busybox:1.36"}, t.TempDir(), sync.PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
