@@ -113,15 +113,11 @@ func copyCommand() *cli.Command {
 				}
 				result = res
 			case dst.kind == "registry":
-				s, err := archive.Open(c.Context, src.path, archive.OpenOptions{})
+				s, images, err := openImages(c, src.path, names)
 				if err != nil {
 					return err
 				}
 				defer s.Close()
-				images, err := archive.Select(s.Images, names)
-				if err != nil {
-					return err
-				}
 				opts := sync.PushOptions{Concurrency: c.Int("concurrency")}
 				if r, err := layout.ParseRef(dst.name); err == nil && len(images) == 1 && strings.Contains(dst.name, ":") && r.Digest == "" {
 					opts.As = &r
@@ -136,15 +132,11 @@ func copyCommand() *cli.Command {
 					return err
 				}
 			default:
-				s, err := archive.Open(c.Context, src.path, archive.OpenOptions{})
+				s, images, err := openImages(c, src.path, names)
 				if err != nil {
 					return err
 				}
 				defer s.Close()
-				images, err := archive.Select(s.Images, names)
-				if err != nil {
-					return err
-				}
 				if result, err = archive.Write(c.Context, s, images, dst.path, archive.WriteOptions{Platforms: plats}); err != nil {
 					return err
 				}

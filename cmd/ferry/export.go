@@ -32,18 +32,11 @@ func exportCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			src, err := openSource(c)
+			src, images, err := openImages(c, c.Args().First(), c.Args().Tail())
 			if err != nil {
 				return err
 			}
 			defer src.Close()
-			if src.Streamed() {
-				return fmt.Errorf("%s is compressed or a stream and cannot be read in place; import it into a directory first", c.Args().First())
-			}
-			images, err := archive.Select(src.Images, c.Args().Tail())
-			if err != nil {
-				return fmt.Errorf("%s: %w", c.Args().First(), err)
-			}
 			p := startProgress(c.App.ErrWriter, "export", 0)
 			res, err := archive.Write(c.Context, src, images, c.String("to"), archive.WriteOptions{Platforms: plats, Progress: p.fn()})
 			p.finish()

@@ -198,18 +198,11 @@ func pushCommand() *cli.Command {
 			if err := needArgs(c, 1, -1); err != nil {
 				return err
 			}
-			src, err := openSource(c)
+			src, images, err := openImages(c, c.Args().First(), c.Args().Tail())
 			if err != nil {
 				return err
 			}
 			defer src.Close()
-			if src.Streamed() {
-				return fmt.Errorf("%s is compressed or a stream; import it into a directory first, then push that", c.Args().First())
-			}
-			images, err := archive.Select(src.Images, c.Args().Tail())
-			if err != nil {
-				return err
-			}
 			var hosts []string
 			for _, im := range images {
 				if t, err := sync.Target(im, c.String("to")); err == nil {
