@@ -71,7 +71,18 @@ func (c *Client) http() *http.Client {
 			cfg.RootCAs = pool
 		}
 		tr.TLSClientConfig = cfg
-		c.client = &http.Client{Transport: tr}
+		c.client = &http.Client{Transport: tr, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= 10 {
+				return errors.New("stopped after 10 redirects")
+			}
+			// Blob storage on another host (or port) must never see the
+			// registry's credentials; Go would keep them for the same
+			// host name on another port.
+			if req.URL.Host != via[0].URL.Host {
+				req.Header.Del("Authorization")
+			}
+			return nil
+		}}
 		c.tokens, c.basic, c.chall, c.plain, c.known = map[string]token{}, map[string]bool{}, map[string]challenge{}, map[string]bool{}, map[string]string{}
 	})
 	return c.client
