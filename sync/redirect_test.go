@@ -42,7 +42,9 @@ func TestRedirectDropsCredentials(t *testing.T) {
 	}))
 	defer reg.Close()
 	host := strings.TrimPrefix(reg.URL, "http://")
-	c := &sync.Client{Credentials: func(string) (sync.Credential, error) { return sync.Credential{Username: "bob", Password: "hunter2"}, nil }}
+	c := &sync.Client{Credentials: func(string) (sync.Credential, error) {
+		return sync.Credential{Username: "bob", Password: "hunter2"}, nil
+	}}
 	ref, _ := layout.ParseRef(host + "/team/app:v1")
 	repo := c.Repository(ref, false)
 	desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: d, Size: int64(len(blob))}
