@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"fmt"
+	"sort"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -10,7 +11,7 @@ import (
 	"github.com/oci-ferry/ferry/layout"
 )
 
-// PullOptions tune Pull.
+// PullOptions tune Pull and Resolve.
 type PullOptions struct {
 	// Referrers also carries signatures, SBOMs and attestations: the
 	// referrers of every manifest pulled (API or fallback tag) and
@@ -33,19 +34,20 @@ type Pulled struct {
 	Size     int64 `json:"size"`
 }
 
-// Pull copies the images refs name from their registries into the layout
-// at dir. Every blob is verified and committed as it arrives, so a re-run
-// after an interruption fetches only what is missing; the index.json
-// entries are written last, once every image is complete.
-func Pull(ctx context.Context, c *Client, refs []string, dir string, opts PullOptions) ([]Pulled, error) {
-	dst, err := layout.CreateDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer dst.Close()
-	var out []Pulled
-	var images []layout.Image
-	var graphs []*layout.Graph
+// Plan is what a pull will carry: the images, each with its graph, and a
+// read-only Store over the registries they come from.
+type Plan struct {
+	Remote *Remote
+	Images []layout.Image
+	Graphs []*layout.Graph
+	Pulled []Pulled
+}
+
+// Resolve reads the manifests of every image refs names (and of their
+// referrers with opts.Referrers), without downloading a layer. The result
+// can be copied into a layout (Pull) or streamed into an archive.
+func Resolve(ctx context.Context, c *Client, refs []string, opts PullOptions) (*Plan, error) {
+	p := &Plan{Remote: &Remote{routes: map[digest.Digest]*Repository{}, docs: map[digest.Digest][]byte{}}}
 	for _, s := range refs {
 		ref, err := layout.ParseRef(s)
 		if err != nil {
@@ -60,96 +62,117 @@ func Pull(ctx context.Context, c *Client, refs []string, dir string, opts PullOp
 		if err != nil {
 			return nil, fmt.Errorf("pull %s: %w", ref, err)
 		}
-		g, err := layout.Walk(ctx, repo, []ocispec.Descriptor{desc}, layout.WalkOptions{Platforms: opts.Platforms})
+		g, err := p.walk(ctx, repo, desc, opts)
 		if err != nil {
-			return nil, fmt.Errorf("pull %s: %w", ref, err)
-		}
-		if err := layout.Copy(ctx, repo, dst, g, layout.CopyOptions{Concurrency: opts.Concurrency, SkipExisting: true, Progress: opts.Progress, Retry: Retryable}); err != nil {
 			return nil, fmt.Errorf("pull %s: %w", ref, err)
 		}
 		name := ref
 		if ref.Tag == "" {
 			name = layout.Ref{Repo: ref.Repo}
 		}
-		images = append(images, layout.Image{Ref: name, Desc: layout.Annotate(desc, name), NameFrom: layout.NameFromContainerd})
-		graphs = append(graphs, g)
+		p.add(layout.Image{Ref: name, Desc: layout.Annotate(desc, name), NameFrom: layout.NameFromContainerd}, g)
+		p.Pulled = append(p.Pulled, Pulled{Name: layout.Ref{Repo: ref.Repo, Tag: ref.Tag, Digest: desc.Digest}.String(), Source: s, Digest: desc.Digest,
+			Platforms: layout.RootPlatforms(ctx, p.Remote, g, desc), Filtered: len(g.Filtered) > 0, Size: g.Size()})
 		if opts.Referrers {
-			ims, gs, err := pullReferrers(ctx, repo, ref.Repo, g, dst, opts)
-			if err != nil {
+			if err := p.referrers(ctx, repo, ref.Repo, g, opts); err != nil {
 				return nil, fmt.Errorf("pull %s: referrers: %w", ref, err)
 			}
-			images, graphs = append(images, ims...), append(graphs, gs...)
-			for _, im := range ims {
-				out = append(out, Pulled{Name: im.Name(), Source: "referrer of " + s, Digest: im.Desc.Digest, Platforms: []string{}})
-			}
 		}
-		out = append(out, Pulled{Name: layout.Ref{Repo: ref.Repo, Tag: ref.Tag, Digest: desc.Digest}.String(), Source: s, Digest: desc.Digest,
-			Platforms: layout.RootPlatforms(ctx, repo, g, desc), Filtered: len(g.Filtered) > 0, Size: g.Size()})
+	}
+	return p, nil
+}
+
+func (p *Plan) add(im layout.Image, g *layout.Graph) {
+	p.Images = append(p.Images, im)
+	p.Graphs = append(p.Graphs, g)
+}
+
+// walk reads one image's graph from repo and records where every part of
+// it lives, keeping the (verified) manifests so nothing is asked twice.
+func (p *Plan) walk(ctx context.Context, repo *Repository, desc ocispec.Descriptor, opts PullOptions) (*layout.Graph, error) {
+	g, err := layout.Walk(ctx, repo, []ocispec.Descriptor{desc}, layout.WalkOptions{Platforms: opts.Platforms})
+	if err != nil {
+		return nil, err
+	}
+	p.Remote.mu.Lock()
+	defer p.Remote.mu.Unlock()
+	for _, n := range g.Nodes {
+		p.Remote.routes[n.Desc.Digest] = repo
+		p.Remote.docs[n.Desc.Digest] = n.Raw
+	}
+	for _, b := range g.Blobs {
+		if _, ok := p.Remote.routes[b.Digest]; !ok {
+			p.Remote.routes[b.Digest] = repo
+		}
+	}
+	return g, nil
+}
+
+// Pull copies the images refs name from their registries into the layout
+// at dir. Every blob is verified and committed as it arrives, so a re-run
+// after an interruption fetches only what is missing; blobs shared between
+// images are fetched once; the index.json entries are written last, once
+// every image is complete.
+func Pull(ctx context.Context, c *Client, refs []string, dir string, opts PullOptions) ([]Pulled, error) {
+	p, err := Resolve(ctx, c, refs, opts)
+	if err != nil {
+		return nil, err
+	}
+	dst, err := layout.CreateDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer dst.Close()
+	for i, g := range p.Graphs {
+		if err := layout.Copy(ctx, p.Remote, dst, g, layout.CopyOptions{Concurrency: opts.Concurrency, SkipExisting: true, Progress: opts.Progress, Retry: Retryable}); err != nil {
+			return nil, fmt.Errorf("pull %s: %w", p.Images[i].Name(), err)
+		}
 	}
 	err = dst.UpdateIndex(func(cur []layout.Image) ([]layout.Image, error) {
 		// Under the lock: a gc that ran meanwhile must not leave an entry
 		// pointing at deleted blobs.
-		for _, g := range graphs {
+		for _, g := range p.Graphs {
 			for _, b := range g.Blobs {
 				if ok, err := dst.Exists(ctx, b); err != nil || !ok {
 					return nil, fmt.Errorf("blob %s vanished before the pull committed (a concurrent gc?); run the pull again", b.Digest)
 				}
 			}
 		}
-		return layout.MergeImages(cur, images), nil
+		return layout.MergeImages(cur, p.Images), nil
 	})
-	return out, err
+	return p.Pulled, err
 }
 
-// pullReferrers fetches what refers to the manifests of g, recursively (a
+// referrers finds what refers to the manifests of g, recursively (a
 // signature of an SBOM), naming each by digest in its subject's repository
 // or, for cosign tags, by the tag.
-func pullReferrers(ctx context.Context, repo *Repository, name string, g *layout.Graph, dst *layout.Dir, opts PullOptions) ([]layout.Image, []*layout.Graph, error) {
-	var images []layout.Image
-	var graphs []*layout.Graph
-	seen := map[digest.Digest]bool{}
-	queue := []digest.Digest{}
+func (p *Plan) referrers(ctx context.Context, repo *Repository, name string, g *layout.Graph, opts PullOptions) error {
+	seen := map[string]bool{}
+	var queue []digest.Digest
 	for _, n := range g.Nodes {
 		queue = append(queue, n.Desc.Digest)
 	}
 	for depth := 0; len(queue) > 0 && depth < 4; depth++ {
 		var next []digest.Digest
 		for _, subject := range queue {
-			refs, err := repo.Referrers(ctx, subject)
+			found, err := attached(ctx, repo, subject)
 			if err != nil {
-				return nil, nil, err
+				return err
 			}
-			tags, err := repo.CosignTags(ctx, subject)
-			if err != nil {
-				return nil, nil, err
-			}
-			type found struct {
-				desc ocispec.Descriptor
-				tag  string
-			}
-			var all []found
-			for _, d := range refs {
-				all = append(all, found{desc: ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}})
-			}
-			for tag, d := range tags {
-				all = append(all, found{desc: d, tag: tag})
-			}
-			for _, f := range all {
-				key := f.desc.Digest + digest.Digest(f.tag)
-				if seen[key] {
+			for _, f := range found {
+				tag, d := f.tag, f.desc
+				if seen[tag+string(d.Digest)] {
 					continue
 				}
-				seen[key] = true
-				rg, err := layout.Walk(ctx, repo, []ocispec.Descriptor{f.desc}, layout.WalkOptions{Platforms: opts.Platforms})
+				seen[tag+string(d.Digest)] = true
+				rg, err := p.walk(ctx, repo, d, opts)
 				if err != nil {
-					return nil, nil, err
+					return err
 				}
-				if err := layout.Copy(ctx, repo, dst, rg, layout.CopyOptions{Concurrency: opts.Concurrency, SkipExisting: true, Retry: Retryable}); err != nil {
-					return nil, nil, err
-				}
-				r := layout.Ref{Repo: name, Tag: f.tag}
-				images = append(images, layout.Image{Ref: r, Desc: layout.Annotate(f.desc, r), NameFrom: layout.NameFromContainerd})
-				graphs = append(graphs, rg)
+				r := layout.Ref{Repo: name, Tag: tag}
+				p.add(layout.Image{Ref: r, Desc: layout.Annotate(d, r), NameFrom: layout.NameFromContainerd}, rg)
+				p.Pulled = append(p.Pulled, Pulled{Name: layout.Ref{Repo: name, Tag: tag, Digest: d.Digest}.String(), Source: "referrer of " + subject.String(),
+					Digest: d.Digest, Platforms: []string{}, Size: rg.Size()})
 				for _, n := range rg.Nodes {
 					next = append(next, n.Desc.Digest)
 				}
@@ -157,5 +180,34 @@ func pullReferrers(ctx context.Context, repo *Repository, name string, g *layout
 		}
 		queue = next
 	}
-	return images, graphs, nil
+	return nil
+}
+
+// attachment is a referrer (no tag: named by digest) or a cosign tag.
+type attachment struct {
+	tag  string
+	desc ocispec.Descriptor
+}
+
+// attached lists the referrers of subject and its cosign tags.
+func attached(ctx context.Context, repo *Repository, subject digest.Digest) ([]attachment, error) {
+	refs, err := repo.Referrers(ctx, subject)
+	if err != nil {
+		return nil, err
+	}
+	var out []attachment
+	for _, d := range refs {
+		out = append(out, attachment{desc: ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}})
+	}
+	tags, err := repo.CosignTags(ctx, subject)
+	if err != nil {
+		return nil, err
+	}
+	for tag, d := range tags {
+		out = append(out, attachment{tag: tag, desc: d})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].tag+string(out[i].desc.Digest) < out[j].tag+string(out[j].desc.Digest)
+	})
+	return out, nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -102,16 +101,15 @@ func copyCommand() *cli.Command {
 					return err
 				}
 			case src.kind == "registry":
-				res, err := sync.Pull(c.Context, client, []string{src.name}, stagingFor(dst), sync.PullOptions{Platforms: plats, Concurrency: c.Int("concurrency")})
+				opts := sync.PullOptions{Platforms: plats, Concurrency: c.Int("concurrency")}
+				if dst.kind == "archive" {
+					result, err = pullArchive(c, client, []string{src.name}, dst.path, opts)
+				} else {
+					result, err = sync.Pull(c.Context, client, []string{src.name}, dst.path, opts)
+				}
 				if err != nil {
 					return err
 				}
-				if dst.kind == "archive" {
-					if err := writePulled(c, stagingFor(dst), dst.path, res); err != nil {
-						return err
-					}
-				}
-				result = res
 			case dst.kind == "registry":
 				s, images, err := openImages(c, src.path, names)
 				if err != nil {
@@ -148,14 +146,4 @@ func copyCommand() *cli.Command {
 			return printJSON(c.App.Writer, result)
 		},
 	}
-}
-
-// stagingFor is where a pull into dst lands first: an archive is written
-// from a hidden layout beside it, removed once the archive is complete; a
-// re-run after an interruption reuses what that layout already holds.
-func stagingFor(dst endpoint) string {
-	if dst.kind == "archive" {
-		return filepath.Join(filepath.Dir(dst.path), "."+filepath.Base(dst.path)+".layout")
-	}
-	return dst.path
 }

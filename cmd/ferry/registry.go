@@ -96,7 +96,9 @@ func pullCommand() *cli.Command {
 		ArgsUsage: "REF…",
 		Description: "Pulls each REF (name[:tag][@digest], docker syntax) with all its platforms, or those of --platform,\n" +
 			"into --to PATH: a layout directory, or an archive if PATH ends in .tar, .tar.gz or .tar.zst. Every blob\n" +
-			"is verified; blobs shared between images are fetched once; a re-run fetches only what is missing.",
+			"is verified; blobs shared between images are fetched once. Into a directory blobs are fetched in\n" +
+			"parallel and a re-run fetches only what is missing; into an archive they stream straight into the file\n" +
+			"(no staging copy), which is replaced only when complete.",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "to", Usage: "destination `PATH`: layout directory or archive file", Required: true},
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "read references from `FILE`, one a line"},
@@ -129,20 +131,17 @@ func pullCommand() *cli.Command {
 				return err
 			}
 			to := c.String("to")
-			dir := to
-			if isArchivePath(to) {
-				dir = stagingFor(endpoint{kind: "archive", path: to})
-			}
 			p := startProgress(c.App.ErrWriter, "pull", 0)
-			res, err := sync.Pull(c.Context, client, refs, dir, sync.PullOptions{Platforms: plats, Concurrency: c.Int("concurrency"), Progress: p.fn(), Referrers: c.Bool("referrers")})
+			opts := sync.PullOptions{Platforms: plats, Concurrency: c.Int("concurrency"), Progress: p.fn(), Referrers: c.Bool("referrers")}
+			var res []sync.Pulled
+			if isArchivePath(to) {
+				res, err = pullArchive(c, client, refs, to, opts)
+			} else {
+				res, err = sync.Pull(c.Context, client, refs, to, opts)
+			}
 			p.finish()
 			if err != nil {
 				return err
-			}
-			if dir != to {
-				if err := writePulled(c, dir, to, res); err != nil {
-					return err
-				}
 			}
 			if c.Bool("json") {
 				return printJSON(c.App.Writer, res)
@@ -160,25 +159,18 @@ func pullCommand() *cli.Command {
 	}
 }
 
-// writePulled turns the staging layout into the archive and removes it.
-func writePulled(c *cli.Context, dir, to string, res []sync.Pulled) error {
-	src, err := archive.Open(c.Context, dir, archive.OpenOptions{})
+// pullArchive streams images from their registries straight into the
+// archive, metadata first and each blob verified as it passes: no staging
+// copy on disk, which matters on a USB stick.
+func pullArchive(c *cli.Context, client *sync.Client, refs []string, to string, opts sync.PullOptions) ([]sync.Pulled, error) {
+	plan, err := sync.Resolve(c.Context, client, refs, opts)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var names []string
-	for _, r := range res {
-		names = append(names, r.Name)
+	if _, err := archive.Write(c.Context, plan.Remote, plan.Images, to, archive.WriteOptions{Platforms: opts.Platforms, Progress: opts.Progress}); err != nil {
+		return nil, err
 	}
-	images, err := archive.Select(src.Images, names)
-	if err == nil {
-		_, err = archive.Write(c.Context, src, images, to, archive.WriteOptions{})
-	}
-	src.Close()
-	if err != nil {
-		return err
-	}
-	return os.RemoveAll(dir)
+	return plan.Pulled, nil
 }
 
 func pushCommand() *cli.Command {

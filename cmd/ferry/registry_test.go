@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -28,6 +29,9 @@ func TestSaveCarryLoad(t *testing.T) {
 	}
 	var pulled []struct{ Name, Digest string }
 	json.Unmarshal([]byte(out), &pulled)
+	if ents, _ := os.ReadDir(filepath.Dir(arch)); len(ents) != 1 {
+		t.Fatalf("pull into an archive left more than the archive: %v", ents)
+	}
 	if code, out, _ := ferry(t, "verify", arch); code != 0 {
 		t.Fatalf("verify:\n%s", out)
 	}

@@ -1,0 +1,55 @@
+package sync
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	gosync "sync"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/oci-ferry/ferry/layout"
+)
+
+// Remote is a read-only Store over the repositories a pull resolved: each
+// digest is fetched from the repository it was found in, and manifests
+// come from the verified bytes the walk already holds. It lets
+// archive.Write stream images from registries straight into a tar.
+type Remote struct {
+	mu     gosync.Mutex
+	routes map[digest.Digest]*Repository
+	docs   map[digest.Digest][]byte
+}
+
+var _ layout.Store = (*Remote)(nil)
+
+func (r *Remote) route(d digest.Digest) (*Repository, []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.routes[d], r.docs[d]
+}
+
+// Fetch implements layout.Store.
+func (r *Remote) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+	repo, doc := r.route(d.Digest)
+	if doc != nil {
+		return io.NopCloser(bytes.NewReader(doc)), nil
+	}
+	if repo == nil {
+		return nil, fmt.Errorf("%s is not part of the images resolved: %w", d.Digest, layout.ErrNotFound)
+	}
+	return repo.Fetch(ctx, d)
+}
+
+// Exists implements layout.Store: everything the walk found exists.
+func (r *Remote) Exists(_ context.Context, d ocispec.Descriptor) (bool, error) {
+	repo, doc := r.route(d.Digest)
+	return repo != nil || doc != nil, nil
+}
+
+// Push implements layout.Store; a Remote is read-only.
+func (r *Remote) Push(context.Context, ocispec.Descriptor, io.Reader) error {
+	return fmt.Errorf("read-only")
+}
