@@ -231,3 +231,33 @@ func (e *WalkError) Error() string { return e.Err.Error() }
 
 // Unwrap exposes the cause to errors.Is.
 func (e *WalkError) Unwrap() error { return e.Err }
+
+// Union merges graphs into one, each blob and node once, nodes still
+// children before parents, so one Copy can move several images with all
+// their blobs in parallel and shared ones fetched once.
+func Union(gs ...*Graph) *Graph {
+	u := &Graph{seen: map[digest.Digest]bool{}, nodes: map[digest.Digest]*Node{}, owner: map[digest.Digest]digest.Digest{},
+		plats: map[digest.Digest][]string{}, Platforms: map[digest.Digest][]string{}}
+	for _, g := range gs {
+		for _, b := range g.Blobs {
+			if !u.seen[b.Digest] {
+				u.seen[b.Digest] = true
+				u.Blobs = append(u.Blobs, b)
+				u.owner[b.Digest] = g.owner[b.Digest]
+			}
+		}
+		for _, n := range g.Nodes {
+			if _, ok := u.nodes[n.Desc.Digest]; !ok {
+				u.nodes[n.Desc.Digest] = n
+				u.Nodes = append(u.Nodes, n)
+				u.owner[n.Desc.Digest] = g.owner[n.Desc.Digest]
+			}
+		}
+		u.Filtered = append(u.Filtered, g.Filtered...)
+		u.Missing = append(u.Missing, g.Missing...)
+		for k, v := range g.Platforms {
+			u.Platforms[k] = v
+		}
+	}
+	return u
+}

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -123,10 +124,18 @@ func Pull(ctx context.Context, c *Client, refs []string, dir string, opts PullOp
 		return nil, err
 	}
 	defer dst.Close()
-	for i, g := range p.Graphs {
-		if err := layout.Copy(ctx, p.Remote, dst, g, layout.CopyOptions{Concurrency: opts.Concurrency, SkipExisting: true, Progress: opts.Progress, Retry: Retryable}); err != nil {
-			return nil, fmt.Errorf("pull %s: %w", p.Images[i].Name(), err)
+	// One copy for all images: every blob in parallel, shared ones once.
+	all := layout.Union(p.Graphs...)
+	if err := layout.Copy(ctx, p.Remote, dst, all, layout.CopyOptions{Concurrency: opts.Concurrency, SkipExisting: true, Progress: opts.Progress, Retry: Retryable}); err != nil {
+		var ce *layout.CopyError
+		if errors.As(err, &ce) {
+			for i, im := range p.Images {
+				if im.Desc.Digest == all.Owner(ce.Desc.Digest) {
+					return nil, fmt.Errorf("pull %s: %w", p.Images[i].Name(), err)
+				}
+			}
 		}
+		return nil, fmt.Errorf("pull: %w", err)
 	}
 	err = dst.UpdateIndex(func(cur []layout.Image) ([]layout.Image, error) {
 		// Under the lock: a gc that ran meanwhile must not leave an entry
