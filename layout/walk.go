@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -51,7 +52,19 @@ type Graph struct {
 	owner map[digest.Digest]digest.Digest
 	root  digest.Digest
 	bytes int64
+	pre   map[digest.Digest]fetched // manifests fetched ahead, in parallel
 }
+
+// fetched is a prefetched manifest or the error fetching it gave.
+type fetched struct {
+	n   *Node
+	err error
+}
+
+// prefetchWindow bounds how many sibling manifests are fetched ahead at
+// once: enough to hide a registry's round trips, little enough that a
+// hostile index cannot make ferry hold many 4 MiB documents.
+const prefetchWindow = 8
 
 // Owner is the root (image) through which the walk first reached d, so an
 // error about a blob can name the image it belongs to.
@@ -129,7 +142,7 @@ func (g *Graph) visit(ctx context.Context, src Store, d ocispec.Descriptor, opts
 		g.Blobs = append(g.Blobs, d)
 		return nil
 	}
-	n, err := FetchNode(ctx, src, d)
+	n, err := g.fetch(ctx, src, d)
 	if err != nil {
 		if opts.AllowMissing && errors.Is(err, ErrNotFound) {
 			g.seen[d.Digest] = true
@@ -143,10 +156,17 @@ func (g *Graph) visit(ctx context.Context, src Store, d ocispec.Descriptor, opts
 		return fmt.Errorf("%w: more than %d bytes of manifests", ErrTooLarge, maxGraphBytes)
 	}
 	g.seen[d.Digest] = true
+	var kids []ocispec.Descriptor
 	for _, c := range n.Children() {
 		if n.Index != nil && !keepChild(n.Index, c, opts.Platforms) {
 			g.Filtered = append(g.Filtered, c)
 			continue
+		}
+		kids = append(kids, c)
+	}
+	for i, c := range kids {
+		if n.Index != nil && i%prefetchWindow == 0 {
+			g.prefetch(ctx, src, kids[i:min(i+prefetchWindow, len(kids))])
 		}
 		if err := g.visit(ctx, src, c, opts, depth+1, plats); err != nil {
 			return err
@@ -260,4 +280,49 @@ func Union(gs ...*Graph) *Graph {
 		}
 	}
 	return u
+}
+
+// fetch returns a prefetched manifest or fetches it now.
+func (g *Graph) fetch(ctx context.Context, src Store, d ocispec.Descriptor) (*Node, error) {
+	if f, ok := g.pre[d.Digest]; ok {
+		delete(g.pre, d.Digest)
+		return f.n, f.err
+	}
+	return FetchNode(ctx, src, d)
+}
+
+// prefetch fetches the not yet seen manifests among descs concurrently,
+// so a multi-platform index costs one round trip per window, not one per
+// platform. Results are consumed in the usual order, so the walk stays
+// deterministic.
+func (g *Graph) prefetch(ctx context.Context, src Store, descs []ocispec.Descriptor) {
+	var todo []ocispec.Descriptor
+	dup := map[digest.Digest]bool{}
+	for _, d := range descs {
+		_, done := g.nodes[d.Digest]
+		if _, pending := g.pre[d.Digest]; !done && !pending && !dup[d.Digest] && !g.seen[d.Digest] && (IsIndex(d.MediaType) || IsManifest(d.MediaType)) {
+			dup[d.Digest] = true
+			todo = append(todo, d)
+		}
+	}
+	if len(todo) < 2 {
+		return
+	}
+	res := make([]fetched, len(todo))
+	var wg sync.WaitGroup
+	for i, d := range todo {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n, err := FetchNode(ctx, src, d)
+			res[i] = fetched{n, err}
+		}()
+	}
+	wg.Wait()
+	if g.pre == nil {
+		g.pre = map[digest.Digest]fetched{}
+	}
+	for i, d := range todo {
+		g.pre[d.Digest] = res[i]
+	}
 }
