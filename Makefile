@@ -30,11 +30,11 @@ registry: $(REGISTRY)
 $(REGISTRY):
 	GOBIN=$(BIN) $(GO) install github.com/distribution/distribution/v3/cmd/registry@$(REGISTRY_VERSION)
 
-# test: static checks, each fuzz target briefly, then every test (the
-# registry tests start bin/registry on loopback ports).
+# test: static checks, each fuzz target briefly, then every test under the
+# race detector (the registry tests start bin/registry on loopback ports).
 test: vet $(REGISTRY)
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
-	$(GO) test -count=1 ./...
+	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
