@@ -52,7 +52,7 @@ docs:
 	FERRY_UPDATE_DOCS=1 $(GO) test -count=1 -run TestCLIReference ./cmd/ferry
 
 fixtures:
-	$(GO) run ./testdata/gen out/fixtures
+	$(GO) run ./testdata/mkfixtures out/fixtures
 
 clean:
 	rm -rf $(BIN) out

@@ -17,7 +17,7 @@ run() { printf '$ ferry %s\n' "$*"; "$FERRY" "$@"; }
 fixture() { ls -d "$out/fixtures/$1"* | head -n1; }
 
 step "Built-in test images, in the shapes docker, podman, crane and containerd write"
-go run ./testdata/gen "$out/fixtures" >/dev/null
+go run ./testdata/mkfixtures "$out/fixtures" >/dev/null
 ls "$out/fixtures"
 
 step "Collect them into one layout; every blob is verified on the way in"

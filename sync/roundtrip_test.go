@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/oci-ferry/ferry/internal/regtest"
-	"github.com/oci-ferry/ferry/internal/shapes"
+	"github.com/oci-ferry/ferry/internal/fixtures"
 	"github.com/oci-ferry/ferry/sync"
 )
 
@@ -19,11 +19,11 @@ import (
 func TestEveryShapeRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	reg := regtest.Start(t)
-	fx, err := shapes.Generate(t.TempDir())
+	fx, err := fixtures.Generate(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	var lay shapes.Fixture
+	var lay fixtures.Fixture
 	for _, f := range fx {
 		if f.Name == "ferry-layout" {
 			lay = f
