@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/oci-ferry/ferry/internal/regtest"
 	"github.com/oci-ferry/ferry/internal/fixtures"
+	"github.com/oci-ferry/ferry/internal/regtest"
 	"github.com/oci-ferry/ferry/sync"
 )
 
