@@ -59,6 +59,12 @@ func (c *Client) http() *http.Client {
 		// limit. Per connection, so a few connections stay cheap.
 		tr.WriteBufferSize = 256 << 10
 		tr.ReadBufferSize = 64 << 10
+		// A registry that stops answering must not hang ferry forever;
+		// the header wait is long because committing a large upload can
+		// take the registry a while.
+		tr.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+		tr.TLSHandshakeTimeout = 15 * time.Second
+		tr.ResponseHeaderTimeout = 5 * time.Minute
 		cfg := &tls.Config{InsecureSkipVerify: c.Insecure} //nolint:gosec // only when the user asks
 		if c.CAFile != "" {
 			pool, _ := x509.SystemCertPool()
