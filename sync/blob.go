@@ -16,7 +16,7 @@ import (
 // chunkSize splits uploads of larger blobs into PATCH requests. Blobs up to
 // it go in one PUT: two requests per blob, the fewest the protocol allows
 // after the existence check.
-const chunkSize = 512 << 20
+var chunkSize int64 = 512 << 20
 
 // maxResumes bounds how often one blob download is resumed.
 const maxResumes = 5
@@ -138,7 +138,7 @@ func (r *Repository) uploadBlob(ctx context.Context, d ocispec.Descriptor, rd io
 	for d.Size-sent > chunkSize {
 		q := r.req(http.MethodPatch, loc)
 		q.retryable = false
-		n := int64(chunkSize)
+		n := chunkSize
 		body := io.LimitReader(rd, n)
 		q.body = func() (io.Reader, error) { return body, nil }
 		q.length = n

@@ -1,0 +1,49 @@
+package sync
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/oci-ferry/ferry/internal/regtest"
+	"github.com/oci-ferry/ferry/layout"
+)
+
+// TestChunkedUpload: a blob larger than the chunk size goes up in PATCHes
+// with Content-Range and a closing PUT, and comes back intact.
+func TestChunkedUpload(t *testing.T) {
+	old := chunkSize
+	chunkSize = 1 << 20
+	defer func() { chunkSize = old }()
+	reg := regtest.Start(t)
+	blob, _ := io.ReadAll(io.LimitReader(rand.NewChaCha8([32]byte{7}), 3<<20+12345))
+	d := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: digest.FromBytes(blob), Size: int64(len(blob))}
+	c := &Client{}
+	ref, _ := layout.ParseRef(reg.Host + "/chunks/blob:x")
+	repo := c.Repository(ref, true)
+	vr, _ := layout.NewVerifyReader(bytes.NewReader(blob), d)
+	if err := repo.Push(context.Background(), d, vr); err != nil {
+		t.Fatal(err)
+	}
+	got, err := layout.ReadAll(context.Background(), repo, d, 8<<20)
+	if err != nil || !bytes.Equal(got, blob) {
+		t.Fatalf("read back: %v", err)
+	}
+	log, _ := os.ReadFile(reg.Log)
+	patches := 0
+	for _, l := range strings.Split(string(log), "\n") {
+		if strings.Contains(l, `"PATCH /v2/chunks/blob/blobs/uploads/`) {
+			patches++
+		}
+	}
+	if patches != 3 {
+		t.Fatalf("want 3 PATCH chunks of 1 MiB before the closing PUT, saw %d", patches)
+	}
+}
