@@ -88,8 +88,10 @@ func dockerPlatform(want []ocispec.Platform) string {
 }
 
 // dockerItems builds manifest.json: one entry per image manifest with all
-// its familiar name:tag forms. docker load reads nothing else, so this is
-// what makes the archive loadable by every docker version.
+// its name:tag forms. docker load reads nothing else, so this is what makes
+// the archive loadable by every docker version. The names are fully
+// qualified: docker displays docker.io/library/busybox:1.36 as
+// busybox:1.36 anyway, and podman would file a short name under localhost/.
 func dockerItems(g *layout.Graph, images []layout.Image, platform string) ([]dockerItem, []string) {
 	byManifest := map[digest.Digest]*dockerItem{}
 	var order []digest.Digest
@@ -116,7 +118,7 @@ func dockerItems(g *layout.Graph, images []layout.Image, platform string) ([]doc
 			order = append(order, m.Desc.Digest)
 		}
 		if im.Ref.Repo != "" && im.Ref.Tag != "" {
-			it.RepoTags = append(it.RepoTags, layout.Ref{Repo: im.Ref.Repo, Tag: im.Ref.Tag}.Familiar())
+			it.RepoTags = append(it.RepoTags, layout.Ref{Repo: im.Ref.Repo, Tag: im.Ref.Tag}.String())
 		}
 	}
 	out := make([]dockerItem, 0, len(order))

@@ -150,7 +150,7 @@ func TestLayoutOfArchive(t *testing.T) {
 			t.Fatalf("manifest.json item %+v", it)
 		}
 	}
-	if !tags["busybox:1.36"] || !tags["busybox:latest"] || !tags["example.com/app:v1"] {
+	if !tags["docker.io/library/busybox:1.36"] || !tags["docker.io/library/busybox:latest"] || !tags["example.com/app:v1"] {
 		t.Fatalf("RepoTags %v", tags)
 	}
 }
