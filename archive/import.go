@@ -20,6 +20,8 @@ type ImportOptions struct {
 	Platforms   []ocispec.Platform
 	Concurrency int
 	Progress    func(n int64)
+	// Total, if set, learns the bytes to copy once the images are walked.
+	Total func(n int64)
 }
 
 // ImportResult says what an import did.
@@ -91,6 +93,9 @@ func Import(ctx context.Context, src, dir string, opts ImportOptions) (res *Impo
 			return nil, fmt.Errorf("%s: image %s: %w", src, im.Name(), err)
 		}
 		res.Images = append(res.Images, ImportedImage{Name: im.Name(), Digest: im.Desc.Digest, Platforms: layout.RootPlatforms(ctx, s, g, im.Desc), Missing: missing})
+	}
+	if opts.Total != nil {
+		opts.Total(g.Size())
 	}
 	copyOpts := layout.CopyOptions{Concurrency: opts.Concurrency, Progress: opts.Progress, SkipExisting: s.Streamed()}
 	if err := layout.Copy(ctx, s, txn, g, copyOpts); err != nil {

@@ -29,6 +29,8 @@ type WriteOptions struct {
 	Platforms []ocispec.Platform
 	// Progress, if set, is called with bytes of blob content written.
 	Progress func(n int64)
+	// Total, if set, learns the bytes the archive will hold once planned.
+	Total func(n int64)
 }
 
 // Result describes a written archive.
@@ -90,6 +92,9 @@ func Write(ctx context.Context, src layout.Store, images []layout.Image, dest st
 	res := &Result{Path: dest, Images: named, Blobs: len(p.meta) + len(p.layers), Notes: p.skipped}
 	for _, d := range append(append([]ocispec.Descriptor(nil), p.meta...), p.layers...) {
 		res.Size += d.Size
+	}
+	if opts.Total != nil {
+		opts.Total(res.Size)
 	}
 	for _, f := range p.graph.Filtered {
 		res.Filtered = append(res.Filtered, fmt.Sprintf("%s %s", layout.PlatformString(f.Platform), f.Digest))

@@ -21,6 +21,8 @@ type PullOptions struct {
 	Platforms   []ocispec.Platform
 	Concurrency int
 	Progress    func(int64)
+	// Total, if set, learns the bytes to transfer once manifests are read.
+	Total func(int64)
 }
 
 // Pulled is one image as pulled.
@@ -126,6 +128,9 @@ func Pull(ctx context.Context, c *Client, refs []string, dir string, opts PullOp
 	defer dst.Close()
 	// One copy for all images: every blob in parallel, shared ones once.
 	all := layout.Union(p.Graphs...)
+	if opts.Total != nil {
+		opts.Total(all.Size())
+	}
 	if err := layout.Copy(ctx, p.Remote, dst, all, layout.CopyOptions{Concurrency: opts.Concurrency, SkipExisting: true, Progress: opts.Progress, Retry: Retryable}); err != nil {
 		var ce *layout.CopyError
 		if errors.As(err, &ce) {

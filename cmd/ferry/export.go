@@ -38,7 +38,7 @@ func exportCommand() *cli.Command {
 			}
 			defer src.Close()
 			p := startProgress(c.App.ErrWriter, "export", 0)
-			res, err := archive.Write(c.Context, src, images, c.String("to"), archive.WriteOptions{Platforms: plats, Progress: p.fn()})
+			res, err := archive.Write(c.Context, src, images, c.String("to"), archive.WriteOptions{Platforms: plats, Progress: p.fn(), Total: p.totalFn()})
 			p.finish()
 			if err != nil {
 				return fmt.Errorf("export failed, %s was not written: %w", c.String("to"), err)

@@ -61,7 +61,7 @@ func isTerminal(w io.Writer) bool {
 type progress struct {
 	w     io.Writer
 	verb  string
-	total int64
+	total atomic.Int64
 	done  atomic.Int64
 	stop  chan struct{}
 	wg    sync.WaitGroup
@@ -72,7 +72,8 @@ func startProgress(w io.Writer, verb string, total int64) *progress {
 	if !isTerminal(w) {
 		return nil
 	}
-	p := &progress{w: w, verb: verb, total: total, stop: make(chan struct{})}
+	p := &progress{w: w, verb: verb, stop: make(chan struct{})}
+	p.total.Store(total)
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -92,9 +93,9 @@ func startProgress(w io.Writer, verb string, total int64) *progress {
 }
 
 func (p *progress) draw() {
-	d := p.done.Load()
-	if p.total > 0 {
-		fmt.Fprintf(p.w, "\r\033[K%s: %s / %s (%d%%)", p.verb, humanSize(d), humanSize(p.total), d*100/p.total)
+	d, total := p.done.Load(), p.total.Load()
+	if total > 0 {
+		fmt.Fprintf(p.w, "\r\033[K%s: %s / %s (%d%%)", p.verb, humanSize(d), humanSize(total), min(d*100/total, 100))
 	} else {
 		fmt.Fprintf(p.w, "\r\033[K%s: %s", p.verb, humanSize(d))
 	}
@@ -105,6 +106,22 @@ func (p *progress) add(n int64) {
 	if p != nil {
 		p.done.Add(n)
 	}
+}
+
+// setTotal is handed to the library, which learns the size once it has
+// planned the work; safe on a nil progress.
+func (p *progress) setTotal(n int64) {
+	if p != nil {
+		p.total.Store(n)
+	}
+}
+
+// totalFn returns setTotal, or nil when not drawing.
+func (p *progress) totalFn() func(int64) {
+	if p == nil {
+		return nil
+	}
+	return p.setTotal
 }
 
 // fn returns the callback, or nil when not drawing.

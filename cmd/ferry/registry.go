@@ -132,7 +132,7 @@ func pullCommand() *cli.Command {
 			}
 			to := c.String("to")
 			p := startProgress(c.App.ErrWriter, "pull", 0)
-			opts := sync.PullOptions{Platforms: plats, Concurrency: c.Int("concurrency"), Progress: p.fn(), Referrers: c.Bool("referrers")}
+			opts := sync.PullOptions{Platforms: plats, Concurrency: c.Int("concurrency"), Progress: p.fn(), Total: p.totalFn(), Referrers: c.Bool("referrers")}
 			var res []sync.Pulled
 			if isArchivePath(to) {
 				res, err = pullArchive(c, client, refs, to, opts)
@@ -167,7 +167,7 @@ func pullArchive(c *cli.Context, client *sync.Client, refs []string, to string, 
 	if err != nil {
 		return nil, err
 	}
-	if _, err := archive.Write(c.Context, plan.Remote, plan.Images, to, archive.WriteOptions{Platforms: opts.Platforms, Progress: opts.Progress}); err != nil {
+	if _, err := archive.Write(c.Context, plan.Remote, plan.Images, to, archive.WriteOptions{Platforms: opts.Platforms, Progress: opts.Progress, Total: opts.Total}); err != nil {
 		return nil, err
 	}
 	return plan.Pulled, nil
