@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -205,6 +206,12 @@ func pushCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			if c.String("to") == "" {
+				// The names come from the archive, which may not be the
+				// user's own: say where they lead before anything is sent.
+				fmt.Fprintf(c.App.ErrWriter, "pushing %d image(s) under the names the source carries, to %s (use --to to choose the registry, --dry-run to review)\n",
+					len(images), strings.Join(uniq(hosts), ", "))
+			}
 			p := startProgress(c.App.ErrWriter, "push", 0)
 			res, err := sync.Push(c.Context, client, src, images, sync.PushOptions{To: c.String("to"), DryRun: c.Bool("dry-run"), Concurrency: c.Int("concurrency"), Progress: p.fn()})
 			p.finish()
@@ -224,4 +231,18 @@ func pushCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// uniq returns the distinct strings of s, sorted.
+func uniq(s []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, x := range s {
+		if x != "" && !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
