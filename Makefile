@@ -15,8 +15,10 @@ REGISTRY         := $(BIN)/registry
 
 all: build
 
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
 build:
-	$(GO) build -trimpath -o $(FERRY) ./cmd/ferry
+	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(FERRY) ./cmd/ferry
 
 vet:
 	$(GO) vet ./...
