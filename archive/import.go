@@ -97,6 +97,17 @@ func Import(ctx context.Context, src, dir string, opts ImportOptions) (res *Impo
 	if opts.Total != nil {
 		opts.Total(g.Size())
 	}
+	if !s.Streamed() { // a stream is already staged by now
+		var need int64
+		for _, b := range g.Blobs {
+			if ok, _ := dst.Exists(ctx, b); !ok {
+				need += b.Size
+			}
+		}
+		if err := layout.CheckSpace(dir, need); err != nil {
+			return nil, err
+		}
+	}
 	copyOpts := layout.CopyOptions{Concurrency: opts.Concurrency, Progress: opts.Progress, SkipExisting: s.Streamed()}
 	if err := layout.Copy(ctx, s, txn, g, copyOpts); err != nil {
 		var ce *layout.CopyError

@@ -78,6 +78,17 @@ func Write(ctx context.Context, src layout.Store, images []layout.Image, dest st
 	if opts.Compression != nil {
 		comp = *opts.Compression
 	}
+	if comp == None {
+		// A plain tar needs the blobs plus headers; compressed output has
+		// no size known in advance, so it is not checked.
+		var need int64
+		for _, d := range append(append([]ocispec.Descriptor(nil), p.meta...), p.layers...) {
+			need += d.Size + 1024
+		}
+		if err := layout.CheckSpace(filepath.Dir(dest), need); err != nil {
+			return nil, err
+		}
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".tmp-*")
 	if err != nil {
 		return nil, err
