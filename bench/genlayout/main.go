@@ -32,7 +32,12 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	stamp := fmt.Sprintf("%s %d %d\n", *out, total, *blobs)
+	if *blobs < 1 || total/int64(*blobs) < 1<<10 {
+		fail(fmt.Errorf("-size %s over -blobs %d: need at least one blob and 1 KiB per blob", *size, *blobs))
+	}
+	// The stamp names the generator's version too, so a change to what it
+	// writes regenerates layouts stamped by an older one.
+	stamp := fmt.Sprintf("genlayout/2 %s %d %d\n", *out, total, *blobs)
 	if b, err := os.ReadFile(*out + ".stamp"); err == nil && string(b) == stamp {
 		fmt.Printf("%s already holds %s in %d layers\n", *out, *size, *blobs)
 		return
@@ -65,7 +70,10 @@ func parseSize(s string) (int64, error) {
 }
 
 // sizes splits total into n uneven blob sizes: the first takes a quarter,
-// the rest share the remainder with some jitter.
+// so one worker gets a long job and scheduling matters; the rest share the
+// remainder, jittered in pairs (one blob +d, the next -d, |d| < 1/16 of the
+// share) so the sum stays exact and no blob ever shrinks to zero bytes,
+// whatever n is. Empty blobs would all be the same blob.
 func sizes(total int64, n int) []int64 {
 	out := make([]int64, n)
 	if n == 1 {
@@ -74,13 +82,19 @@ func sizes(total int64, n int) []int64 {
 	}
 	out[0] = total / 4
 	rest := total - out[0]
+	avg := rest / int64(n-1)
 	r := rand.New(rand.NewPCG(1, 2))
-	var sum int64
 	for i := 1; i < n; i++ {
-		out[i] = rest/int64(n-1) + int64(r.IntN(1<<20)) - 1<<19
-		sum += out[i]
+		out[i] = avg
 	}
-	out[n-1] += rest - sum
+	for i := 1; i+1 < n; i += 2 {
+		if j := avg / 16; j > 0 {
+			d := r.Int64N(j)
+			out[i] += d
+			out[i+1] -= d
+		}
+	}
+	out[n-1] += rest - avg*int64(n-1)
 	return out
 }
 
