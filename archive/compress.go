@@ -33,10 +33,15 @@ var (
 // detect peeks at the first bytes of r.
 func detect(r *bufio.Reader) Compression {
 	b, _ := r.Peek(4)
+	return compressionOf(b)
+}
+
+// compressionOf reads the magic number at the start of head.
+func compressionOf(head []byte) Compression {
 	switch {
-	case bytes.HasPrefix(b, gzipMagic):
+	case bytes.HasPrefix(head, gzipMagic):
 		return Gzip
-	case bytes.HasPrefix(b, zstdMagic):
+	case bytes.HasPrefix(head, zstdMagic):
 		return Zstd
 	}
 	return None

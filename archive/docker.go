@@ -233,13 +233,3 @@ func hashMember(s *layout.FS) factsFunc {
 		return ff, nil
 	}
 }
-
-func compressionOf(head []byte) Compression {
-	switch {
-	case len(head) >= 2 && head[0] == gzipMagic[0] && head[1] == gzipMagic[1]:
-		return Gzip
-	case len(head) >= 4 && string(head[:4]) == string(zstdMagic):
-		return Zstd
-	}
-	return None
-}

@@ -187,8 +187,16 @@ func completeness(g *layout.Graph, im layout.Image) ([]string, error) {
 	return out, nil
 }
 
+// firstMissing names an absent descriptor of the image at root (the walk
+// records, for each digest, the first image that reached it).
 func firstMissing(g *layout.Graph, root ocispec.Descriptor) error {
 	m := g.Missing[0]
+	for _, x := range g.Missing {
+		if g.Owner(x.Digest) == root.Digest {
+			m = x
+			break
+		}
+	}
 	return fmt.Errorf("%s %s (%d bytes) is missing: %w", m.MediaType, m.Digest, m.Size, layout.ErrNotFound)
 }
 

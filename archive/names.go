@@ -56,7 +56,7 @@ func validPath(n string) bool {
 // layer path names them. Everything else is refused.
 func kindOf(h *tar.Header) (entryKind, error) {
 	switch h.Typeflag {
-	case tar.TypeReg, tar.TypeRegA:
+	case tar.TypeReg, tar.TypeRegA: //lint:ignore SA1019 old tars (pre-POSIX writers) still use '\x00' for regular files
 		return kindFile, nil
 	case tar.TypeDir:
 		return kindDir, nil

@@ -123,7 +123,9 @@ func openStream(ctx context.Context, r io.Reader, label string, opts OpenOptions
 		mode += " (" + comp.String() + ")"
 	}
 	src := &Source{Mode: mode, stream: sfs}
-	facts := func(context.Context) factsFunc {
+	// A streamed member was hashed (and, if compressed, its DiffID taken)
+	// as it passed; its facts come from that record.
+	facts := func(*layout.FS) factsFunc {
 		return func(_ context.Context, name string) (fileFacts, error) {
 			e, ok := sfs.entries[name]
 			if !ok {
@@ -139,7 +141,7 @@ func openStream(ctx context.Context, r io.Reader, label string, opts OpenOptions
 			return fileFacts{path: name, digest: e.digest, diffID: diff, size: e.size, comp: e.comp}, nil
 		}
 	}
-	if err := src.load(ctx, layout.NewFS(sfs, label), func(*layout.FS) factsFunc { return facts(ctx) }); err != nil {
+	if err := src.load(ctx, layout.NewFS(sfs, label), facts); err != nil {
 		return nil, err
 	}
 	return src, nil

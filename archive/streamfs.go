@@ -82,9 +82,9 @@ func (s *streamFS) ingest(ctx context.Context, e *entry, br *bufio.Reader, txn *
 	}
 	head, _ := br.Peek(4)
 	var diff *diffHasher
-	if !isBlob && (bytes.HasPrefix(head, gzipMagic) || bytes.HasPrefix(head, zstdMagic)) {
-		diff = newDiffHasher(head)
-		e.comp = compressionOf(head)
+	if c := compressionOf(head); !isBlob && c != None {
+		diff = newDiffHasher(c)
+		e.comp = c
 	}
 	var src io.Reader = br
 	if diff != nil {
@@ -174,13 +174,9 @@ type diffHasher struct {
 	done chan digest.Digest
 }
 
-func newDiffHasher(head []byte) *diffHasher {
+func newDiffHasher(c Compression) *diffHasher {
 	pr, pw := io.Pipe()
 	d := &diffHasher{pw: pw, done: make(chan digest.Digest, 1)}
-	c := Gzip
-	if bytes.HasPrefix(head, zstdMagic) {
-		c = Zstd
-	}
 	go func() {
 		var h hash.Hash = digest.Canonical.Hash()
 		zr, err := decompress(pr, c)

@@ -37,11 +37,10 @@ type Client struct {
 	once   gosync.Once
 	client *http.Client
 	mu     gosync.Mutex
-	tokens map[string]token     // host + scopes → token
-	basic  map[string]bool      // hosts that asked for basic auth
-	chall  map[string]challenge // host → last bearer challenge
-	plain  map[string]bool      // loopback hosts found to speak plain HTTP
-	known  map[string]string    // host + digest → a repository holding that blob, for mounts
+	tokens map[string]token  // host + scopes → token
+	basic  map[string]bool   // hosts that asked for basic auth
+	plain  map[string]bool   // loopback hosts found to speak plain HTTP
+	known  map[string]string // host + digest → a repository holding that blob, for mounts
 }
 
 // Version is sent in the User-Agent.
@@ -89,7 +88,7 @@ func (c *Client) http() *http.Client {
 			}
 			return nil
 		}}
-		c.tokens, c.basic, c.chall, c.plain, c.known = map[string]token{}, map[string]bool{}, map[string]challenge{}, map[string]bool{}, map[string]string{}
+		c.tokens, c.basic, c.plain, c.known = map[string]token{}, map[string]bool{}, map[string]bool{}, map[string]string{}
 	})
 	return c.client
 }
@@ -265,7 +264,6 @@ func (c *Client) authenticate(r request, chs []challenge) error {
 			}
 			c.mu.Lock()
 			c.tokens[tokenKey(r)] = t
-			c.chall[r.host] = ch
 			c.mu.Unlock()
 			return nil
 		case "basic":

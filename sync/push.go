@@ -56,66 +56,91 @@ func Target(im layout.Image, to string) (layout.Ref, error) {
 // verified as it is read, skipped when the registry has it), then
 // manifests children before parents, exactly as stored, then the tag.
 func Push(ctx context.Context, c *Client, src layout.Store, images []layout.Image, opts PushOptions) ([]Pushed, error) {
-	var out []Pushed
-	// Referrers carried without a name go to the repository of the image
-	// they refer to, by digest.
+	// Plan: walk every image once, checking every blob is there (a push
+	// must never leave a partial image behind a tag), and find its target.
+	type job struct {
+		im     layout.Image
+		g      *layout.Graph
+		target layout.Ref
+		err    error
+	}
+	jobs := make([]job, 0, len(images))
 	subjectRepo := map[digest.Digest]string{}
 	for _, im := range images {
-		if t, err := Target(im, opts.To); err == nil {
-			subjectRepo[im.Desc.Digest] = t.Repo
-			if g, err := layout.Walk(ctx, src, []ocispec.Descriptor{im.Desc}, layout.WalkOptions{AllowMissing: true}); err == nil {
-				for _, n := range g.Nodes {
-					subjectRepo[n.Desc.Digest] = t.Repo
-				}
+		g, err := layout.Walk(ctx, src, []ocispec.Descriptor{im.Desc}, layout.WalkOptions{CheckBlobs: true})
+		if err != nil {
+			return nil, fmt.Errorf("push %s: %w", im.Name(), err)
+		}
+		j := job{im: im, g: g}
+		j.target, j.err = Target(im, opts.To)
+		if opts.As != nil {
+			j.target, j.err = *opts.As, nil
+		}
+		if j.err == nil {
+			for _, n := range g.Nodes {
+				subjectRepo[n.Desc.Digest] = j.target.Repo
 			}
+		}
+		jobs = append(jobs, j)
+	}
+	// Referrers carried without a name go, by digest, to the repository
+	// of the image they refer to.
+	for i, j := range jobs {
+		if j.err != nil && j.im.Ref.Repo == "" {
+			if n := j.g.Node(j.im.Desc.Digest); n != nil && n.Subject() != nil && subjectRepo[n.Subject().Digest] != "" {
+				jobs[i].target, jobs[i].err = layout.Ref{Repo: subjectRepo[n.Subject().Digest]}, nil
+			}
+		}
+		if jobs[i].err != nil {
+			return nil, jobs[i].err
 		}
 	}
-	for _, im := range images {
-		target, err := Target(im, opts.To)
-		if opts.As != nil {
-			target, err = *opts.As, nil
-		}
-		if err != nil && im.Ref.Repo == "" {
-			if n, ferr := layout.FetchNode(ctx, src, im.Desc); ferr == nil && n.Subject() != nil && subjectRepo[n.Subject().Digest] != "" {
-				target, err = layout.Ref{Repo: subjectRepo[n.Subject().Digest]}, nil
-			}
-		}
+	var out []Pushed
+	for _, j := range jobs {
+		p, err := pushOne(ctx, c, src, j.im, j.g, j.target, opts)
 		if err != nil {
 			return out, err
 		}
-		repo := c.Repository(target, true)
-		g, err := layout.Walk(ctx, src, []ocispec.Descriptor{im.Desc}, layout.WalkOptions{CheckBlobs: true})
-		if err != nil {
-			return out, fmt.Errorf("push %s: %w", im.Name(), err)
-		}
-		p := Pushed{Source: im.Name(), Target: layout.Ref{Repo: target.Repo, Tag: target.Tag, Digest: im.Desc.Digest}.String(), Digest: im.Desc.Digest}
-		counting := &countingStore{Store: repo}
-		if opts.DryRun {
-			for _, b := range g.Blobs {
-				if ok, err := repo.Exists(ctx, b); err == nil && ok {
-					p.Skipped++
-				} else {
-					p.Blobs++
-				}
-			}
-			out = append(out, p)
-			continue
-		}
-		if err := layout.Copy(ctx, src, counting, g, layout.CopyOptions{Concurrency: opts.Concurrency, SkipExisting: true, Progress: opts.Progress, Retry: Retryable}); err != nil {
-			return out, fmt.Errorf("push %s to %s: %w", im.Name(), target.Repo, err)
-		}
-		if target.Tag != "" {
-			root := g.Node(im.Desc.Digest)
-			if root == nil {
-				return out, fmt.Errorf("push %s: %s is not a manifest or index", im.Name(), im.Desc.Digest)
-			}
-			if err := repo.Tag(ctx, im.Desc, root.Raw, target.Tag); err != nil {
-				return out, err
-			}
-		}
-		p.Blobs = int(counting.pushed.Load())
-		p.Skipped = len(g.Blobs) + len(g.Nodes) - p.Blobs
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// pushOne sends one walked image: what the registry lacks, children
+// first, then the tag. A dry run only asks what the registry has.
+func pushOne(ctx context.Context, c *Client, src layout.Store, im layout.Image, g *layout.Graph, target layout.Ref, opts PushOptions) (Pushed, error) {
+	repo := c.Repository(target, true)
+	p := Pushed{Source: im.Name(), Target: layout.Ref{Repo: target.Repo, Tag: target.Tag, Digest: im.Desc.Digest}.String(), Digest: im.Desc.Digest}
+	total := len(g.Blobs) + len(g.Nodes)
+	if opts.DryRun {
+		all := append([]ocispec.Descriptor(nil), g.Blobs...)
+		for _, n := range g.Nodes {
+			all = append(all, n.Desc)
+		}
+		for _, d := range all {
+			if ok, err := repo.Exists(ctx, d); err != nil {
+				return p, fmt.Errorf("push %s: %w", im.Name(), err)
+			} else if !ok {
+				p.Blobs++
+			}
+		}
+		p.Skipped = total - p.Blobs
+		return p, nil
+	}
+	counting := &countingStore{Store: repo}
+	if err := layout.Copy(ctx, src, counting, g, layout.CopyOptions{Concurrency: opts.Concurrency, SkipExisting: true, Progress: opts.Progress, Retry: Retryable}); err != nil {
+		return p, fmt.Errorf("push %s to %s: %w", im.Name(), target.Repo, err)
+	}
+	if target.Tag != "" {
+		root := g.Node(im.Desc.Digest)
+		if root == nil {
+			return p, fmt.Errorf("push %s: %s is not a manifest or index", im.Name(), im.Desc.Digest)
+		}
+		if err := repo.Tag(ctx, im.Desc, root.Raw, target.Tag); err != nil {
+			return p, err
+		}
+	}
+	p.Blobs = int(counting.pushed.Load())
+	p.Skipped = total - p.Blobs
+	return p, nil
 }

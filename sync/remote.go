@@ -3,6 +3,7 @@ package sync
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	gosync "sync"
@@ -51,5 +52,5 @@ func (r *Remote) Exists(_ context.Context, d ocispec.Descriptor) (bool, error) {
 
 // Push implements layout.Store; a Remote is read-only.
 func (r *Remote) Push(context.Context, ocispec.Descriptor, io.Reader) error {
-	return fmt.Errorf("read-only")
+	return fmt.Errorf("a registry source is read-only: %w", errors.ErrUnsupported)
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"strconv"
 	"strings"
 	gosync "sync"
 
@@ -152,35 +151,6 @@ func (r *Repository) Resolve(ctx context.Context, ref string) (ocispec.Descripto
 	return d, nil
 }
 
-// Head finds what a tag or digest names without downloading it: a HEAD,
-// which registries do not count as a pull, with a GET fallback when the
-// registry omits the digest header.
-func (r *Repository) Head(ctx context.Context, ref string) (ocispec.Descriptor, error) {
-	q := r.req(http.MethodHead, r.url("manifests", ref))
-	q.header.Set("Accept", manifestAccept)
-	resp, err := r.c.do(ctx, q)
-	if err != nil {
-		return ocispec.Descriptor{}, err
-	}
-	drain(resp)
-	if resp.StatusCode != http.StatusOK {
-		return ocispec.Descriptor{}, fmt.Errorf("%s/%s:%s: %w", r.Host, r.Name, ref, newRegistryError(resp))
-	}
-	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	dg := digest.Digest(resp.Header.Get("Docker-Content-Digest"))
-	if dg.Validate() == nil && resp.ContentLength >= 0 && (layout.IsIndex(mt) || layout.IsManifest(mt)) {
-		if d, err := digest.Parse(ref); err == nil && d != dg {
-			return ocispec.Descriptor{}, fmt.Errorf("%s/%s@%s: registry answered with digest %s: %w", r.Host, r.Name, ref, dg, layout.ErrDigestMismatch)
-		}
-		return ocispec.Descriptor{MediaType: mt, Digest: dg, Size: resp.ContentLength}, nil
-	}
-	b, mt, err := r.getManifest(ctx, ref, layout.MaxManifestSize)
-	if err != nil {
-		return ocispec.Descriptor{}, err
-	}
-	return ocispec.Descriptor{MediaType: mt, Digest: digest.FromBytes(b), Size: int64(len(b))}, nil
-}
-
 // Tag points tag at the manifest d, sending its exact bytes.
 func (r *Repository) Tag(ctx context.Context, d ocispec.Descriptor, raw []byte, tag string) error {
 	_, err := r.putManifest(ctx, d, raw, tag)
@@ -267,5 +237,3 @@ func readVerified(rd io.Reader, d ocispec.Descriptor) ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
-
-var _ = strconv.Itoa

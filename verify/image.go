@@ -1,7 +1,6 @@
 package verify
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
 
@@ -9,8 +8,6 @@ import (
 
 	"github.com/oci-ferry/ferry/layout"
 )
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
 // subtree folds the status of everything under d and collects the absent
 // digests and the bytes it holds.

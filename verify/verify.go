@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -235,7 +236,7 @@ func (c *checker) checkConfig(ctx context.Context, n *layout.Node, image string)
 		} `json:"rootfs"`
 	}
 	if err := layout.StrictConfigJSON(b); err == nil {
-		err = jsonUnmarshal(b, &parsed)
+		err = json.Unmarshal(b, &parsed)
 		if parsed.OS != "" && parsed.Architecture != "" {
 			c.plat[cfg.Digest] = layout.PlatformString(&ocispec.Platform{OS: parsed.OS, Architecture: parsed.Architecture, Variant: parsed.Variant})
 		}
