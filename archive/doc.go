@@ -5,5 +5,6 @@
 // An uncompressed tar on disk is read in place through an index of entry
 // offsets; compressed input and stdin are read in one streaming pass. Either
 // way the result is a layout.FS, so the same verifying code serves every
-// format. This is the only package that imports klauspost/compress.
+// format. It is the only package of the binary that imports
+// klauspost/compress.
 package archive
