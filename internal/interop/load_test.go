@@ -1,0 +1,337 @@
+//go:build interop
+
+package interop
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/oci-ferry/ferry/internal/regtest"
+)
+
+// shape is one kind of entry in a ferry archive: a row of the load matrix.
+type shape struct {
+	slug, label string
+	key         string // the stock image it is about
+}
+
+var loadShapes = []shape{
+	{"tags", "one image, two tags (busybox:1.36, :latest)", "busybox"},
+	{"oci-index", "OCI index: amd64 + zstd arm64 + attestation", "app"},
+	{"docker-list", "Docker manifest list (amd64 + arm/v7)", "legacy"},
+	{"schema2", "Docker schema2 image, tag latest shared", "tool"},
+	{"docker-save", "image converted from a docker save", "acme"},
+	{"by-digest", "name by digest only (alpine@sha256:…)", "alpine"},
+	{"artifact", "unnamed artifact (SBOM with a subject)", "sbom"},
+	{"single", "single-entry archive (the OCI index alone)", singleKey},
+}
+
+// loadCells loads the format's multi-image archive once with load, then
+// runs one cell per shape: check looks at what the engine made of that
+// shape's image (for "single", check loads the single-entry archive).
+func loadCells(t *testing.T, st *stock, format, col string, load func(c *cell, archive string) bool, check func(c *cell, s shape, im *stockImage)) {
+	paths := st.archives[format]
+	var loadFails []string
+	t.Run("load", func(t *testing.T) {
+		c := &cell{t: t}
+		if !load(c, paths[0]) {
+			loadFails = c.fails
+		}
+	})
+	for _, s := range loadShapes {
+		im := st.byKey[s.key]
+		loadMatrix.runCell(t, s.slug, rowKey{s.slug, format}, col, func(c *cell) {
+			if s.slug != "single" && loadFails != nil {
+				c.fails = append(c.fails, loadFails...) // the whole load failed
+				return
+			}
+			check(c, s, im)
+		})
+	}
+}
+
+// ---- docker ------------------------------------------------------------
+
+type dockerImage struct {
+	ID           string `json:"Id"`
+	RepoTags     []string
+	RepoDigests  []string
+	Os           string
+	Architecture string
+}
+
+// dockerInspect returns what docker knows of ref, or false (recorded).
+func dockerInspect(c *cell, dk *tool, ref string) (dockerImage, bool) {
+	out, ok := c.run(dk, "image", "inspect", ref)
+	if !ok {
+		return dockerImage{}, false
+	}
+	var ims []dockerImage
+	if err := json.Unmarshal([]byte(out), &ims); err != nil || len(ims) != 1 {
+		c.failf("docker image inspect %s: unexpected output (%v): %s", ref, err, clip(out, 300))
+		return dockerImage{}, false
+	}
+	return ims[0], true
+}
+
+func testDockerLoad(t *testing.T, st *stock, format string) {
+	dk := docker(t, "load")
+	load := func(c *cell, archive string) bool {
+		// Start empty, so that nothing from another format's archive
+		// stands in for what this one failed to load.
+		if ids, ok := c.run(dk, "images", "-aq", "--no-trunc"); ok && strings.TrimSpace(ids) != "" {
+			c.run(dk, append([]string{"rmi", "-f"}, uniqFields(ids)...)...)
+		}
+		_, ok := c.run(dk, "load", "-i", archive)
+		return ok
+	}
+	loadCells(t, st, format, colDockerLoad, load, func(c *cell, s shape, im *stockImage) {
+		switch s.slug {
+		case "single":
+			c.run(dk, "rmi", "-f", im.config)
+			if !load(c, st.archives[format][1]) {
+				return
+			}
+		case "artifact":
+			_, err := dk.run(c.t, "image", "inspect", emptyConfig)
+			c.check(err != nil && strings.Contains(err.Error(), "No such image"),
+				"docker made an image of the artifact (config %s), or inspect failed otherwise: %v", short(emptyConfig), err)
+			return
+		case "by-digest":
+			got, ok := dockerInspect(c, dk, im.config)
+			if ok {
+				c.check(len(got.RepoTags) > 0 || len(got.RepoDigests) > 0, "%s loaded untagged: image %s has no name (RepoTags %v, RepoDigests %v)", im.names[0], short(got.ID), got.RepoTags, got.RepoDigests)
+			}
+			return
+		}
+		for _, n := range im.names {
+			got, ok := dockerInspect(c, dk, n)
+			if !ok {
+				continue
+			}
+			c.check(got.ID == im.config, "docker load: %s has image ID %s, want the config digest %s", n, got.ID, im.config)
+			c.check(contains(got.RepoTags, familiar(n)), "docker load: %s: RepoTags %v lack %s", n, got.RepoTags, familiar(n))
+			c.check(got.Os+"/"+got.Architecture == "linux/amd64", "docker load: %s is %s/%s, want the host platform linux/amd64", n, got.Os, got.Architecture)
+		}
+	})
+}
+
+// ---- podman ------------------------------------------------------------
+
+type podmanImage struct {
+	ID           string `json:"Id"`
+	Digest       string
+	RepoTags     []string
+	RepoDigests  []string
+	Os           string
+	Architecture string
+}
+
+func podmanInspect(c *cell, pm *tool, ref string) (podmanImage, bool) {
+	out, ok := c.run(pm, "image", "inspect", ref)
+	if !ok {
+		return podmanImage{}, false
+	}
+	var ims []podmanImage
+	if err := json.Unmarshal([]byte(out), &ims); err != nil || len(ims) != 1 {
+		c.failf("podman image inspect %s: unexpected output (%v): %s", ref, err, clip(out, 300))
+		return podmanImage{}, false
+	}
+	return ims[0], true
+}
+
+func testPodmanLoad(t *testing.T, st *stock, format string) {
+	pm := podman(t, "load-"+format)
+	loadCells(t, st, format, colPodmanLoad, func(c *cell, archive string) bool {
+		_, ok := c.run(pm, "load", "-q", "-i", archive)
+		return ok
+	}, func(c *cell, s shape, im *stockImage) {
+		p := pm
+		switch s.slug {
+		case "single":
+			// A store of its own: one index.json entry takes podman's OCI
+			// path, which keeps the digest.
+			p = podman(c.t, "load-"+format+"-single")
+			if _, ok := c.run(p, "load", "-q", "-i", st.archives[format][1]); !ok {
+				return
+			}
+		case "artifact":
+			_, err := pm.run(c.t, "image", "inspect", strings.TrimPrefix(emptyConfig, "sha256:"))
+			c.check(err != nil, "podman made an image of the artifact (config %s)", short(emptyConfig))
+			return
+		case "by-digest":
+			got, ok := podmanInspect(c, pm, strings.TrimPrefix(im.config, "sha256:"))
+			if ok {
+				c.check(len(got.RepoTags) > 0 || len(got.RepoDigests) > 0, "%s loaded untagged: image %s has no name (RepoTags %v, RepoDigests %v)", im.names[0], short(got.ID), got.RepoTags, got.RepoDigests)
+			}
+			return
+		}
+		for _, n := range im.names {
+			got, ok := podmanInspect(c, p, n)
+			if !ok {
+				continue
+			}
+			c.check("sha256:"+got.ID == im.config, "podman load: %s has image ID %s, want the config digest %s", n, got.ID, im.config)
+			c.check(contains(got.RepoTags, n), "podman load: %s: RepoTags %v lack it", n, got.RepoTags)
+			c.check(got.Os+"/"+got.Architecture == "linux/amd64", "podman load: %s is %s/%s, want linux/amd64", n, got.Os, got.Architecture)
+			if s.slug == "single" {
+				c.check(got.Digest == im.digest, "podman load: %s has digest %s, want the index digest %s", n, got.Digest, im.digest)
+			}
+		}
+	})
+}
+
+// ---- containerd --------------------------------------------------------
+
+// ctrImage is a line of `ctr images ls` joined with `ctr images check`.
+type ctrImage struct {
+	mediaType, digest string
+	platforms         []string
+	status            string // complete (n/n) / incomplete …
+	unpacked          string
+}
+
+// ctrImages lists a namespace: name → image.
+func ctrImages(c *cell, ct *tool) (map[string]ctrImage, bool) {
+	ls, ok := c.run(ct, "images", "ls")
+	if !ok {
+		return nil, false
+	}
+	check, ok := c.run(ct, "images", "check")
+	if !ok {
+		return nil, false
+	}
+	ims := map[string]ctrImage{}
+	for _, line := range strings.Split(ls, "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 6 {
+			continue
+		}
+		// REF TYPE DIGEST SIZE(2 fields) PLATFORMS LABELS
+		ims[f[0]] = ctrImage{mediaType: f[1], digest: f[2], platforms: strings.Split(f[len(f)-2], ",")}
+	}
+	for _, line := range strings.Split(check, "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 6 {
+			continue
+		}
+		// REF TYPE DIGEST STATUS(2 fields) SIZE(…) UNPACKED
+		im := ims[f[0]]
+		im.status, im.unpacked = f[3]+" "+f[4], f[len(f)-1]
+		ims[f[0]] = im
+	}
+	return ims, true
+}
+
+func testCtrImport(t *testing.T, st *stock, format string) {
+	ct := ctr(t, "load-"+format)
+	loadCells(t, st, format, colCtrImport, func(c *cell, archive string) bool {
+		_, ok := c.run(ct, "images", "import", archive)
+		return ok
+	}, func(c *cell, s shape, im *stockImage) {
+		cc := ct
+		if s.slug == "single" {
+			cc = ctr(c.t, "load-"+format+"-single")
+			if _, ok := c.run(cc, "images", "import", st.archives[format][1]); !ok {
+				return
+			}
+		}
+		ims, ok := ctrImages(c, cc)
+		if !ok {
+			return
+		}
+		if s.slug == "artifact" {
+			for n, got := range ims {
+				c.check(got.digest != im.digest, "ctr import made an image %s of the unnamed artifact %s", n, short(im.digest))
+			}
+			return
+		}
+		for _, n := range im.names {
+			got, ok := ims[n]
+			if !c.check(ok, "ctr images import: no image named %s (have %v)", n, keys(ims)) {
+				continue
+			}
+			c.check(got.digest == im.digest, "ctr images import: %s is %s, want %s", n, got.digest, im.digest)
+			c.check(got.mediaType == im.mediaType, "ctr images import: %s has type %s, want %s", n, got.mediaType, im.mediaType)
+			for _, p := range im.platforms {
+				c.check(contains(got.platforms, p), "ctr images import: %s lists platforms %v, lacking %s", n, got.platforms, p)
+			}
+			c.check(got.unpacked == "true", "ctr images import: %s not unpacked for the host platform (check: %s, unpacked %s)", n, got.status, got.unpacked)
+		}
+	})
+}
+
+// ---- skopeo ------------------------------------------------------------
+
+// skopeoDigest fetches a manifest from the registry as stored and hashes it.
+func skopeoDigest(c *cell, sk *tool, ref string) (string, bool) {
+	raw, ok := c.run(sk, "inspect", "--raw", "--tls-verify=false", "docker://"+ref)
+	if !ok {
+		return "", false
+	}
+	return fmt.Sprintf("sha256:%x", sha256.Sum256([]byte(raw))), true
+}
+
+func testSkopeoCopy(t *testing.T, st *stock, format string, reg *regtest.Registry) {
+	sk := skopeo(t)
+	loadCells(t, st, format, colSkopeo, func(c *cell, archive string) bool { return true },
+		func(c *cell, s shape, im *stockImage) {
+			if s.slug == "artifact" {
+				c.notApplicable("skopeo selects an entry by its ref.name, which the unnamed artifact has not (skopeo 1.9 has no oci-archive:FILE:@N)")
+				return
+			}
+			for i, n := range im.names {
+				src := "oci-archive:" + st.archives[format][0] + ":" + im.tags[n]
+				if s.slug == "single" {
+					src = "oci-archive:" + st.archives[format][1] // one entry: no name needed
+				}
+				dst := fmt.Sprintf("%s/load-%s/%s:%d", reg.Host, format, s.slug, i)
+				if _, ok := c.run(sk, "copy", "-q", "--all", "--preserve-digests", "--dest-tls-verify=false", src, "docker://"+dst); !ok {
+					continue
+				}
+				got, ok := skopeoDigest(c, sk, dst)
+				if !ok {
+					continue
+				}
+				if other := st.withDigest(got); got != im.digest && other != nil {
+					c.failf("skopeo copy %s: got %s, the digest of %s, which shares the tag %q; want %s", src, short(got), other.names, im.tags[n], short(im.digest))
+					continue
+				}
+				c.check(got == im.digest, "skopeo copy %s → %s: the registry holds %s, want %s", src, dst, got, im.digest)
+			}
+		})
+}
+
+// ---- small helpers -----------------------------------------------------
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func uniqFields(s string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, f := range strings.Fields(s) {
+		if !seen[f] {
+			seen[f] = true
+			out = append(out, f)
+		}
+	}
+	return out
+}

@@ -1,0 +1,354 @@
+//go:build interop
+
+package interop
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// limitation is a cell whose tool is known not to handle the shape: the
+// cell must fail, and its failure must mention want. A tool that starts
+// to handle it, or fails differently, fails the suite, so that this table
+// gets updated. Empty row, format or col match any.
+type limitation struct {
+	id     string
+	matrix string // "load" or "save"
+	row    string // shape or save-row slug
+	format string // load: ferry export format
+	col    string
+	want   string // a substring of the failure
+	reason string // one line, for the report
+}
+
+// The versions measured are Debian 12's: docker.io 20.10.24, podman 4.3.1,
+// containerd 1.6.20, skopeo 1.9.3 (containers/image 5.23).
+var limitations = []limitation{
+	{id: "L1", matrix: "load", row: "docker-list", col: colSkopeo, want: "no descriptor found",
+		reason: "skopeo 1.9 (containers/image 5.23) selects only OCI manifest/index entries of index.json: a Docker manifest list entry is \"no descriptor found\" (later versions accept it)"},
+	{id: "L2", matrix: "load", row: "schema2", col: colSkopeo, want: "shares the tag",
+		reason: "ref.name holds the tag only (the docker/containerd convention ferry follows), so two images tagged latest are ambiguous for oci-archive:FILE:latest; skopeo 1.9 silently takes the first"},
+	{id: "L3", matrix: "load", row: "by-digest", col: colDockerLoad, want: "untagged",
+		reason: "docker load names images only through manifest.json RepoTags (name:tag): a name by digest loads untagged, as its image ID"},
+	{id: "L4", matrix: "load", row: "by-digest", col: colPodmanLoad, want: "untagged",
+		reason: "podman load reads a multi-entry archive through manifest.json (RepoTags name:tag only): a name by digest loads untagged, as its image ID"},
+	{id: "L5", matrix: "save", row: "podman-oci-archive", col: colWrite, want: "does not hold docker.io/acme/tool:2",
+		reason: "podman 4.3 `save --format oci-archive A B` writes only the first image and drops the rest without a word (podman#9590)"},
+	{id: "L6", matrix: "save", row: "ctr-export-platform", col: colPush, want: "is missing",
+		reason: "ferry refuses to push a sparse index (the absent platforms' manifests are missing); pushing the complete platforms under a filtered index is being added on main"},
+}
+
+// Columns.
+const (
+	colDockerLoad = "docker load"
+	colPodmanLoad = "podman load"
+	colCtrImport  = "ctr import"
+	colSkopeo     = "skopeo copy"
+
+	colWrite      = "write"
+	colImport     = "import"
+	colVerify     = "verify"
+	colLs         = "ls"
+	colPush       = "push"
+	colDockerPull = "docker pull"
+	colPodmanPull = "podman pull"
+	colSkopeoPull = "skopeo inspect"
+)
+
+// Cell outcomes.
+const (
+	statusOK    = "ok"
+	statusFail  = "FAIL"
+	statusSkip  = "skip"
+	statusNA    = "n/a"
+	statusLimit = "limit"
+	// statusBlocked: not checked because an earlier step of the row failed
+	// (that step is reported) or was an expected limitation.
+	statusBlocked = "blocked"
+)
+
+type result struct {
+	status string
+	note   string // limitation id, n/a reason or first failure
+}
+
+// matrix collects the outcome of every cell of one table.
+type matrix struct {
+	name, title string
+	cols        []string
+	mu          sync.Mutex
+	rows        []rowKey // in report order
+	labels      map[rowKey]string
+	cells       map[rowKey]map[string]result
+}
+
+type rowKey struct{ slug, format string }
+
+var (
+	loadMatrix = &matrix{name: "load", title: "ferry archive → engines", cols: []string{colDockerLoad, colPodmanLoad, colCtrImport, colSkopeo}}
+	saveMatrix = &matrix{name: "save", title: "engine output → ferry import/verify/ls → push → pull back",
+		cols: []string{colWrite, colImport, colVerify, colLs, colPush, colDockerPull, colPodmanPull, colSkopeoPull}}
+)
+
+func (m *matrix) addRow(slug, format, label string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.labels == nil {
+		m.labels, m.cells = map[rowKey]string{}, map[rowKey]map[string]result{}
+	}
+	k := rowKey{slug, format}
+	if _, ok := m.labels[k]; !ok {
+		m.rows = append(m.rows, k)
+		m.labels[k] = label
+	}
+}
+
+func (m *matrix) record(k rowKey, col string, r result) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cells[k] == nil {
+		m.cells[k] = map[string]result{}
+	}
+	m.cells[k][col] = r
+}
+
+func (m *matrix) label(k rowKey) string {
+	l := m.labels[k]
+	if k.format != "" {
+		l += " [" + k.format + "]"
+	}
+	return l
+}
+
+// cell is one (row, column) being checked: it counts the checks made and
+// collects the failures, each naming the tool, the shape, the command
+// and its stderr.
+type cell struct {
+	t      *testing.T
+	m      *matrix
+	key    rowKey
+	col    string
+	fails  []string
+	checks int
+	na     string
+}
+
+// check records one assertion; msg says what was compared.
+func (c *cell) check(ok bool, format string, a ...any) bool {
+	c.t.Helper()
+	c.checks++
+	if !ok {
+		c.fails = append(c.fails, fmt.Sprintf(format, a...))
+	}
+	return ok
+}
+
+func (c *cell) failf(format string, a ...any) {
+	c.fails = append(c.fails, fmt.Sprintf(format, a...))
+}
+
+// notApplicable marks the cell n/a (nothing to check, for a reason).
+func (c *cell) notApplicable(why string) { c.na = why }
+
+// run runs a tool for this cell; a failure is recorded and ok is false.
+func (c *cell) run(tl *tool, args ...string) (string, bool) {
+	c.t.Helper()
+	out, err := tl.run(c.t, args...)
+	if err != nil {
+		c.failf("%v", err)
+		return out, false
+	}
+	return out, true
+}
+
+// runCell runs fn as the subtest name and records the outcome of the
+// cell (m, row, format, col) against the limitations table. It returns
+// the status.
+func (m *matrix) runCell(t *testing.T, name string, k rowKey, col string, fn func(c *cell)) string {
+	status := statusFail
+	t.Run(name, func(t *testing.T) {
+		c := &cell{t: t, m: m, key: k, col: col}
+		finished := false
+		defer func() {
+			if finished {
+				return
+			}
+			if t.Skipped() {
+				status = statusSkip
+				m.record(k, col, result{statusSkip, "skipped"})
+			} else {
+				m.record(k, col, result{statusFail, "stopped early; see the log"})
+			}
+		}()
+		fn(c)
+		status = c.finish()
+		finished = true
+	})
+	return status
+}
+
+func (c *cell) finish() string {
+	t := c.t
+	where := fmt.Sprintf("%s / %s", c.col, c.m.label(c.key))
+	lim := findLimitation(c.m.name, c.key, c.col)
+	all := strings.Join(c.fails, "\n  ")
+	switch {
+	case len(c.fails) == 0 && lim != nil:
+		t.Errorf("%s: expected limitation %s no longer holds (%d checks passed): %s\nupdate the table in matrix_test.go", where, lim.id, c.checks, lim.reason)
+		c.m.record(c.key, c.col, result{statusFail, lim.id + " no longer holds"})
+		return statusFail
+	case len(c.fails) == 0 && c.na != "":
+		t.Logf("interop: %s: n/a: %s", where, c.na)
+		c.m.record(c.key, c.col, result{statusNA, c.na})
+		return statusNA
+	case len(c.fails) == 0:
+		t.Logf("interop: %s: ok (%d checks)", where, c.checks)
+		c.m.record(c.key, c.col, result{statusOK, ""})
+		return statusOK
+	case lim != nil && strings.Contains(all, lim.want):
+		t.Logf("interop: %s: expected limitation %s: %s\n  observed: %s", where, lim.id, lim.reason, all)
+		c.m.record(c.key, c.col, result{statusLimit, lim.id})
+		return statusLimit
+	case lim != nil:
+		t.Errorf("%s: expected limitation %s (failure mentioning %q) but it failed differently:\n  %s", where, lim.id, lim.want, all)
+	default:
+		t.Errorf("%s: %d failure(s) (%d checks made):\n  %s", where, len(c.fails), c.checks, all)
+	}
+	c.m.record(c.key, c.col, result{statusFail, c.fails[0]})
+	return statusFail
+}
+
+func findLimitation(m string, k rowKey, col string) *limitation {
+	for i := range limitations {
+		l := &limitations[i]
+		if l.matrix == m && (l.row == "" || l.row == k.slug) && (l.format == "" || l.format == k.format) && (l.col == "" || l.col == col) {
+			return l
+		}
+	}
+	return nil
+}
+
+// ---- the report --------------------------------------------------------
+
+// renderReport draws both matrices as Markdown, with the limitations met,
+// the failures and what was left behind.
+func renderReport(elapsed time.Duration, left []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n# ferry interop matrix\n\n")
+	fmt.Fprintf(&b, "%s; %s; %.0fs\n\n", suite.version, versionLine(), elapsed.Seconds())
+	usedLim := map[string]bool{}
+	var fails, nas []string
+	for _, m := range []*matrix{loadMatrix, saveMatrix} {
+		m.mu.Lock()
+		fmt.Fprintf(&b, "## %s (%s)\n\n", m.title, m.name)
+		header := append([]string{"shape"}, m.cols...)
+		if m.name == "save" {
+			header[0] = "tool: output"
+		}
+		var rows [][]string
+		for _, k := range m.rows {
+			row := []string{m.label(k)}
+			for _, col := range m.cols {
+				r, ok := m.cells[k][col]
+				switch {
+				case !ok:
+					row = append(row, "·")
+				case r.status == statusLimit:
+					usedLim[r.note] = true
+					row = append(row, r.note)
+				case r.status == statusFail:
+					fails = append(fails, fmt.Sprintf("- %s / %s: %s", col, m.label(k), firstLine(r.note)))
+					row = append(row, "**FAIL**")
+				case r.status == statusBlocked:
+					row = append(row, "—")
+				case r.status == statusNA:
+					nas = append(nas, fmt.Sprintf("- %s / %s: %s", col, m.label(k), r.note))
+					row = append(row, "n/a")
+				default:
+					row = append(row, r.status)
+				}
+			}
+			rows = append(rows, row)
+		}
+		m.mu.Unlock()
+		b.WriteString(table(header, rows))
+		b.WriteString("\n")
+	}
+	b.WriteString("ok: every check of the cell passed (names, digests, image IDs, platforms); L*: expected limitation, asserted; n/a: nothing to check; —: blocked by an earlier step of the row; ·: not run.\n\n")
+	if len(usedLim) > 0 {
+		b.WriteString("Expected limitations (each asserted: the tool must still fail this way):\n\n")
+		for _, l := range limitations {
+			if usedLim[l.id] {
+				fmt.Fprintf(&b, "- %s (%s, %s): %s\n", l.id, l.col, l.row, l.reason)
+			}
+		}
+		b.WriteString("\n")
+	}
+	if len(nas) > 0 {
+		b.WriteString("Not applicable:\n\n" + strings.Join(nas, "\n") + "\n\n")
+	}
+	if len(fails) > 0 {
+		sort.Strings(fails)
+		b.WriteString("Failures:\n\n" + strings.Join(fails, "\n") + "\n\n")
+	}
+	if len(left) > 0 {
+		b.WriteString("Left behind after the run (must be empty):\n\n- " + strings.Join(left, "\n- ") + "\n\n")
+	} else {
+		b.WriteString("Clean-up: every daemon stopped by PID; no process or mount left behind.\n\n")
+	}
+	return b.String()
+}
+
+func versionLine() string {
+	versions.Lock()
+	defer versions.Unlock()
+	var parts []string
+	for _, k := range []string{"dockerd", "podman", "containerd", "skopeo"} {
+		if v, ok := versions.m[k]; ok {
+			parts = append(parts, v)
+		}
+	}
+	if len(parts) == 0 {
+		return "no engine ran"
+	}
+	return strings.Join(parts, "; ")
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return clip(s, 300)
+}
+
+// table renders a Markdown table padded for reading in a terminal too.
+func table(header []string, rows [][]string) string {
+	w := make([]int, len(header))
+	for _, r := range append([][]string{header}, rows...) {
+		for i, s := range r {
+			if n := len([]rune(s)); n > w[i] {
+				w[i] = n
+			}
+		}
+	}
+	line := func(r []string) string {
+		var b strings.Builder
+		for i, s := range r {
+			fmt.Fprintf(&b, "| %s%s ", s, strings.Repeat(" ", w[i]-len([]rune(s))))
+		}
+		return b.String() + "|\n"
+	}
+	var b strings.Builder
+	b.WriteString(line(header))
+	sep := make([]string, len(header))
+	for i := range sep {
+		sep[i] = strings.Repeat("-", w[i])
+	}
+	b.WriteString(line(sep))
+	for _, r := range rows {
+		b.WriteString(line(r))
+	}
+	return b.String()
+}
