@@ -11,7 +11,7 @@ export CGO_ENABLED ?= 0
 REGISTRY_VERSION := v3.1.2
 REGISTRY         := $(BIN)/registry
 
-.PHONY: all build test vet unit fuzz demo bench docs fixtures registry clean
+.PHONY: all build test vet unit fuzz interop demo bench docs fixtures registry clean
 
 all: build
 
@@ -21,7 +21,7 @@ build:
 	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(FERRY) ./cmd/ferry
 
 vet:
-	$(GO) vet ./...
+	$(GO) vet -tags interop ./...
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 
 unit: $(REGISTRY)
@@ -32,11 +32,27 @@ registry: $(REGISTRY)
 $(REGISTRY):
 	GOBIN=$(BIN) $(GO) install github.com/distribution/distribution/v3/cmd/registry@$(REGISTRY_VERSION)
 
-# test: static checks, each fuzz target briefly, then every test under the
-# race detector (the registry tests start bin/registry on loopback ports).
+# test: static checks, each fuzz target briefly, every test under the
+# race detector (the registry tests start bin/registry on loopback ports),
+# then the interop suite against the real engines.
 test: vet $(REGISTRY)
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
 	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
+	$(MAKE) interop
+
+# interop: docker, podman, containerd and skopeo load ferry's archives, and
+# ferry imports, verifies and pushes what they write (internal/interop).
+# Installs Debian's engines when missing, runs private daemons (nothing
+# touches the system's), and ends with the compatibility matrix, also in
+# out/interop.md; the full log is out/interop.log.
+interop: SHELL := /bin/bash
+interop: .SHELLFLAGS := -o pipefail -c
+interop: build $(REGISTRY)
+	./scripts/interop-deps.sh
+	@mkdir -p out
+	FERRY=$(FERRY) FERRY_INTEROP_TABLE=$(CURDIR)/out/interop.md \
+		$(GO) test -tags interop -count=1 -timeout 15m -v ./internal/interop 2>&1 | tee out/interop.log | \
+		awk '/^# ferry interop matrix/ { m = 1 } m || /--- (FAIL|SKIP)|^--- PASS|^    --- PASS|^        --- PASS|^(ok|FAIL|PASS)|^panic|\.go:[0-9]+:[0-9]+: /'
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
