@@ -105,10 +105,14 @@ func pullCommand() *cli.Command {
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "read references from `FILE`, one a line"},
 			&cli.BoolFlag{Name: "referrers", Usage: "also carry signatures, SBOMs and attestations (referrers API or tag fallback, cosign tags)"},
 			platformFlag,
+			formatFlag,
 			jsonFlag,
 		}, registryFlags()...),
 		Action: func(c *cli.Context) error {
 			refs := c.Args().Slice()
+			if c.IsSet("format") && !isArchivePath(c.String("to")) {
+				return usagef("pull: --format shapes an archive; %s is a layout directory (name it .tar, .tar.gz or .tar.zst for an archive)", c.String("to"))
+			}
 			if f := c.String("file"); f != "" {
 				more, err := readRefList(f)
 				if err != nil {
@@ -164,11 +168,15 @@ func pullCommand() *cli.Command {
 // archive, metadata first and each blob verified as it passes: no staging
 // copy on disk, which matters on a USB stick.
 func pullArchive(c *cli.Context, client *sync.Client, refs []string, to string, opts sync.PullOptions) ([]sync.Pulled, error) {
+	format, err := archiveFormat(c)
+	if err != nil {
+		return nil, err
+	}
 	plan, err := sync.Resolve(c.Context, client, refs, opts)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := archive.Write(c.Context, plan.Remote, plan.Images, to, archive.WriteOptions{Platforms: opts.Platforms, Progress: opts.Progress, Total: opts.Total}); err != nil {
+	if _, err := archive.Write(c.Context, plan.Remote, plan.Images, to, archive.WriteOptions{Platforms: opts.Platforms, Format: format, Progress: opts.Progress, Total: opts.Total}); err != nil {
 		return nil, err
 	}
 	return plan.Pulled, nil
