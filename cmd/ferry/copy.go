@@ -116,7 +116,7 @@ func copyCommand() *cli.Command {
 					return err
 				}
 				defer s.Close()
-				opts := sync.PushOptions{Concurrency: c.Int("concurrency")}
+				opts := sync.PushOptions{Platforms: plats, Concurrency: c.Int("concurrency")}
 				if r, err := layout.ParseRef(dst.name); err == nil && len(images) == 1 && strings.Contains(dst.name, ":") && r.Digest == "" {
 					opts.As = &r
 				} else {
