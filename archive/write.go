@@ -118,7 +118,7 @@ func Write(ctx context.Context, src layout.Store, images []layout.Image, dest st
 		res.Images = p.dockerImages
 		res.Notes = append(res.Notes, fmt.Sprintf("docker format: one platform per image (%s); loaders will compute new manifest digests, image IDs stay the config digests", p.platform))
 	}
-	if err := writeTar(ctx, tmp, comp, opts.Format, src, p, res, opts.Progress); err != nil {
+	if err := writeTar(ctx, layout.NewWriteback(tmp), comp, opts.Format, src, p, res, opts.Progress); err != nil {
 		return nil, err
 	}
 	if err := tmp.Sync(); err != nil {
@@ -221,8 +221,11 @@ func copyBlob(ctx context.Context, tw *tar.Writer, src layout.Store, d ocispec.D
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", d.MediaType, d.Digest, err)
 	}
-	defer rc.Close()
-	vr, err := layout.NewVerifyReader(rc, d)
+	// The tar takes one blob at a time, so one stream is all there is:
+	// reading, hashing and writing each get a goroutine (and a core).
+	ra := layout.NewReadAhead(rc, pipelineDepth)
+	defer ra.Close()
+	vr, err := layout.NewVerifyReader(ra, d)
 	if err != nil {
 		return err
 	}
@@ -233,11 +236,15 @@ func copyBlob(ctx context.Context, tw *tar.Writer, src layout.Store, d ocispec.D
 	if progress != nil {
 		w = progressWriter{tw, progress}
 	}
-	if _, err := layout.CopyBuffer(w, vr); err != nil {
+	if _, err := layout.CopyBehind(w, vr, pipelineDepth); err != nil {
 		return fmt.Errorf("%s %s: %w", d.MediaType, d.Digest, err)
 	}
 	return nil
 }
+
+// pipelineDepth is the buffers (1 MiB each) between two stages of a blob's
+// stream: enough to ride out the stalls of a socket or a disk.
+const pipelineDepth = 4
 
 type progressWriter struct {
 	w  io.Writer
