@@ -79,6 +79,10 @@ log="$dir/reg-src/registry.log"
 measure "ferry pull" "$log" 'rm -rf "$dir/p-ferry"' "$FERRY" pull "$ref" --to "$dir/p-ferry"
 measure "crane pull" "$log" 'rm -rf "$dir/p-crane"' bin/crane pull --format=oci "$ref" "$dir/p-crane"
 measure "skopeo pull" "$log" 'rm -rf "$dir/p-skopeo"' skopeo copy -q --all --src-tls-verify=false "docker://$ref" "oci:$dir/p-skopeo:v1"
+# Into one archive file, the shape carried across an air gap.
+measure "ferry .tar" "$log" 'rm -f "$dir/a-ferry.tar"' "$FERRY" pull "$ref" --to "$dir/a-ferry.tar"
+measure "crane .tar" "$log" 'rm -f "$dir/a-crane.tar"' bin/crane pull "$ref" "$dir/a-crane.tar"
+measure "skopeo .tar" "$log" 'rm -f "$dir/a-skopeo.tar"' skopeo copy -q --all --src-tls-verify=false "docker://$ref" "oci-archive:$dir/a-skopeo.tar:v1"
 
 measure_push() { # measure_push LABEL CMD-TEMPLATE (uses $dst)
 	local label=$1 tmpl=$2 rss="" reqs=""
@@ -109,10 +113,11 @@ printf '\nferry pull/push benchmark: %s bytes of layers in %s blobs, %s cores, b
 cores=$(nproc)
 floor() { awk -v c="${C[$1]}" -v g="${G[$1]}" -v n="$cores" 'BEGIN { printf "%.3f", (c+g)/n }'; }
 printf '%-12s %9s %9s %10s %9s %9s %9s %9s\n' run seconds MiB/s "peak RSS" requests "tool CPU" "reg CPU" "floor"
-for k in "ferry pull" "crane pull" "skopeo pull" "ferry push" "crane push" "skopeo push"; do
+for k in "ferry pull" "crane pull" "skopeo pull" "ferry .tar" "crane .tar" "skopeo .tar" "ferry push" "crane push" "skopeo push"; do
 	printf '%-12s %9.3f %9.0f %9sM %9s %8.2fs %8.2fs %8.2fs\n' "$k" "${T[$k]}" "$(awk -v b="$bytes" -v s="${T[$k]}" 'BEGIN { print b/1048576/s }')" "${R[$k]}" "${Q[$k]}" "${C[$k]}" "${G[$k]}" "$(floor "$k")"
 done
 echo "(floor = (tool CPU + registry CPU) / $cores cores: the least wall time that work can take on this machine)"
+awk -v f="${T["ferry .tar"]}" -v c="${T["crane .tar"]}" -v s="${T["skopeo .tar"]}" 'BEGIN { p = (c < s ? c : s); printf "pull into one archive: ferry is %.2fx the faster peer (crane %.3fs, skopeo %.3fs)\n", p/f, c, s }'
 for op in pull push; do
 	f=${T["ferry $op"]} c=${T["crane $op"]} s=${T["skopeo $op"]}
 	peer=$(awk -v c="$c" -v s="$s" 'BEGIN { print (c < s ? c : s) }')
