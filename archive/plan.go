@@ -27,19 +27,21 @@ const (
 
 // plan is everything an archive will hold, in write order.
 type plan struct {
-	images   []layout.Image
-	graph    *layout.Graph
-	meta     []ocispec.Descriptor // indexes, manifests and configs
-	layers   []ocispec.Descriptor // everything else
-	docker   []dockerItem
-	skipped  []string // images left out of manifest.json and why
-	platform string   // the platform manifest.json carries for multi-platform images
+	images []layout.Image
+	graph  *layout.Graph
+	meta   []ocispec.Descriptor // indexes, manifests and configs
+	layers []ocispec.Descriptor // everything else
+	docker []dockerItem
+	// dockerImages are the images manifest.json names.
+	dockerImages []layout.Image
+	skipped      []string // images left out of manifest.json and why
+	platform     string   // the platform manifest.json carries for multi-platform images
 }
 
 // makePlan walks the chosen images and orders their content: metadata
 // first so a streaming reader knows the whole archive before the first
 // layer, layers after, each once.
-func makePlan(ctx context.Context, src layout.Store, images []layout.Image, platforms []ocispec.Platform) (*plan, error) {
+func makePlan(ctx context.Context, src layout.Store, images []layout.Image, platforms []ocispec.Platform, format Format) (*plan, error) {
 	roots := make([]ocispec.Descriptor, 0, len(images))
 	for _, im := range images {
 		roots = append(roots, im.Desc)
@@ -72,9 +74,16 @@ func makePlan(ctx context.Context, src layout.Store, images []layout.Image, plat
 			p.layers = append(p.layers, b)
 		}
 	}
-	var skipped []string
-	p.docker, skipped = dockerItems(g, images, p.platform)
-	p.skipped = append(p.skipped, skipped...)
+	if !format.docker() {
+		return p, nil
+	}
+	used := p.addDockerItems(images)
+	if format == Docker {
+		p.dockerOnly(used)
+		if len(p.docker) == 0 {
+			return nil, fmt.Errorf("none of the images is a %s container image, so a docker-format archive would be empty", p.platform)
+		}
+	}
 	return p, nil
 }
 
@@ -92,10 +101,13 @@ func dockerPlatform(want []ocispec.Platform) string {
 // the archive loadable by every docker version. The names are fully
 // qualified: docker displays docker.io/library/busybox:1.36 as
 // busybox:1.36 anyway, and podman would file a short name under localhost/.
-func dockerItems(g *layout.Graph, images []layout.Image, platform string) ([]dockerItem, []string) {
+// It returns the digests of every config and layer named, and keeps in
+// p.dockerImages the images docker will see.
+func (p *plan) addDockerItems(images []layout.Image) map[digest.Digest]bool {
+	g, platform := p.graph, p.platform
+	used := map[digest.Digest]bool{}
 	byManifest := map[digest.Digest]*dockerItem{}
 	var order []digest.Digest
-	var skipped []string
 	for _, im := range images {
 		n := g.Node(im.Desc.Digest)
 		if n == nil {
@@ -104,15 +116,18 @@ func dockerItems(g *layout.Graph, images []layout.Image, platform string) ([]doc
 		m := pickManifest(g, n, platform)
 		if m == nil || !layout.IsConfig(m.Manifest.Config.MediaType) {
 			if im.Ref.Tag != "" { // artifacts and unnamed referrers are not docker images
-				skipped = append(skipped, fmt.Sprintf("%s: no %s image manifest, so docker load will not see it", im.Name(), platform))
+				p.skipped = append(p.skipped, fmt.Sprintf("%s: no %s image manifest, so docker load will not see it", im.Name(), platform))
 			}
 			continue
 		}
+		p.dockerImages = append(p.dockerImages, im)
 		it, ok := byManifest[m.Desc.Digest]
 		if !ok {
 			it = &dockerItem{Config: blobName(m.Manifest.Config.Digest), RepoTags: []string{}}
+			used[m.Manifest.Config.Digest] = true
 			for _, l := range m.Manifest.Layers {
 				it.Layers = append(it.Layers, blobName(l.Digest))
+				used[l.Digest] = true
 			}
 			byManifest[m.Desc.Digest] = it
 			order = append(order, m.Desc.Digest)
@@ -121,13 +136,13 @@ func dockerItems(g *layout.Graph, images []layout.Image, platform string) ([]doc
 			it.RepoTags = append(it.RepoTags, layout.Ref{Repo: im.Ref.Repo, Tag: im.Ref.Tag}.String())
 		}
 	}
-	out := make([]dockerItem, 0, len(order))
+	p.docker = make([]dockerItem, 0, len(order))
 	for _, d := range order {
 		it := byManifest[d]
 		sort.Strings(it.RepoTags)
-		out = append(out, *it)
+		p.docker = append(p.docker, *it)
 	}
-	return out, skipped
+	return used
 }
 
 // pickManifest descends from n to the image manifest for platform.

@@ -31,11 +31,14 @@ type WriteOptions struct {
 	Progress func(n int64)
 	// Total, if set, learns the bytes the archive will hold once planned.
 	Total func(n int64)
+	// Format is the archive's shape; Both, the zero value, suits every loader.
+	Format Format
 }
 
 // Result describes a written archive.
 type Result struct {
 	Path     string
+	Format   Format
 	Images   []layout.Image
 	Blobs    int
 	Size     int64    // bytes of blob content
@@ -55,7 +58,8 @@ func mtime() time.Time {
 
 // Write creates the archive at dest from images in src. The tar is at once
 // an OCI layout (oci-layout, index.json with full names, blobs/) and a
-// docker-save archive (manifest.json with RepoTags). It is written to a
+// docker-save archive (manifest.json with RepoTags), unless opts.Format
+// asks for one of the two. It is written to a
 // temporary name beside dest, synced, and renamed only when complete: a
 // failure or crash never leaves a partial archive under dest's name.
 func Write(ctx context.Context, src layout.Store, images []layout.Image, dest string, opts WriteOptions) (*Result, error) {
@@ -70,7 +74,7 @@ func Write(ctx context.Context, src layout.Store, images []layout.Image, dest st
 		}
 	}
 	layout.SortImages(named)
-	p, err := makePlan(ctx, src, named, opts.Platforms)
+	p, err := makePlan(ctx, src, named, opts.Platforms, opts.Format)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +104,7 @@ func Write(ctx context.Context, src layout.Store, images []layout.Image, dest st
 			os.Remove(tmp.Name())
 		}
 	}()
-	res := &Result{Path: dest, Images: named, Blobs: len(p.meta) + len(p.layers), Notes: p.skipped}
+	res := &Result{Path: dest, Format: opts.Format, Images: named, Blobs: len(p.meta) + len(p.layers), Notes: p.skipped}
 	for _, d := range append(append([]ocispec.Descriptor(nil), p.meta...), p.layers...) {
 		res.Size += d.Size
 	}
@@ -110,7 +114,11 @@ func Write(ctx context.Context, src layout.Store, images []layout.Image, dest st
 	for _, f := range p.graph.Filtered {
 		res.Filtered = append(res.Filtered, fmt.Sprintf("%s %s", layout.PlatformString(f.Platform), f.Digest))
 	}
-	if err := writeTar(ctx, tmp, comp, src, p, res, opts.Progress); err != nil {
+	if opts.Format == Docker {
+		res.Images = p.dockerImages
+		res.Notes = append(res.Notes, fmt.Sprintf("docker format: one platform per image (%s); loaders will compute new manifest digests, image IDs stay the config digests", p.platform))
+	}
+	if err := writeTar(ctx, layout.NewWriteback(tmp), comp, opts.Format, src, p, res, opts.Progress); err != nil {
 		return nil, err
 	}
 	if err := tmp.Sync(); err != nil {
@@ -130,7 +138,7 @@ func Write(ctx context.Context, src layout.Store, images []layout.Image, dest st
 	return res, nil
 }
 
-func writeTar(ctx context.Context, w io.Writer, comp Compression, src layout.Store, p *plan, res *Result, progress func(int64)) error {
+func writeTar(ctx context.Context, w io.Writer, comp Compression, format Format, src layout.Store, p *plan, res *Result, progress func(int64)) error {
 	var zw io.WriteCloser
 	switch comp {
 	case Gzip:
@@ -164,15 +172,19 @@ func writeTar(ctx context.Context, w io.Writer, comp Compression, src layout.Sto
 		AnnotationBlobs:  strconv.Itoa(res.Blobs),
 		AnnotationSize:   strconv.FormatInt(res.Size, 10),
 	}
-	dockerJSON, _ := json.Marshal(p.docker)
-	if err := file(ocispec.ImageLayoutFile, []byte(`{"imageLayoutVersion":"1.0.0"}`)); err != nil {
-		return err
+	if format.oci() {
+		if err := file(ocispec.ImageLayoutFile, []byte(`{"imageLayoutVersion":"1.0.0"}`)); err != nil {
+			return err
+		}
+		if err := file(ocispec.ImageIndexFile, layout.IndexJSON(p.images, ann)); err != nil {
+			return err
+		}
 	}
-	if err := file(ocispec.ImageIndexFile, layout.IndexJSON(p.images, ann)); err != nil {
-		return err
-	}
-	if err := file(dockerManifestFile, dockerJSON); err != nil {
-		return err
+	if format.docker() {
+		dockerJSON, _ := json.Marshal(p.docker)
+		if err := file(dockerManifestFile, dockerJSON); err != nil {
+			return err
+		}
 	}
 	dirs := map[string]bool{}
 	if err := dir("blobs/"); err != nil {
@@ -209,8 +221,11 @@ func copyBlob(ctx context.Context, tw *tar.Writer, src layout.Store, d ocispec.D
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", d.MediaType, d.Digest, err)
 	}
-	defer rc.Close()
-	vr, err := layout.NewVerifyReader(rc, d)
+	// The tar takes one blob at a time, so one stream is all there is:
+	// reading, hashing and writing each get a goroutine (and a core).
+	ra := layout.NewReadAhead(rc, pipelineDepth)
+	defer ra.Close()
+	vr, err := layout.NewVerifyReader(ra, d)
 	if err != nil {
 		return err
 	}
@@ -221,11 +236,15 @@ func copyBlob(ctx context.Context, tw *tar.Writer, src layout.Store, d ocispec.D
 	if progress != nil {
 		w = progressWriter{tw, progress}
 	}
-	if _, err := layout.CopyBuffer(w, vr); err != nil {
+	if _, err := layout.CopyBehind(w, vr, pipelineDepth); err != nil {
 		return fmt.Errorf("%s %s: %w", d.MediaType, d.Digest, err)
 	}
 	return nil
 }
+
+// pipelineDepth is the buffers (1 MiB each) between two stages of a blob's
+// stream: enough to ride out the stalls of a socket or a disk.
+const pipelineDepth = 4
 
 type progressWriter struct {
 	w  io.Writer

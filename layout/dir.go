@@ -238,7 +238,7 @@ func (d *Dir) writeTemp(ctx context.Context, desc ocispec.Descriptor, r io.Reade
 	if err != nil {
 		return "", err
 	}
-	_, err = CopyBuffer(&writeback{f: f}, contextReader{ctx, vr})
+	_, err = CopyBuffer(NewWriteback(f), contextReader{ctx, vr})
 	if err == nil {
 		err = f.Sync()
 	}
@@ -364,23 +364,4 @@ func MergeImages(cur, add []Image) []Image {
 		out = append(out, im)
 	}
 	return out
-}
-
-// writeback writes to f and starts the kernel's writeback every few
-// megabytes, so the fsync at the end finds little left to do.
-type writeback struct {
-	f            *os.File
-	done, queued int64
-}
-
-const writebackEvery = 8 << 20
-
-func (w *writeback) Write(p []byte) (int, error) {
-	n, err := w.f.Write(p)
-	w.done += int64(n)
-	if w.done-w.queued >= writebackEvery {
-		startWriteback(w.f, w.queued, w.done-w.queued)
-		w.queued = w.done
-	}
-	return n, err
 }

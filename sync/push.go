@@ -17,7 +17,10 @@ type PushOptions struct {
 	// keeping repository paths; empty pushes under the names carried.
 	To string
 	// As pushes a single image under exactly this name (ferry copy).
-	As          *layout.Ref
+	As *layout.Ref
+	// Platforms pushes only these platforms of multi-platform images,
+	// under a narrowed index with its own digest (nil: all there are).
+	Platforms   []ocispec.Platform
 	DryRun      bool
 	Concurrency int
 	Progress    func(int64)
@@ -28,6 +31,11 @@ type Pushed struct {
 	Source string        `json:"source"`
 	Target string        `json:"target"`
 	Digest digest.Digest `json:"digest"`
+	// SourceDigest is set when the index went narrowed (a sparse source
+	// or --platform): Digest is then the new index, LeftOut says what
+	// was not pushed and why.
+	SourceDigest digest.Digest `json:"sourceDigest,omitempty"`
+	LeftOut      []string      `json:"leftOut,omitempty"`
 	// Blobs counts blobs sent; Skipped those the registry already had.
 	Blobs   int `json:"blobs"`
 	Skipped int `json:"skipped"`
@@ -59,19 +67,25 @@ func Push(ctx context.Context, c *Client, src layout.Store, images []layout.Imag
 	// Plan: walk every image once, checking every blob is there (a push
 	// must never leave a partial image behind a tag), and find its target.
 	type job struct {
+		src    layout.Store
 		im     layout.Image
 		g      *layout.Graph
 		target layout.Ref
 		err    error
+		from   digest.Digest
+		left   []string
 	}
 	jobs := make([]job, 0, len(images))
 	subjectRepo := map[digest.Digest]string{}
-	for _, im := range images {
-		g, err := layout.Walk(ctx, src, []ocispec.Descriptor{im.Desc}, layout.WalkOptions{CheckBlobs: true})
+	for _, orig := range images {
+		s, im, g, left, err := planImage(ctx, src, orig, opts.Platforms)
 		if err != nil {
-			return nil, fmt.Errorf("push %s: %w", im.Name(), err)
+			return nil, fmt.Errorf("push %s: %w", orig.Name(), err)
 		}
-		j := job{im: im, g: g}
+		j := job{src: s, im: im, g: g, left: left}
+		if im.Desc.Digest != orig.Desc.Digest {
+			j.from = orig.Desc.Digest
+		}
 		j.target, j.err = Target(im, opts.To)
 		if opts.As != nil {
 			j.target, j.err = *opts.As, nil
@@ -79,6 +93,9 @@ func Push(ctx context.Context, c *Client, src layout.Store, images []layout.Imag
 		if j.err == nil {
 			for _, n := range g.Nodes {
 				subjectRepo[n.Desc.Digest] = j.target.Repo
+			}
+			if j.from != "" { // a referrer of the whole index goes beside what went
+				subjectRepo[j.from] = j.target.Repo
 			}
 		}
 		jobs = append(jobs, j)
@@ -97,10 +114,11 @@ func Push(ctx context.Context, c *Client, src layout.Store, images []layout.Imag
 	}
 	var out []Pushed
 	for _, j := range jobs {
-		p, err := pushOne(ctx, c, src, j.im, j.g, j.target, opts)
+		p, err := pushOne(ctx, c, j.src, j.im, j.g, j.target, opts)
 		if err != nil {
 			return out, err
 		}
+		p.SourceDigest, p.LeftOut = j.from, j.left
 		out = append(out, p)
 	}
 	return out, nil

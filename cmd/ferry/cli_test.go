@@ -50,6 +50,8 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"export", "dir", "--to", "x.tar", "--platform", "linux"}, // bad platform
 		{"nosuchcommand"},
 		{"tag", "dir", "a", "b@sha256:" + strings.Repeat("a", 64)},
+		{"export", "dir", "--to", "x.tar", "--format", "tarball"},         // unknown format
+		{"pull", "127.0.0.1:1/a:b", "--to", "somedir", "--format", "oci"}, // --format with a directory
 	} {
 		if code, _, stderr := ferry(t, args...); code != exitUsage {
 			t.Errorf("ferry %v: exit %d, want %d (stderr %q)", args, code, exitUsage, stderr)
@@ -243,5 +245,26 @@ func TestFailedImportLeavesNoLayout(t *testing.T) {
 	ferry(t, "import", set.Dir, "--into", empty)
 	if ents, _ := os.ReadDir(empty); len(ents) != 0 {
 		t.Fatalf("failed import left %v in an empty directory", ents)
+	}
+}
+
+// TestExportFormats: each --format gives an archive ferry reads back with
+// the same names, and says its format in --json.
+func TestExportFormats(t *testing.T) {
+	set := testimage.New(t)
+	for _, f := range []string{"both", "oci", "docker"} {
+		p := filepath.Join(t.TempDir(), f+".tar")
+		code, out, stderr := ferry(t, "export", set.Dir, "--to", p, "--format", f, "--json")
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", f, code, stderr)
+		}
+		var res struct{ Format string }
+		if err := json.Unmarshal([]byte(out), &res); err != nil || res.Format != f {
+			t.Fatalf("%s: --json says format %q (%v)", f, res.Format, err)
+		}
+		code, out, stderr = ferry(t, "ls", p)
+		if code != 0 || !strings.Contains(out, "docker.io/library/busybox") || !strings.Contains(out, "example.com/app") {
+			t.Fatalf("%s: ls exit %d: %s %s", f, code, out, stderr)
+		}
 	}
 }

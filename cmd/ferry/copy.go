@@ -67,7 +67,7 @@ func copyCommand() *cli.Command {
 			"or archives (oci-archive:FILE[:NAME]); the prefixes are needed only where a bare argument would be ambiguous.\n" +
 			"Digests never change. From a layout or archive to a registry, DST is a full name for one image, or a\n" +
 			"REGISTRY[/PREFIX] for all of them.",
-		Flags: append([]cli.Flag{platformFlag, jsonFlag}, registryFlags()...),
+		Flags: append([]cli.Flag{platformFlag, formatFlag, jsonFlag}, registryFlags()...),
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 2, 2); err != nil {
 				return err
@@ -116,7 +116,7 @@ func copyCommand() *cli.Command {
 					return err
 				}
 				defer s.Close()
-				opts := sync.PushOptions{Concurrency: c.Int("concurrency")}
+				opts := sync.PushOptions{Platforms: plats, Concurrency: c.Int("concurrency")}
 				if r, err := layout.ParseRef(dst.name); err == nil && len(images) == 1 && strings.Contains(dst.name, ":") && r.Digest == "" {
 					opts.As = &r
 				} else {
@@ -135,7 +135,11 @@ func copyCommand() *cli.Command {
 					return err
 				}
 				defer s.Close()
-				if result, err = archive.Write(c.Context, s, images, dst.path, archive.WriteOptions{Platforms: plats}); err != nil {
+				format, err := archiveFormat(c)
+				if err != nil {
+					return err
+				}
+				if result, err = archive.Write(c.Context, s, images, dst.path, archive.WriteOptions{Platforms: plats, Format: format}); err != nil {
 					return err
 				}
 			}

@@ -18,10 +18,12 @@ func exportCommand() *cli.Command {
 			"archive (manifest.json with RepoTags), so docker load, podman load, ctr import and skopeo read it directly.\n" +
 			"Metadata comes first and layers after; the same images always give a byte-identical file. With --platform\n" +
 			"the original index is kept (digest unchanged) and other platforms' content is left out (a sparse index).\n" +
+			"--format oci leaves manifest.json out, --format docker writes manifest.json and one platform's blobs only.\n" +
 			"SRC is a layout directory or an uncompressed tar.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "to", Usage: "archive `FILE` to write (replaced atomically)", Required: true},
 			platformFlag,
+			formatFlag,
 			jsonFlag,
 		},
 		Action: func(c *cli.Context) error {
@@ -32,13 +34,17 @@ func exportCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			format, err := archiveFormat(c)
+			if err != nil {
+				return err
+			}
 			src, images, err := openImages(c, c.Args().First(), c.Args().Tail())
 			if err != nil {
 				return err
 			}
 			defer src.Close()
 			p := startProgress(c.App.ErrWriter, "export", 0)
-			res, err := archive.Write(c.Context, src, images, c.String("to"), archive.WriteOptions{Platforms: plats, Progress: p.fn(), Total: p.totalFn()})
+			res, err := archive.Write(c.Context, src, images, c.String("to"), archive.WriteOptions{Platforms: plats, Format: format, Progress: p.fn(), Total: p.totalFn()})
 			p.finish()
 			if err != nil {
 				return fmt.Errorf("export failed, %s was not written: %w", c.String("to"), err)
@@ -47,7 +53,7 @@ func exportCommand() *cli.Command {
 				return printJSON(c.App.Writer, res)
 			}
 			w := c.App.Writer
-			fmt.Fprintf(w, "wrote %s: %d image(s), %d blobs, %s\n", res.Path, len(res.Images), res.Blobs, humanSize(res.Size))
+			fmt.Fprintf(w, "wrote %s (%s format): %d image(s), %d blobs, %s\n", res.Path, res.Format, len(res.Images), res.Blobs, humanSize(res.Size))
 			for _, im := range res.Images {
 				fmt.Fprintf(w, "  %s  %s\n", im.Name(), im.Desc.Digest)
 			}

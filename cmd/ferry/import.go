@@ -10,6 +10,19 @@ import (
 	"github.com/oci-ferry/ferry/layout"
 )
 
+// formatFlag picks the archive's shape for loaders that misread the
+// default; docs/COMPATIBILITY.md says what each gives up.
+var formatFlag = &cli.StringFlag{Name: "format", Value: "both", Usage: "archive shape: `both` (OCI layout + docker manifest.json, loads everywhere), oci (OCI only: docker ≤24 cannot load it), docker (manifest.json only, one platform, index digests not kept)"}
+
+// archiveFormat reads --format.
+func archiveFormat(c *cli.Context) (archive.Format, error) {
+	f, err := archive.ParseFormat(c.String("format"))
+	if err != nil {
+		return f, usagef("%v", err)
+	}
+	return f, nil
+}
+
 var platformFlag = &cli.StringFlag{Name: "platform", Usage: "keep only these platforms of multi-platform images, docker syntax: `os/arch[/variant][,…]`"}
 
 func importCommand() *cli.Command {

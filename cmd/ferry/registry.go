@@ -105,10 +105,14 @@ func pullCommand() *cli.Command {
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "read references from `FILE`, one a line"},
 			&cli.BoolFlag{Name: "referrers", Usage: "also carry signatures, SBOMs and attestations (referrers API or tag fallback, cosign tags)"},
 			platformFlag,
+			formatFlag,
 			jsonFlag,
 		}, registryFlags()...),
 		Action: func(c *cli.Context) error {
 			refs := c.Args().Slice()
+			if c.IsSet("format") && !isArchivePath(c.String("to")) {
+				return usagef("pull: --format shapes an archive; %s is a layout directory (name it .tar, .tar.gz or .tar.zst for an archive)", c.String("to"))
+			}
 			if f := c.String("file"); f != "" {
 				more, err := readRefList(f)
 				if err != nil {
@@ -164,11 +168,15 @@ func pullCommand() *cli.Command {
 // archive, metadata first and each blob verified as it passes: no staging
 // copy on disk, which matters on a USB stick.
 func pullArchive(c *cli.Context, client *sync.Client, refs []string, to string, opts sync.PullOptions) ([]sync.Pulled, error) {
+	format, err := archiveFormat(c)
+	if err != nil {
+		return nil, err
+	}
 	plan, err := sync.Resolve(c.Context, client, refs, opts)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := archive.Write(c.Context, plan.Remote, plan.Images, to, archive.WriteOptions{Platforms: opts.Platforms, Progress: opts.Progress, Total: opts.Total}); err != nil {
+	if _, err := archive.Write(c.Context, plan.Remote, plan.Images, to, archive.WriteOptions{Platforms: opts.Platforms, Format: format, Progress: opts.Progress, Total: opts.Total}); err != nil {
 		return nil, err
 	}
 	return plan.Pulled, nil
@@ -181,10 +189,14 @@ func pushCommand() *cli.Command {
 		ArgsUsage: "SRC [NAME…]",
 		Description: "Pushes every image of SRC (or the named ones) under the name it carries, or under --to REGISTRY[/PREFIX]\n" +
 			"with repository paths kept. Blobs first, each verified as it is read and skipped when the registry has\n" +
-			"it; then manifests, children before parents, byte for byte; tags last. Prints the digest map.",
+			"it; then manifests, children before parents, byte for byte; tags last. Prints the digest map.\n" +
+			"A sparse index (platforms whose blobs the source lacks, as docker and ctr export them) or --platform\n" +
+			"pushes a narrowed index holding the complete, chosen platforms; its new digest and what was left out\n" +
+			"are printed. An image with no complete platform is refused: never a broken manifest.",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "to", Usage: "push under `REGISTRY[/PREFIX]` instead of the names carried"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "only show what would be sent"},
+			platformFlag,
 			jsonFlag,
 		}, registryFlags()...),
 		Action: func(c *cli.Context) error {
@@ -212,8 +224,12 @@ func pushCommand() *cli.Command {
 				fmt.Fprintf(c.App.ErrWriter, "pushing %d image(s) under the names the source carries, to %s (use --to to choose the registry, --dry-run to review)\n",
 					len(images), strings.Join(uniq(hosts), ", "))
 			}
+			plats, err := platforms(c)
+			if err != nil {
+				return err
+			}
 			p := startProgress(c.App.ErrWriter, "push", 0)
-			res, err := sync.Push(c.Context, client, src, images, sync.PushOptions{To: c.String("to"), DryRun: c.Bool("dry-run"), Concurrency: c.Int("concurrency"), Progress: p.fn()})
+			res, err := sync.Push(c.Context, client, src, images, sync.PushOptions{To: c.String("to"), Platforms: plats, DryRun: c.Bool("dry-run"), Concurrency: c.Int("concurrency"), Progress: p.fn()})
 			p.finish()
 			if err != nil {
 				return err
@@ -227,6 +243,12 @@ func pushCommand() *cli.Command {
 			}
 			for _, r := range res {
 				fmt.Fprintf(c.App.Writer, "%s %s -> %s  (%d sent, %d already there)\n", verb, r.Source, r.Target, r.Blobs, r.Skipped)
+				if r.SourceDigest != "" {
+					fmt.Fprintf(c.App.Writer, "  index %s narrowed to the platforms it can carry whole, so its digest is new: %s\n", r.SourceDigest, r.Digest)
+					for _, l := range r.LeftOut {
+						fmt.Fprintf(c.App.Writer, "  left out %s\n", l)
+					}
+				}
 			}
 			return nil
 		},

@@ -1,0 +1,66 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/oci-ferry/ferry/layout"
+)
+
+// planImage walks one image for a push. A sparse image (platforms whose
+// blobs the source lacks, as docker and ctr export them) or a --platform
+// subset cannot go as stored: a registry refuses an index whose children
+// are absent, and pushing only some children behind the original index
+// would leave a broken tag. So the index is narrowed to the complete,
+// chosen entries and pushed under its new digest, and the result says
+// what was left out and why. An image with nothing complete is refused.
+func planImage(ctx context.Context, src layout.Store, im layout.Image, plats []ocispec.Platform) (layout.Store, layout.Image, *layout.Graph, []string, error) {
+	opts := layout.WalkOptions{CheckBlobs: true, AllowMissing: true, Platforms: plats}
+	g, err := layout.Walk(ctx, src, []ocispec.Descriptor{im.Desc}, opts)
+	if err != nil {
+		return nil, im, nil, nil, err
+	}
+	if len(g.Missing) == 0 && len(g.Filtered) == 0 {
+		return src, im, g, nil, nil
+	}
+	root := g.Node(im.Desc.Digest)
+	if root == nil || root.Index == nil {
+		return nil, im, nil, nil, fmt.Errorf("%s %s: %w: the source does not hold this image whole, and it has no other platform to push instead", g.Missing[0].MediaType, g.Missing[0].Digest, layout.ErrNotFound)
+	}
+	filtered := map[digest.Digest]bool{}
+	for _, f := range g.Filtered {
+		filtered[f.Digest] = true
+	}
+	var left []string
+	keep := func(c ocispec.Descriptor) bool {
+		switch {
+		case filtered[c.Digest]:
+			left = append(left, fmt.Sprintf("%s %s: not asked for", layout.PlatformString(c.Platform), c.Digest))
+			return false
+		case !g.Complete(c.Digest):
+			left = append(left, fmt.Sprintf("%s %s: absent from the source (sparse)", layout.PlatformString(c.Platform), c.Digest))
+			return false
+		}
+		return true
+	}
+	raw, err := layout.NarrowIndex(root.Raw, keep)
+	if errors.Is(err, layout.ErrNotFound) {
+		return nil, im, nil, nil, fmt.Errorf("index %s: no platform is complete in the source, nothing to push (left out: %v)", im.Desc.Digest, left)
+	}
+	if err != nil {
+		return nil, im, nil, nil, fmt.Errorf("index %s: %w", im.Desc.Digest, err)
+	}
+	w := layout.NewWithDoc(src, im.Desc.MediaType, raw)
+	narrowed := im
+	narrowed.Desc.Digest, narrowed.Desc.Size = w.Desc.Digest, w.Desc.Size
+	narrowed.Desc.Platform = nil
+	opts.AllowMissing = false
+	if g, err = layout.Walk(ctx, w, []ocispec.Descriptor{narrowed.Desc}, opts); err != nil {
+		return nil, im, nil, nil, err
+	}
+	return w, narrowed, g, left, nil
+}

@@ -1,0 +1,124 @@
+package sync_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/oci-ferry/ferry/archive"
+	"github.com/oci-ferry/ferry/internal/regtest"
+	"github.com/oci-ferry/ferry/internal/testimage"
+	"github.com/oci-ferry/ferry/layout"
+	"github.com/oci-ferry/ferry/sync"
+)
+
+// sparseApp is the standard set's two-platform app exported for arm64
+// only: the index is whole, the amd64 image's content absent, as
+// `ctr images export --platform` and docker 25+ `docker save` leave it.
+func sparseApp(t *testing.T, set *testimage.Set) *archive.Source {
+	t.Helper()
+	src := open(t, set.Dir)
+	app, _ := archive.Select(src.Images, []string{"example.com/app:v1"})
+	plats, _ := layout.ParsePlatforms("linux/arm64")
+	p := filepath.Join(t.TempDir(), "sparse.tar")
+	if _, err := archive.Write(context.Background(), src, app, p, archive.WriteOptions{Platforms: plats}); err != nil {
+		t.Fatal(err)
+	}
+	return open(t, p)
+}
+
+// TestPushSparseNarrows: a sparse index goes as a narrowed index holding
+// the complete platform; the registry serves it whole, the result names
+// the new digest, the old one and what was left out.
+func TestPushSparseNarrows(t *testing.T) {
+	ctx := context.Background()
+	reg := regtest.Start(t)
+	set := testimage.New(t)
+	src := sparseApp(t, set)
+	c := &sync.Client{}
+	res, err := sync.Push(ctx, c, src, src.Images, sync.PushOptions{To: reg.Host})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := res[0]
+	if p.SourceDigest != set.Index.Digest || p.Digest == set.Index.Digest || len(p.LeftOut) != 1 ||
+		!strings.Contains(p.LeftOut[0], "linux/amd64") || !strings.Contains(p.LeftOut[0], set.AMD64.Manifest.Digest.String()) {
+		t.Fatalf("push result %+v", p)
+	}
+	checkNarrowed(t, c, reg.Host+"/app:v1", p.Digest, set.ARM64.Manifest)
+}
+
+// TestPushPlatformSubset: --platform on a whole source narrows the same
+// way, by choice.
+func TestPushPlatformSubset(t *testing.T) {
+	ctx := context.Background()
+	reg := regtest.Start(t)
+	set := testimage.New(t)
+	src := open(t, set.Dir)
+	app, _ := archive.Select(src.Images, []string{"example.com/app:v1"})
+	plats, _ := layout.ParsePlatforms("linux/arm64")
+	c := &sync.Client{}
+	res, err := sync.Push(ctx, c, src, app, sync.PushOptions{To: reg.Host, Platforms: plats})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].SourceDigest != set.Index.Digest || len(res[0].LeftOut) != 1 || !strings.Contains(res[0].LeftOut[0], "not asked for") {
+		t.Fatalf("push result %+v", res[0])
+	}
+	checkNarrowed(t, c, reg.Host+"/app:v1", res[0].Digest, set.ARM64.Manifest)
+}
+
+// TestPushNothingComplete: when no platform is whole, push refuses and
+// the registry gets no tag.
+func TestPushNothingComplete(t *testing.T) {
+	ctx := context.Background()
+	reg := regtest.Start(t)
+	set := testimage.New(t)
+	// Take both platforms' layers away: nothing is complete.
+	dir := t.TempDir()
+	if _, err := archive.Import(ctx, set.Dir, dir, archive.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []ocispec.Descriptor{set.AMD64.Layer, set.ARM64.Layer} {
+		os.Remove(filepath.Join(dir, "blobs", "sha256", d.Digest.Encoded()))
+	}
+	broken := open(t, dir)
+	app, _ := archive.Select(broken.Images, []string{"example.com/app:v1"})
+	c := &sync.Client{}
+	_, err := sync.Push(ctx, c, broken, app, sync.PushOptions{To: reg.Host})
+	if err == nil || !strings.Contains(err.Error(), "no platform is complete") || !strings.Contains(err.Error(), set.Index.Digest.String()) {
+		t.Fatalf("want a refusal naming the index, got %v", err)
+	}
+	r, _ := layout.ParseRef(reg.Host + "/app:v1")
+	if _, err := c.Repository(r, false).Resolve(ctx, "v1"); err == nil {
+		t.Fatal("a tag was pushed for an image with nothing complete")
+	}
+}
+
+// checkNarrowed pulls ref back and finds an index of exactly one entry,
+// want, byte for byte, with the pushed digest.
+func checkNarrowed(t *testing.T, c *sync.Client, ref string, want digest.Digest, wantChild ocispec.Descriptor) {
+	t.Helper()
+	dir := t.TempDir()
+	pulled, err := sync.Pull(context.Background(), c, []string{ref}, dir, sync.PullOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pulled[0].Digest != want || strings.Join(pulled[0].Platforms, ",") != "linux/arm64" {
+		t.Fatalf("pulled %+v, want digest %s with linux/arm64", pulled[0], want)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "blobs", "sha256", pulled[0].Digest.Encoded()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx ocispec.Index
+	if err := json.Unmarshal(raw, &idx); err != nil || len(idx.Manifests) != 1 || idx.Manifests[0].Digest != wantChild.Digest || idx.Manifests[0].Platform == nil {
+		t.Fatalf("narrowed index %s (%v)", raw, err)
+	}
+}
