@@ -56,6 +56,10 @@ type pushResult struct {
 	Source string `json:"source"`
 	Target string `json:"target"`
 	Digest string `json:"digest"`
+	// A sparse index goes out narrowed to its complete platforms: a new
+	// index; SourceDigest is the original, LeftOut what was not pushed.
+	SourceDigest string   `json:"sourceDigest"`
+	LeftOut      []string `json:"leftOut"`
 }
 
 // ferryJSON runs ferry with args (which include --json) and decodes its

@@ -261,6 +261,9 @@ func checkPush(c *cell, e *saveEnv, row saveRow, layout string, exps []*expect) 
 			x.ref, x.repo, x.pushed = splitTarget(p.Target)
 			c.check(p.Digest == x.pushed, "ferry push %s: digest %s, target %s", x.name, p.Digest, p.Target)
 			if row.sparse {
+				c.check(p.SourceDigest == x.digest && x.pushed != x.digest, "ferry push of sparse %s: pushed %s from %q, want a narrowed index from %s", x.name, short(x.pushed), p.SourceDigest, short(x.digest))
+				c.check(len(p.LeftOut) > 0, "ferry push of sparse %s: reports nothing left out", x.name)
+				c.t.Logf("ferry push: sparse %s went out narrowed as %s; left out: %v", x.name, x.pushed, p.LeftOut)
 				checkFilteredIndex(c, x)
 				continue
 			}
