@@ -214,13 +214,14 @@ func startDockerd(purpose string) func() (string, error) {
 	}
 }
 
-// docker is Debian's docker client (API 1.41, as dockerd 20.10 speaks)
-// talking to the private dockerd for purpose, with a private config.
+// docker is Debian's docker client (API 1.41, as dockerd 20.10 speaks),
+// or $FERRY_INTEROP_DOCKER, talking to the private dockerd for purpose,
+// with a private config.
 func docker(t testing.TB, purpose string) *tool {
 	t.Helper()
 	need(t, "dockerd")
 	need(t, "containerd")
-	bin := need(t, "docker", "/usr/bin/docker")
+	bin := need(t, "docker", os.Getenv("FERRY_INTEROP_DOCKER"), "/usr/bin/docker")
 	sock := dockerDs[purpose].get(t, startDockerd(purpose))
 	return &tool{name: "docker", path: bin, pre: []string{"-H", "unix://" + sock},
 		env: []string{"DOCKER_CONFIG=" + filepath.Join(suite.root, "docker-client")}}

@@ -66,6 +66,7 @@ const (
 	colVerify     = "verify"
 	colLs         = "ls"
 	colPush       = "push"
+	colFerryPull  = "ferry pull"
 	colDockerPull = "docker pull"
 	colPodmanPull = "podman pull"
 	colSkopeoPull = "skopeo inspect"
@@ -103,7 +104,7 @@ type rowKey struct{ slug, format string }
 var (
 	loadMatrix = &matrix{name: "load", title: "ferry archive → engines", cols: []string{colDockerLoad, colPodmanLoad, colCtrImport, colSkopeo}}
 	saveMatrix = &matrix{name: "save", title: "engine output → ferry import/verify/ls → push → pull back",
-		cols: []string{colWrite, colImport, colVerify, colLs, colPush, colDockerPull, colPodmanPull, colSkopeoPull}}
+		cols: []string{colWrite, colImport, colVerify, colLs, colPush, colFerryPull, colDockerPull, colPodmanPull, colSkopeoPull}}
 )
 
 func (m *matrix) addRow(slug, format, label string) {

@@ -2,6 +2,8 @@
 
 package interop
 
+import "path/filepath"
+
 // pushedOnly lists what ferry pushed; with nothing pushed the cell is n/a.
 func pushedOnly(c *cell, exps []*expect) []*expect {
 	var out []*expect
@@ -14,6 +16,42 @@ func pushedOnly(c *cell, exps []*expect) []*expect {
 		c.notApplicable("nothing was pushed")
 	}
 	return out
+}
+
+// pullFerry pulls every pushed image back into one archive: the digests
+// and platforms are those pushed, and the archive verifies.
+func pullFerry(c *cell, dir string, exps []*expect) {
+	xs := pushedOnly(c, exps)
+	if len(xs) == 0 {
+		return
+	}
+	out := filepath.Join(dir, "pulled.tar")
+	args := []string{"pull", "--to", out, "--json"}
+	for _, x := range xs {
+		args = append(args, x.ref)
+	}
+	var res []struct {
+		Source    string   `json:"source"`
+		Digest    string   `json:"digest"`
+		Platforms []string `json:"platforms"`
+	}
+	if !ferryJSON(c, &res, args...) {
+		return
+	}
+	for _, x := range xs {
+		found := false
+		for _, r := range res {
+			if r.Source == x.ref {
+				found = true
+				c.check(r.Digest == x.digest, "ferry pull %s: %s, want %s", x.ref, r.Digest, x.digest)
+				c.check(sameSet(r.Platforms, x.platforms), "ferry pull %s: platforms %v, want %v", x.ref, r.Platforms, x.platforms)
+			}
+		}
+		c.check(found, "ferry pull does not report %s", x.ref)
+	}
+	var rep verifyReport
+	ferryJSON(c, &rep, "verify", out, "--json")
+	c.check(rep.OK && len(rep.Problems) == 0, "ferry verify of what ferry pulled: ok=%v, problems %v", rep.OK, rep.Problems)
 }
 
 // pullDocker pulls each pushed image with the shared "pull" dockerd (it

@@ -69,8 +69,8 @@ func runSaveRows(t *testing.T, e *saveEnv, engine string) {
 }
 
 // runSaveRow: the engine writes; ferry imports, verifies and lists it,
-// pushes it to the registry; docker, podman and skopeo pull it back. A
-// step that fails blocks the steps that need it.
+// pushes it to the registry; ferry, docker, podman and skopeo pull it
+// back. A step that fails blocks the steps that need it.
 func runSaveRow(t *testing.T, e *saveEnv, row saveRow) {
 	k := rowKey{row.slug, ""}
 	dir := t.TempDir()
@@ -106,6 +106,7 @@ func runSaveRow(t *testing.T, e *saveEnv, row saveRow) {
 		{colVerify, func(c *cell) bool { checkVerify(c, out, exps, row.sparse); return true }},
 		{colLs, func(c *cell) bool { checkLs(c, out, exps); return true }},
 		{colPush, func(c *cell) bool { return checkPush(c, e, row, layout, exps) }},
+		{colFerryPull, func(c *cell) bool { pullFerry(c, dir, exps); return true }},
 		{colDockerPull, func(c *cell) bool { pullDocker(c, exps); return true }},
 		{colPodmanPull, func(c *cell) bool { pullPodman(c, row, exps); return true }},
 		{colSkopeoPull, func(c *cell) bool { pullSkopeo(c, exps); return true }},
