@@ -91,41 +91,36 @@ func runSaveRow(t *testing.T, e *saveEnv, row saveRow) {
 		exps = append(exps, x)
 	}
 	var out string
-	st := saveMatrix.runCell(t, colWrite, k, colWrite, func(c *cell) {
+	saveMatrix.runCell(t, colWrite, k, colWrite, func(c *cell) {
 		out = row.write(c, e, dir)
 		if len(c.fails) == 0 {
 			checkOutput(c, out, exps)
 		}
 	})
+	// Each step returns whether what it made (a layout, pushed images)
+	// is there for the steps that need it; its checks are its own.
 	layout := filepath.Join(dir, "layout")
 	steps := []struct {
-		col string
-		fn  func(c *cell) bool
+		col, needs string
+		fn         func(c *cell) bool
 	}{
-		{colImport, func(c *cell) bool { return checkImport(c, out, layout, exps, row.sparse) }},
-		{colVerify, func(c *cell) bool { checkVerify(c, out, exps, row.sparse); return true }},
-		{colLs, func(c *cell) bool { checkLs(c, out, exps); return true }},
-		{colPush, func(c *cell) bool { return checkPush(c, e, row, layout, exps) }},
-		{colFerryPull, func(c *cell) bool { pullFerry(c, dir, exps); return true }},
-		{colDockerPull, func(c *cell) bool { pullDocker(c, exps); return true }},
-		{colPodmanPull, func(c *cell) bool { pullPodman(c, row, exps); return true }},
-		{colSkopeoPull, func(c *cell) bool { pullSkopeo(c, exps); return true }},
+		{colImport, colWrite, func(c *cell) bool { return checkImport(c, out, layout, exps, row.sparse) }},
+		{colVerify, colWrite, func(c *cell) bool { checkVerify(c, out, exps, row.sparse); return true }},
+		{colLs, colWrite, func(c *cell) bool { checkLs(c, out, exps); return true }},
+		{colPush, colImport, func(c *cell) bool { return checkPush(c, e, row, layout, exps) }},
+		{colFerryPull, colPush, func(c *cell) bool { pullFerry(c, dir, exps); return true }},
+		{colDockerPull, colPush, func(c *cell) bool { pullDocker(c, exps); return true }},
+		{colPodmanPull, colPush, func(c *cell) bool { pullPodman(c, row, exps); return true }},
+		{colSkopeoPull, colPush, func(c *cell) bool { pullSkopeo(c, exps); return true }},
 	}
-	blocked := ""
-	if out == "" {
-		blocked = "write"
-	}
+	usable := map[string]bool{colWrite: out != ""}
 	for _, s := range steps {
-		if blocked != "" {
-			saveMatrix.record(k, s.col, result{statusBlocked, "blocked by " + blocked})
-			t.Logf("interop: %s / %s: not run: %s did not succeed", s.col, row.label, blocked)
+		if !usable[s.needs] {
+			saveMatrix.record(k, s.col, result{statusBlocked, "blocked by " + s.needs})
+			t.Logf("interop: %s / %s: not run: %s did not succeed", s.col, row.label, s.needs)
 			continue
 		}
-		var needed bool
-		st = saveMatrix.runCell(t, slug(s.col), k, s.col, func(c *cell) { needed = s.fn(c) })
-		if !needed || (st != statusOK && (s.col == colImport || s.col == colPush)) {
-			blocked = s.col
-		}
+		saveMatrix.runCell(t, slug(s.col), k, s.col, func(c *cell) { usable[s.col] = s.fn(c) })
 	}
 }
 
