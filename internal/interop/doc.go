@@ -28,12 +28,13 @@
 // Two matrices come out of it, printed at the end and written as Markdown
 // to $FERRY_INTEROP_TABLE when set:
 //
-//   - load: for each shape of entry in a ferry archive (tags, OCI index,
-//     Docker manifest list, schema2, converted docker-save image, name by
-//     digest, unnamed artifact, single-entry archive) and each export
-//     format, what docker load, podman load, ctr images import and skopeo
-//     copy make of it: names, image IDs against config digests, manifest
-//     and index digests, platforms;
+//   - load: for each shape of entry in a ferry archive (two tags of one
+//     image, OCI index, Docker manifest list, schema2 image, converted
+//     docker-save image, name by digest, unnamed artifact; archives of one
+//     entry and of one image under two tags) and each export format
+//     (--format both, oci, docker), what docker load, podman load, ctr
+//     images import and skopeo copy make of it: names, image IDs against
+//     config digests, manifest and index digests, platforms;
 //   - save: for each thing an engine writes (docker save, podman save in
 //     its formats, ctr images export, skopeo copy to oci:, oci-archive:
 //     and docker-archive:), whether ferry imports, verifies and lists it

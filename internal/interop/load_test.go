@@ -15,35 +15,37 @@ import (
 type shape struct {
 	slug, label string
 	key         string // the stock image it is about
+	archive     string // "" for the multi-image archive, else the kind of archive holding it alone
 }
 
 var loadShapes = []shape{
-	{"tags", "one image, two tags (busybox:1.36, :latest)", "busybox"},
-	{"oci-index", "OCI index: amd64 + zstd arm64 + attestation", "app"},
-	{"docker-list", "Docker manifest list (amd64 + arm/v7)", "legacy"},
-	{"schema2", "Docker schema2 image, tag latest shared", "tool"},
-	{"docker-save", "image converted from a docker save", "acme"},
-	{"by-digest", "name by digest only (alpine@sha256:…)", "alpine"},
-	{"artifact", "unnamed artifact (SBOM with a subject)", "sbom"},
-	{"single", "single-entry archive (the OCI index alone)", singleKey},
+	{"tags", "one image, two tags (busybox:1.36, :latest)", "busybox", ""},
+	{"oci-index", "OCI index: amd64 + zstd arm64 + attestation", "app", ""},
+	{"docker-list", "Docker manifest list (amd64 + arm/v7)", "legacy", ""},
+	{"schema2", "Docker schema2 image, tag latest shared", "tool", ""},
+	{"docker-save", "image converted from a docker save", "acme", ""},
+	{"by-digest", "name by digest only (alpine@sha256:…)", "alpine", ""},
+	{"artifact", "unnamed artifact (SBOM with a subject)", "sbom", ""},
+	{"single", "archive of one entry (the OCI index alone)", "app", "single"},
+	{"single-tags", "archive of one image under two tags", "busybox", "tags"},
 }
 
 // loadCells loads the format's multi-image archive once with load, then
 // runs one cell per shape: check looks at what the engine made of that
-// shape's image (for "single", check loads the single-entry archive).
+// shape's image (for a shape with an archive of its own, check loads it,
+// into a store of its own).
 func loadCells(t *testing.T, st *stock, format, col string, load func(c *cell, archive string) bool, check func(c *cell, s shape, im *stockImage)) {
-	paths := st.archives[format]
 	var loadFails []string
 	t.Run("load", func(t *testing.T) {
 		c := &cell{t: t}
-		if !load(c, paths[0]) {
+		if !load(c, st.archives[format]["multi"]) {
 			loadFails = c.fails
 		}
 	})
 	for _, s := range loadShapes {
 		im := st.byKey[s.key]
 		loadMatrix.runCell(t, s.slug, rowKey{s.slug, format}, col, func(c *cell) {
-			if s.slug != "single" && loadFails != nil {
+			if s.archive == "" && loadFails != nil {
 				c.fails = append(c.fails, loadFails...) // the whole load failed
 				return
 			}
@@ -66,18 +68,18 @@ func testDockerLoad(t *testing.T, st *stock, format string) {
 		return ok
 	}
 	loadCells(t, st, format, colDockerLoad, load, func(c *cell, s shape, im *stockImage) {
-		switch s.slug {
-		case "single":
-			c.run(dk, "rmi", "-f", im.config)
-			if !load(c, st.archives[format][1]) {
+		switch {
+		case s.archive != "":
+			c.run(dk, "rmi", "-f", im.config) // so that the load below must bring it
+			if !load(c, st.archives[format][s.archive]) {
 				return
 			}
-		case "artifact":
+		case s.slug == "artifact":
 			_, err := dk.run(c.t, "image", "inspect", emptyConfig)
 			c.check(err != nil && strings.Contains(err.Error(), "No such image"),
 				"docker made an image of the artifact (config %s), or inspect failed otherwise: %v", short(emptyConfig), err)
 			return
-		case "by-digest":
+		case s.slug == "by-digest":
 			got, ok := dockerInspect(c, dk, im.config)
 			if ok {
 				c.check(len(got.RepoTags) > 0 || len(got.RepoDigests) > 0, "%s loaded untagged: image %s has no name (RepoTags %v, RepoDigests %v)", im.names[0], short(got.ID), got.RepoTags, got.RepoDigests)
@@ -105,19 +107,17 @@ func testPodmanLoad(t *testing.T, st *stock, format string) {
 		return ok
 	}, func(c *cell, s shape, im *stockImage) {
 		p := pm
-		switch s.slug {
-		case "single":
-			// A store of its own: one index.json entry takes podman's OCI
-			// path, which keeps the digest.
-			p = podman(c.t, "load-"+format+"-single")
-			if _, ok := c.run(p, "load", "-q", "-i", st.archives[format][1]); !ok {
+		switch {
+		case s.archive != "":
+			p = podman(c.t, "load-"+format+"-"+s.archive)
+			if _, ok := c.run(p, "load", "-q", "-i", st.archives[format][s.archive]); !ok {
 				return
 			}
-		case "artifact":
+		case s.slug == "artifact":
 			_, err := pm.run(c.t, "image", "inspect", strings.TrimPrefix(emptyConfig, "sha256:"))
 			c.check(err != nil, "podman made an image of the artifact (config %s)", short(emptyConfig))
 			return
-		case "by-digest":
+		case s.slug == "by-digest":
 			got, ok := podmanInspect(c, pm, strings.TrimPrefix(im.config, "sha256:"))
 			if ok {
 				c.check(len(got.RepoTags) > 0 || len(got.RepoDigests) > 0, "%s loaded untagged: image %s has no name (RepoTags %v, RepoDigests %v)", im.names[0], short(got.ID), got.RepoTags, got.RepoDigests)
@@ -132,7 +132,9 @@ func testPodmanLoad(t *testing.T, st *stock, format string) {
 			c.check("sha256:"+got.ID == im.config, "podman load: %s has image ID %s, want the config digest %s", n, got.ID, im.config)
 			c.check(contains(got.RepoTags, n), "podman load: %s: RepoTags %v lack it", n, got.RepoTags)
 			c.check(got.Os+"/"+got.Architecture == "linux/amd64", "podman load: %s is %s/%s, want linux/amd64", n, got.Os, got.Architecture)
-			if s.slug == "single" && format != "docker" { // the docker format keeps no manifest digests
+			if s.archive == "single" && format != "docker" {
+				// One index.json entry takes podman's OCI path, which
+				// keeps the digest (the docker format has none to keep).
 				c.check(got.Digest == im.digest, "podman load: %s has digest %s, want the index digest %s", n, got.Digest, im.digest)
 			}
 		}
@@ -148,9 +150,9 @@ func testCtrImport(t *testing.T, st *stock, format string) {
 		return ok
 	}, func(c *cell, s shape, im *stockImage) {
 		cc := ct
-		if s.slug == "single" {
-			cc = ctr(c.t, "load-"+format+"-single")
-			if _, ok := c.run(cc, "images", "import", st.archives[format][1]); !ok {
+		if s.archive != "" {
+			cc = ctr(c.t, "load-"+format+"-"+s.archive)
+			if _, ok := c.run(cc, "images", "import", st.archives[format][s.archive]); !ok {
 				return
 			}
 		}
@@ -197,7 +199,7 @@ func testCtrImport(t *testing.T, st *stock, format string) {
 // the image ID, is what must survive).
 func testSkopeoCopy(t *testing.T, st *stock, format string, reg *regtest.Registry) {
 	sk := skopeo(t)
-	multi, single := st.archives[format][0], st.archives[format][1]
+	single := st.archives[format]["single"]
 	loadCells(t, st, format, colSkopeo, func(c *cell, archive string) bool { return true },
 		func(c *cell, s shape, im *stockImage) {
 			if s.slug == "artifact" {
@@ -207,17 +209,17 @@ func testSkopeoCopy(t *testing.T, st *stock, format string, reg *regtest.Registr
 			for i, n := range im.names {
 				var src string
 				switch {
-				case format == "docker" && s.slug == "single":
-					src = "docker-archive:" + single
+				case format == "docker" && s.archive == "single":
+					src = "docker-archive:" + single // one entry: no name needed
 				case format == "docker" && s.slug == "by-digest":
 					c.failf("%s: manifest.json has it untagged: no name to select it by", n)
 					continue
 				case format == "docker":
-					src = "docker-archive:" + multi + ":" + n
-				case s.slug == "single":
+					src = "docker-archive:" + archiveOf(st, format, s) + ":" + n
+				case s.archive == "single":
 					src = "oci-archive:" + single // one entry: no name needed
 				default:
-					src = "oci-archive:" + multi + ":" + im.tags[n]
+					src = "oci-archive:" + archiveOf(st, format, s) + ":" + im.tags[n]
 				}
 				dst := fmt.Sprintf("%s/load-%s/%s:%d", reg.Host, format, s.slug, i)
 				args := []string{"copy", "-q", "--dest-tls-verify=false", src, "docker://" + dst}
@@ -251,6 +253,14 @@ func testSkopeoCopy(t *testing.T, st *stock, format string, reg *regtest.Registr
 }
 
 // ---- small helpers -----------------------------------------------------
+
+// archiveOf is the archive a shape's image is read from.
+func archiveOf(st *stock, format string, s shape) string {
+	if s.archive != "" {
+		return st.archives[format][s.archive]
+	}
+	return st.archives[format]["multi"]
+}
 
 func contains(list []string, s string) bool {
 	for _, x := range list {

@@ -42,7 +42,7 @@ var limitations = []limitation{
 	{id: "L6", matrix: "load", formats: []string{"oci"}, col: colDockerLoad, want: "blobs/json",
 		reason: "docker 20.10 (graphdriver store) reads only manifest.json, which --format oci leaves out; it fails with \"open …/blobs/json: no such file or directory\""},
 	{id: "L7", matrix: "load", formats: []string{"oci"}, notRows: []string{"single"}, col: colPodmanLoad, want: "does not match any of the supported image formats",
-		reason: "podman 4.3 reads an OCI archive only when index.json has exactly one entry; with several and no manifest.json to fall back on, the whole load fails"},
+		reason: "podman 4.3 reads an OCI archive only when index.json has exactly one entry (one image under two tags is two entries; podman#29196); with several and no manifest.json to fall back on, the whole load fails"},
 	{id: "L8", matrix: "load", formats: []string{"docker"}, rows: []string{"by-digest"}, want: "untagged|no image named",
 		reason: "--format docker: manifest.json cannot carry a name by digest, so ferry writes that image untagged (by design, docs/FORMAT.md); engines get it without its name"},
 }

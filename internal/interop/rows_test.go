@@ -137,7 +137,7 @@ func newSaveEnv(t *testing.T, st *stock) *saveEnv {
 func (e *saveEnv) dockerSave(c *cell, dir string, refs ...string) string {
 	dk := docker(c.t, "load")
 	if !e.input.do(c, func(c *cell) bool {
-		_, ok := c.run(dk, "load", "-i", e.st.archives["both"][0])
+		_, ok := c.run(dk, "load", "-i", e.st.archives["both"]["multi"])
 		return ok
 	}) {
 		return ""
@@ -150,7 +150,7 @@ func (e *saveEnv) dockerSave(c *cell, dir string, refs ...string) string {
 func (e *saveEnv) podmanSave(c *cell, dir string, args ...string) string {
 	pm := podman(c.t, "save")
 	if !e.input.do(c, func(c *cell) bool {
-		_, ok := c.run(pm, "load", "-q", "-i", e.st.archives["both"][0])
+		_, ok := c.run(pm, "load", "-q", "-i", e.st.archives["both"]["multi"])
 		return ok
 	}) {
 		return ""
@@ -165,7 +165,7 @@ func (e *saveEnv) podmanSave(c *cell, dir string, args ...string) string {
 func (e *saveEnv) ctrExport(c *cell, dir string, flags []string, names ...string) string {
 	ct := ctr(c.t, "save")
 	if !e.input.do(c, func(c *cell) bool {
-		_, ok := c.run(ct, "images", "import", "--all-platforms", e.st.archives["both"][0])
+		_, ok := c.run(ct, "images", "import", "--all-platforms", e.st.archives["both"]["multi"])
 		return ok
 	}) {
 		return ""

@@ -33,14 +33,19 @@ type stock struct {
 	dir      string
 	images   []*stockImage
 	byKey    map[string]*stockImage
-	archives map[string][2]string // format → multi-image archive, single-entry archive
+	archives map[string]map[string]string // format → archive kind → path
+}
+
+// The archives exported in each format: every image, and two holding one
+// image alone (for podman, one index.json entry and two are different).
+var archiveKinds = []struct{ kind, key string }{
+	{"multi", ""},       // every stock image
+	{"single", "app"},   // the OCI index, one name: one index.json entry
+	{"tags", "busybox"}, // one image under two tags: two entries, one digest
 }
 
 // emptyConfig is the digest of `{}`, the config of the unnamed artifact.
 const emptyConfig = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
-
-// The single-entry archive holds this image alone.
-const singleKey = "app"
 
 var stockOnce lazily[*stock]
 
@@ -67,7 +72,7 @@ func buildStock(t testing.TB) (*stock, error) {
 	for _, f := range fxs {
 		fx[f.Name] = f
 	}
-	st := &stock{dir: filepath.Join(suite.root, "stock"), byKey: map[string]*stockImage{}, archives: map[string][2]string{}}
+	st := &stock{dir: filepath.Join(suite.root, "stock"), byKey: map[string]*stockImage{}, archives: map[string]map[string]string{}}
 	add := func(key string, im fixtures.Image) {
 		s := st.byKey[key]
 		if s == nil {
@@ -132,21 +137,23 @@ func buildStock(t testing.TB) (*stock, error) {
 		return nil, err
 	}
 	for _, f := range suite.formats {
-		multi := filepath.Join(archives, "multi-"+f+".tar")
-		single := filepath.Join(archives, "single-"+f+".tar")
-		args := []string{}
-		if len(suite.formats) > 1 {
-			args = []string{"--format", f}
+		st.archives[f] = map[string]string{}
+		for _, a := range archiveKinds {
+			p := filepath.Join(archives, a.kind+"-"+f+".tar")
+			args := []string{"export", st.dir, "--to", p}
+			if len(suite.formats) > 1 {
+				args = append(args, "--format", f)
+			}
+			if a.key != "" {
+				args = append(args, st.byKey[a.key].names...)
+			}
+			if err := ferrySetup(t, nil, args...); err != nil {
+				return nil, err
+			}
+			st.archives[f][a.kind] = p
 		}
-		if err := ferrySetup(t, nil, append([]string{"export", st.dir, "--to", multi}, args...)...); err != nil {
-			return nil, err
-		}
-		if err := ferrySetup(t, nil, append([]string{"export", st.dir, "--to", single, st.byKey[singleKey].names[0]}, args...)...); err != nil {
-			return nil, err
-		}
-		st.archives[f] = [2]string{multi, single}
 		if f != "docker" {
-			if err := st.readArchive(t, multi); err != nil {
+			if err := st.readArchive(t, st.archives[f]["multi"]); err != nil {
 				return nil, err
 			}
 		}
