@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -133,4 +134,31 @@ func mustPlatforms(t *testing.T, s string) []ocispec.Platform {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestSharedTagNote: two repositories' images under one tag get a note,
+// because ref.name alone cannot tell them apart; one image under two
+// names does not.
+func TestSharedTagNote(t *testing.T) {
+	set := testimage.New(t)
+	src := open(t, set.Dir)
+	r, _ := layout.ParseRef("example.com/app:latest")
+	images := append(append([]layout.Image(nil), src.Images...), layout.Image{Ref: r, Desc: layout.Annotate(set.Index, r)})
+	res, err := archive.Write(context.Background(), src, images, filepath.Join(t.TempDir(), "a.tar"), archive.WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var notes []string
+	for _, n := range res.Notes {
+		if strings.Contains(n, `tag "latest"`) {
+			notes = append(notes, n)
+		}
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "example.com/app:latest") || !strings.Contains(notes[0], "docker.io/library/busybox:latest") {
+		t.Fatalf("notes %v", res.Notes)
+	}
+	res, _ = archive.Write(context.Background(), src, src.Images, filepath.Join(t.TempDir(), "b.tar"), archive.WriteOptions{})
+	if len(res.Notes) != 0 {
+		t.Fatalf("unexpected notes %v", res.Notes)
+	}
 }

@@ -9,7 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -113,6 +115,9 @@ func Write(ctx context.Context, src layout.Store, images []layout.Image, dest st
 	}
 	for _, f := range p.graph.Filtered {
 		res.Filtered = append(res.Filtered, fmt.Sprintf("%s %s", layout.PlatformString(f.Platform), f.Digest))
+	}
+	if opts.Format.oci() {
+		res.Notes = append(res.Notes, sharedRefNames(named)...)
 	}
 	if opts.Format == Docker {
 		res.Images = p.dockerImages
@@ -255,4 +260,41 @@ func (p progressWriter) Write(b []byte) (int, error) {
 	n, err := p.w.Write(b)
 	p.fn(int64(n))
 	return n, err
+}
+
+// sharedRefNames warns of a tag that names different images in different
+// repositories: ref.name holds the tag alone (the convention docker and
+// containerd follow, which keeps the full name in io.containerd.image.name),
+// so a tool that picks an entry by ref.name alone, as skopeo's
+// oci-archive:FILE:TAG does, cannot tell them apart.
+func sharedRefNames(images []layout.Image) []string {
+	by := map[string][]string{}
+	digests := map[string]map[string]bool{}
+	for _, im := range images {
+		tag := im.Desc.Annotations[ocispec.AnnotationRefName]
+		if tag == "" || im.Ref.Tag == "" {
+			continue
+		}
+		if digests[tag] == nil {
+			digests[tag] = map[string]bool{}
+		}
+		by[tag] = append(by[tag], im.Name())
+		digests[tag][im.Desc.Digest.String()] = true
+	}
+	var notes []string
+	for _, tag := range sortedKeys(by) {
+		if len(digests[tag]) > 1 {
+			notes = append(notes, fmt.Sprintf("tag %q names %d different images (%s): tools that select by the OCI ref.name alone (skopeo oci-archive:FILE:%s) cannot tell them apart; docker, podman and ctr use the full names", tag, len(by[tag]), strings.Join(by[tag], ", "), tag))
+		}
+	}
+	return notes
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
