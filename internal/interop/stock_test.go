@@ -34,6 +34,7 @@ type stock struct {
 	images   []*stockImage
 	byKey    map[string]*stockImage
 	archives map[string]map[string]string // format → archive kind → path
+	notes    map[string][]string          // format → what ferry export noted on the multi-image archive
 }
 
 // The archives exported in each format: every image, and two holding one
@@ -72,7 +73,7 @@ func buildStock(t testing.TB) (*stock, error) {
 	for _, f := range fxs {
 		fx[f.Name] = f
 	}
-	st := &stock{dir: filepath.Join(suite.root, "stock"), byKey: map[string]*stockImage{}, archives: map[string]map[string]string{}}
+	st := &stock{dir: filepath.Join(suite.root, "stock"), byKey: map[string]*stockImage{}, archives: map[string]map[string]string{}, notes: map[string][]string{}}
 	add := func(key string, im fixtures.Image) {
 		s := st.byKey[key]
 		if s == nil {
@@ -147,8 +148,12 @@ func buildStock(t testing.TB) (*stock, error) {
 			if a.key != "" {
 				args = append(args, st.byKey[a.key].names...)
 			}
-			if err := ferrySetup(t, nil, args...); err != nil {
+			var res struct{ Notes []string }
+			if err := ferrySetup(t, &res, append(args, "--json")...); err != nil {
 				return nil, err
+			}
+			if a.key == "" {
+				st.notes[f] = res.Notes
 			}
 			st.archives[f][a.kind] = p
 		}
