@@ -40,6 +40,7 @@ func loadCells(t *testing.T, st *stock, format, col string, load func(c *cell, a
 		c := &cell{t: t}
 		if !load(c, st.archives[format]["multi"]) {
 			loadFails = c.fails
+			t.Logf("the load failed; each shape's cell below reports it (as a failure or an expected limitation):\n  %s", strings.Join(c.fails, "\n  "))
 		}
 	})
 	for _, s := range loadShapes {
@@ -115,7 +116,8 @@ func testPodmanLoad(t *testing.T, st *stock, format string) {
 			}
 		case s.slug == "artifact":
 			_, err := pm.run(c.t, "image", "inspect", strings.TrimPrefix(emptyConfig, "sha256:"))
-			c.check(err != nil, "podman made an image of the artifact (config %s)", short(emptyConfig))
+			c.check(err != nil && strings.Contains(err.Error(), "image not known"),
+				"podman made an image of the artifact (config %s), or inspect failed otherwise: %v", short(emptyConfig), err)
 			return
 		case s.slug == "by-digest":
 			got, ok := podmanInspect(c, pm, strings.TrimPrefix(im.config, "sha256:"))
@@ -199,7 +201,6 @@ func testCtrImport(t *testing.T, st *stock, format string) {
 // the image ID, is what must survive).
 func testSkopeoCopy(t *testing.T, st *stock, format string, reg *regtest.Registry) {
 	sk := skopeo(t)
-	single := st.archives[format]["single"]
 	loadCells(t, st, format, colSkopeo, func(c *cell, archive string) bool { return true },
 		func(c *cell, s shape, im *stockImage) {
 			switch {
@@ -218,26 +219,17 @@ func testSkopeoCopy(t *testing.T, st *stock, format string, reg *regtest.Registr
 				c.check(noted, "ferry export did not note that tag latest names %s and another image (notes: %v)", im.names[0], st.notes[format])
 			}
 			for i, n := range im.names {
-				var src string
-				switch {
-				case format == "docker" && s.archive == "single":
-					src = "docker-archive:" + single // one entry: no name needed
-				case format == "docker" && s.slug == "by-digest":
-					c.failf("%s: manifest.json has it untagged: no name to select it by", n)
+				src, err := skopeoSource(st, format, s, im, n)
+				if err != nil {
+					c.failf("%v", err)
 					continue
-				case format == "docker":
-					src = "docker-archive:" + archiveOf(st, format, s) + ":" + n
-				case s.archive == "single":
-					src = "oci-archive:" + single // one entry: no name needed
-				default:
-					src = "oci-archive:" + archiveOf(st, format, s) + ":" + im.tags[n]
 				}
 				dst := fmt.Sprintf("%s/load-%s/%s:%d", reg.Host, format, s.slug, i)
-				args := []string{"copy", "-q", "--dest-tls-verify=false", src, "docker://" + dst}
-				if format != "docker" {
-					args = append(args[:2], append([]string{"--all", "--preserve-digests"}, args[2:]...)...)
+				flags := []string{"--all", "--preserve-digests"}
+				if format == "docker" {
+					flags = nil // skopeo cannot keep a digest docker-archive has not
 				}
-				if _, ok := c.run(sk, args...); !ok {
+				if _, ok := c.run(sk, append(append([]string{"copy", "-q"}, flags...), "--dest-tls-verify=false", src, "docker://"+dst)...); !ok {
 					continue
 				}
 				if format == "docker" {
@@ -263,15 +255,28 @@ func testSkopeoCopy(t *testing.T, st *stock, format string, reg *regtest.Registr
 		})
 }
 
-// ---- small helpers -----------------------------------------------------
-
-// archiveOf is the archive a shape's image is read from.
-func archiveOf(st *stock, format string, s shape) string {
+// skopeoSource is how skopeo names image n of the shape's archive: by
+// ref.name in an OCI archive, by RepoTag in a docker-format one, by
+// nothing when the archive holds one entry.
+func skopeoSource(st *stock, format string, s shape, im *stockImage, n string) (string, error) {
+	path := st.archives[format]["multi"]
 	if s.archive != "" {
-		return st.archives[format][s.archive]
+		path = st.archives[format][s.archive]
 	}
-	return st.archives[format]["multi"]
+	switch {
+	case format == "docker" && s.archive == "single":
+		return "docker-archive:" + path, nil
+	case format == "docker" && s.slug == "by-digest":
+		return "", fmt.Errorf("%s: manifest.json has it untagged: no name to select it by", n)
+	case format == "docker":
+		return "docker-archive:" + path + ":" + n, nil
+	case s.archive == "single":
+		return "oci-archive:" + path, nil
+	}
+	return "oci-archive:" + path + ":" + im.tags[n], nil
 }
+
+// ---- small helpers -----------------------------------------------------
 
 func contains(list []string, s string) bool {
 	for _, x := range list {
