@@ -5,6 +5,7 @@ package interop
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -219,10 +220,13 @@ func testSkopeoCopy(t *testing.T, st *stock, format string, reg *regtest.Registr
 				c.check(noted, "ferry export did not note that tag latest names %s and another image (notes: %v)", im.names[0], st.notes[format])
 			}
 			for i, n := range im.names {
-				src, err := skopeoSource(st, format, s, im, n)
+				src, lost, err := skopeoSource(st, format, s, im, n)
 				if err != nil {
 					c.failf("%v", err)
 					continue
+				}
+				if lost != "" {
+					c.failf("%s", lost) // and the image itself must still come through
 				}
 				dst := fmt.Sprintf("%s/load-%s/%s:%d", reg.Host, format, s.slug, i)
 				flags := []string{"--all", "--preserve-digests"}
@@ -257,23 +261,33 @@ func testSkopeoCopy(t *testing.T, st *stock, format string, reg *regtest.Registr
 
 // skopeoSource is how skopeo names image n of the shape's archive: by
 // ref.name in an OCI archive, by RepoTag in a docker-format one, by
-// nothing when the archive holds one entry.
-func skopeoSource(st *stock, format string, s shape, im *stockImage, n string) (string, error) {
+// nothing when the archive holds one entry. An image manifest.json holds
+// untagged (a name by digest) goes by its position, and lost says so.
+func skopeoSource(st *stock, format string, s shape, im *stockImage, n string) (src, lost string, err error) {
 	path := st.archives[format]["multi"]
 	if s.archive != "" {
 		path = st.archives[format][s.archive]
 	}
 	switch {
 	case format == "docker" && s.archive == "single":
-		return "docker-archive:" + path, nil
+		return "docker-archive:" + path, "", nil
 	case format == "docker" && s.slug == "by-digest":
-		return "", fmt.Errorf("%s: manifest.json has it untagged: no name to select it by", n)
+		o, err := readOutput(path)
+		if err != nil {
+			return "", "", err
+		}
+		for i, it := range o.items {
+			if len(it.RepoTags) == 0 && o.itemConfig(it) == im.config {
+				return fmt.Sprintf("docker-archive:%s:@%d", path, i), fmt.Sprintf("%s: manifest.json entry %d holds it untagged: skopeo can take it only by position, without its name", n, i), nil
+			}
+		}
+		return "", "", fmt.Errorf("%s: manifest.json has no untagged entry with config %s", filepath.Base(path), im.config)
 	case format == "docker":
-		return "docker-archive:" + path + ":" + n, nil
+		return "docker-archive:" + path + ":" + n, "", nil
 	case s.archive == "single":
-		return "oci-archive:" + path, nil
+		return "oci-archive:" + path, "", nil
 	}
-	return "oci-archive:" + path + ":" + im.tags[n], nil
+	return "oci-archive:" + path + ":" + im.tags[n], "", nil
 }
 
 // ---- small helpers -----------------------------------------------------
