@@ -39,7 +39,8 @@
 //     its formats, ctr images export, skopeo copy to oci:, oci-archive:
 //     and docker-archive:), whether ferry imports, verifies and lists it
 //     with the names the tool gave, pushes it to the registry, and whether
-//     docker, podman and skopeo pull it back with the digests unchanged.
+//     ferry, docker, podman and skopeo pull it back with the digests
+//     unchanged (for docker-save input: the digests of ferry's conversion).
 //
 // Every cell is a case with an expected outcome. Where a tool is known not
 // to handle a shape, the case is an expected limitation with a one-line
