@@ -162,3 +162,14 @@ func TestSharedTagNote(t *testing.T) {
 		t.Fatalf("unexpected notes %v", res.Notes)
 	}
 }
+
+// TestWriteIntoMissingDirectory names the directory, not a temp file.
+func TestWriteIntoMissingDirectory(t *testing.T) {
+	set := testimage.New(t)
+	src := open(t, set.Dir)
+	dir := filepath.Join(t.TempDir(), "nodir")
+	_, err := archive.Write(context.Background(), src, src.Images, filepath.Join(dir, "a.tar"), archive.WriteOptions{})
+	if err == nil || !strings.Contains(err.Error(), "directory "+dir+" does not exist") || strings.Contains(err.Error(), ".tmp-") {
+		t.Fatalf("got %v", err)
+	}
+}

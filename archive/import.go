@@ -26,21 +26,22 @@ type ImportOptions struct {
 
 // ImportResult says what an import did.
 type ImportResult struct {
-	Format, Mode string
-	Images       []ImportedImage
-	Notes        []string
-	Blobs        int
-	Size         int64
+	Format string          `json:"format"`
+	Mode   string          `json:"mode"`
+	Images []ImportedImage `json:"images"`
+	Notes  []string        `json:"notes,omitempty"`
+	Blobs  int             `json:"blobs"`
+	Size   int64           `json:"size"`
 }
 
 // ImportedImage is one image as it now stands in the destination.
 type ImportedImage struct {
-	Name      string
-	Digest    digest.Digest
-	Platforms []string
+	Name      string        `json:"name"`
+	Digest    digest.Digest `json:"digest"`
+	Platforms []string      `json:"platforms,omitempty"`
 	// Missing lists platforms whose content the source did not carry
 	// (a sparse index, as docker and ctr export them).
-	Missing []string
+	Missing []string `json:"missing,omitempty"`
 }
 
 // Import copies images from src (a layout directory, an archive file or
@@ -133,10 +134,34 @@ func Import(ctx context.Context, src, dir string, opts ImportOptions) (res *Impo
 			images[i].Desc = layout.Annotate(im.Desc, im.Ref)
 		}
 	}
+	res.Notes = append(res.Notes, movedNames(dst, images)...)
 	if err := txn.Commit(keep, images); err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+// movedNames says which names the import takes from another image in the
+// destination, as a tag moves on a registry: docker load warns of it too,
+// and a user who did not expect it must not find out later.
+func movedNames(dst *layout.Dir, images []layout.Image) []string {
+	cur, err := dst.Images()
+	if err != nil {
+		return nil
+	}
+	had := map[string]digest.Digest{}
+	for _, im := range cur {
+		if im.Ref.Tag != "" {
+			had[im.Name()] = im.Desc.Digest
+		}
+	}
+	var notes []string
+	for _, im := range images {
+		if old, ok := had[im.Name()]; ok && old != im.Desc.Digest {
+			notes = append(notes, fmt.Sprintf("%s moved from %s to %s (the old image stays until nothing names it and `ferry gc` runs)", im.Name(), old, im.Desc.Digest))
+		}
+	}
+	return notes
 }
 
 // completeness reports the platforms of a sparse index that the source does

@@ -48,6 +48,29 @@ type Result struct {
 	Notes    []string
 }
 
+// MarshalJSON gives --json the same lowerCamel shape as every other
+// command's output, with each image as its name and digest.
+func (r *Result) MarshalJSON() ([]byte, error) {
+	type image struct {
+		Name      string `json:"name"`
+		Digest    string `json:"digest"`
+		MediaType string `json:"mediaType"`
+	}
+	out := struct {
+		Path     string   `json:"path"`
+		Format   Format   `json:"format"`
+		Images   []image  `json:"images"`
+		Blobs    int      `json:"blobs"`
+		Size     int64    `json:"size"`
+		Filtered []string `json:"filtered,omitempty"`
+		Notes    []string `json:"notes,omitempty"`
+	}{r.Path, r.Format, make([]image, 0, len(r.Images)), r.Blobs, r.Size, r.Filtered, r.Notes}
+	for _, im := range r.Images {
+		out.Images = append(out.Images, image{im.Name(), im.Desc.Digest.String(), im.Desc.MediaType})
+	}
+	return json.Marshal(out)
+}
+
 // mtime is the timestamp of every entry: fixed, so the same images always
 // give a byte-identical archive. SOURCE_DATE_EPOCH overrides it, as
 // reproducible-build tooling expects.
@@ -67,6 +90,9 @@ func mtime() time.Time {
 func Write(ctx context.Context, src layout.Store, images []layout.Image, dest string, opts WriteOptions) (*Result, error) {
 	if len(images) == 0 {
 		return nil, fmt.Errorf("no images to write")
+	}
+	if fi, err := os.Stat(filepath.Dir(dest)); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("cannot write %s: directory %s does not exist (create it first)", dest, filepath.Dir(dest))
 	}
 	named := make([]layout.Image, len(images))
 	for i, im := range images {

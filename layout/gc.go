@@ -12,9 +12,9 @@ import (
 
 // GCResult says what gc removed.
 type GCResult struct {
-	Removed []BlobInfo // unreferenced blobs deleted
-	Freed   int64      // their bytes
-	Stale   int        // abandoned staging areas and temp files deleted
+	Removed []BlobInfo `json:"removed"` // unreferenced blobs deleted
+	Freed   int64      `json:"freed"`   // their bytes
+	Stale   int        `json:"stale"`   // abandoned staging areas and temp files deleted
 }
 
 // GC deletes blobs no index.json entry reaches and staging left by crashed

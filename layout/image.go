@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -108,7 +109,9 @@ func Annotate(d ocispec.Descriptor, r Ref) ocispec.Descriptor {
 // Match finds the images a user's reference names, following FORMATS.md:
 // an exact ref.name match, then the normalized full name, then a bare-tag
 // entry whose repository the user supplies. name:tag@digest pins the digest.
-// Several matches with different digests are an error, never a guess.
+// A digest (@sha256:… or sha256:…) selects by digest, which is how an
+// unnamed image is named. Several matches with different digests are an
+// error, never a guess.
 func Match(images []Image, query string) ([]Image, error) {
 	if strings.TrimSpace(query) == "" {
 		return nil, fmt.Errorf("empty image name: %w", ErrNotFound)
@@ -121,6 +124,20 @@ func Match(images []Image, query string) ([]Image, error) {
 	}
 	if len(exact) > 0 {
 		return exact, ambiguity(query, exact)
+	}
+	// @sha256:… (as ls shows an unnamed image) or a bare digest: the
+	// image with that digest, whatever its names.
+	if d := digest.Digest(strings.TrimPrefix(query, "@")); ValidateDigest(d) == nil {
+		var byDigest []Image
+		for _, im := range images {
+			if im.Desc.Digest == d {
+				byDigest = append(byDigest, im)
+			}
+		}
+		if len(byDigest) == 0 {
+			return nil, fmt.Errorf("no image with digest %s: %w", d, ErrNotFound)
+		}
+		return byDigest, nil
 	}
 	q, err := ParseRef(query)
 	if err != nil {

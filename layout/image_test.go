@@ -167,6 +167,8 @@ func TestMatch(t *testing.T) {
 		{"alpine:3.18@" + dig("alpine319"), "alpine319"},      // pinned, the tag has moved on: digest wins
 		{"alpine@" + dig("alpine319"), "alpine319"},           // digest only
 		{"ghcr.io/o/r@" + dig("byDigest"), "byDigest"},        // entry kept by digest only
+		{"@" + dig("podman"), "podman"},                       // by digest, as ls shows an unnamed image
+		{dig("alpine319"), "alpine319"},                       // a bare digest
 	}
 	for _, tc := range cases {
 		got, err := layout.Match(all, tc.query)

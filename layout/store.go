@@ -31,10 +31,10 @@ type Lister interface {
 
 // BlobInfo describes a stored blob as found, before it is verified.
 type BlobInfo struct {
-	Path string // where it is stored, for messages
-	Size int64
+	Path string `json:"path"` // where it is stored, for messages
+	Size int64  `json:"size"`
 	// Digest is the digest its name claims; empty if the name is not a
 	// valid digest (the Err field then says why).
-	Digest digest.Digest
-	Err    error
+	Digest digest.Digest `json:"digest,omitempty"`
+	Err    error         `json:"-"`
 }

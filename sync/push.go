@@ -20,7 +20,11 @@ type PushOptions struct {
 	As *layout.Ref
 	// Platforms pushes only these platforms of multi-platform images,
 	// under a narrowed index with its own digest (nil: all there are).
-	Platforms   []ocispec.Platform
+	Platforms []ocispec.Platform
+	// SkipUnnamed leaves out, with a note, images that have no repository
+	// name and are not referrers of an image pushed (ferry push SRC with
+	// no NAME): one unnamed image must not block all the others.
+	SkipUnnamed bool
 	DryRun      bool
 	Concurrency int
 	Progress    func(int64)
@@ -36,6 +40,8 @@ type Pushed struct {
 	// was not pushed and why.
 	SourceDigest digest.Digest `json:"sourceDigest,omitempty"`
 	LeftOut      []string      `json:"leftOut,omitempty"`
+	// NotPushed says why an image was left out (SkipUnnamed).
+	NotPushed string `json:"notPushed,omitempty"`
 	// Blobs counts blobs sent; Skipped those the registry already had.
 	Blobs   int `json:"blobs"`
 	Skipped int `json:"skipped"`
@@ -108,18 +114,28 @@ func Push(ctx context.Context, c *Client, src layout.Store, images []layout.Imag
 				jobs[i].target, jobs[i].err = layout.Ref{Repo: subjectRepo[n.Subject().Digest]}, nil
 			}
 		}
-		if jobs[i].err != nil {
+		if jobs[i].err != nil && !(opts.SkipUnnamed && j.im.Ref.Repo == "") {
 			return nil, jobs[i].err
 		}
 	}
 	var out []Pushed
+	pushed := 0
 	for _, j := range jobs {
+		if j.err != nil { // unnamed, and skipping those was asked for
+			out = append(out, Pushed{Source: j.im.Name(), Digest: j.im.Desc.Digest,
+				NotPushed: fmt.Sprintf("no repository name to push it under; name it with `ferry tag SRC %s NAME`", j.im.Name())})
+			continue
+		}
+		pushed++
 		p, err := pushOne(ctx, c, j.src, j.im, j.g, j.target, opts)
 		if err != nil {
 			return out, err
 		}
 		p.SourceDigest, p.LeftOut = j.from, j.left
 		out = append(out, p)
+	}
+	if pushed == 0 {
+		return out, fmt.Errorf("nothing to push: no image has a repository name; name them with `ferry tag`")
 	}
 	return out, nil
 }

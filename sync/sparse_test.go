@@ -122,3 +122,29 @@ func checkNarrowed(t *testing.T, c *sync.Client, ref string, want digest.Digest,
 		t.Fatalf("narrowed index %s (%v)", raw, err)
 	}
 }
+
+// TestPushSkipsUnnamed: pushing everything, an image with no repository
+// name (a docker save by image ID) is left out with a note instead of
+// blocking the rest; asked for by name, it is an error.
+func TestPushSkipsUnnamed(t *testing.T) {
+	ctx := context.Background()
+	reg := regtest.Start(t)
+	set := testimage.New(t)
+	src := open(t, set.Dir)
+	app, _ := archive.Select(src.Images, []string{"example.com/app:v1"})
+	images := append(app, layout.Image{Desc: set.Single.Manifest})
+	c := &sync.Client{}
+	if _, err := sync.Push(ctx, c, src, images, sync.PushOptions{To: reg.Host}); err == nil || !strings.Contains(err.Error(), "no repository name") {
+		t.Fatalf("unnamed image pushed without SkipUnnamed: %v", err)
+	}
+	res, err := sync.Push(ctx, c, src, images, sync.PushOptions{To: reg.Host, SkipUnnamed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 2 || res[0].NotPushed != "" || res[0].Blobs == 0 || res[1].NotPushed == "" || res[1].Digest != set.Single.Manifest.Digest {
+		t.Fatalf("push results %+v", res)
+	}
+	if _, err := sync.Push(ctx, c, src, images[1:], sync.PushOptions{To: reg.Host, SkipUnnamed: true}); err == nil || !strings.Contains(err.Error(), "nothing to push") {
+		t.Fatalf("only unnamed: %v", err)
+	}
+}

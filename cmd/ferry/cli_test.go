@@ -258,13 +258,49 @@ func TestExportFormats(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("%s: exit %d: %s", f, code, stderr)
 		}
-		var res struct{ Format string }
-		if err := json.Unmarshal([]byte(out), &res); err != nil || res.Format != f {
+		var res struct {
+			Format string `json:"format"`
+			Images []struct {
+				Name   string `json:"name"`
+				Digest string `json:"digest"`
+			} `json:"images"`
+		}
+		if err := json.Unmarshal([]byte(out), &res); err != nil || res.Format != f || !strings.Contains(out, `"format"`) {
 			t.Fatalf("%s: --json says format %q (%v)", f, res.Format, err)
+		}
+		if len(res.Images) == 0 || res.Images[0].Name == "" || !strings.HasPrefix(res.Images[0].Digest, "sha256:") || !strings.Contains(out, `"name"`) {
+			t.Fatalf("%s: --json images %s", f, out)
 		}
 		code, out, stderr = ferry(t, "ls", p)
 		if code != 0 || !strings.Contains(out, "docker.io/library/busybox") || !strings.Contains(out, "example.com/app") {
 			t.Fatalf("%s: ls exit %d: %s %s", f, code, out, stderr)
 		}
+	}
+}
+
+// TestImportSaysWhenANameMoves: importing an image under a name the
+// destination gives another image moves the name, and says so.
+func TestImportSaysWhenANameMoves(t *testing.T) {
+	set := testimage.New(t)
+	a, b := filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")
+	for _, dst := range []string{a, b} {
+		if code, _, stderr := ferry(t, "import", set.Dir, "--into", dst); code != 0 {
+			t.Fatal(stderr)
+		}
+	}
+	if code, _, stderr := ferry(t, "tag", b, "example.com/app:v1", "busybox:1.36"); code != 0 {
+		t.Fatal(stderr)
+	}
+	code, out, stderr := ferry(t, "import", b, "--into", a, "busybox:1.36", "--json")
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	var res map[string]any
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	notes, _ := res["notes"].([]any)
+	if len(notes) != 1 || !strings.Contains(notes[0].(string), "docker.io/library/busybox:1.36 moved from "+set.Single.Manifest.Digest.String()+" to "+set.Index.Digest.String()) {
+		t.Fatalf("import --json notes: %v", res["notes"])
 	}
 }

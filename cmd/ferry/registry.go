@@ -229,7 +229,7 @@ func pushCommand() *cli.Command {
 				return err
 			}
 			p := startProgress(c.App.ErrWriter, "push", 0)
-			res, err := sync.Push(c.Context, client, src, images, sync.PushOptions{To: c.String("to"), Platforms: plats, DryRun: c.Bool("dry-run"), Concurrency: c.Int("concurrency"), Progress: p.fn()})
+			res, err := sync.Push(c.Context, client, src, images, sync.PushOptions{To: c.String("to"), Platforms: plats, SkipUnnamed: c.Args().Len() == 1, DryRun: c.Bool("dry-run"), Concurrency: c.Int("concurrency"), Progress: p.fn()})
 			p.finish()
 			if err != nil {
 				return err
@@ -242,6 +242,10 @@ func pushCommand() *cli.Command {
 				verb = "would push"
 			}
 			for _, r := range res {
+				if r.NotPushed != "" {
+					fmt.Fprintf(c.App.Writer, "not pushed %s: %s\n", r.Source, r.NotPushed)
+					continue
+				}
 				fmt.Fprintf(c.App.Writer, "%s %s -> %s  (%d sent, %d already there)\n", verb, r.Source, r.Target, r.Blobs, r.Skipped)
 				if r.SourceDigest != "" {
 					fmt.Fprintf(c.App.Writer, "  index %s narrowed to the platforms it can carry whole, so its digest is new: %s\n", r.SourceDigest, r.Digest)

@@ -10,8 +10,6 @@ import (
 )
 
 // What ferry's --json outputs hold, as far as the suite reads them.
-// (import --json spells its keys like Go fields, the other commands in
-// lowerCamel; encoding/json matches either.)
 
 type importResult struct {
 	Format string
