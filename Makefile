@@ -11,7 +11,7 @@ export CGO_ENABLED ?= 0
 REGISTRY_VERSION := v3.1.2
 REGISTRY         := $(BIN)/registry
 
-.PHONY: all build test vet unit fuzz interop demo bench docs fixtures registry clean
+.PHONY: all build test vet unit fuzz interop compat-docs demo bench docs fixtures registry clean
 
 all: build
 
@@ -53,6 +53,12 @@ interop: build $(REGISTRY)
 	FERRY=$(FERRY) FERRY_INTEROP_TABLE=$(CURDIR)/out/interop.md \
 		$(GO) test -tags interop -count=1 -timeout 15m -v ./internal/interop 2>&1 | tee out/interop.log | \
 		awk '/^# ferry interop matrix/ { m = 1 } m || /--- (FAIL|SKIP)|^--- PASS|^    --- PASS|^        --- PASS|^(ok|FAIL|PASS)|^panic|\.go:[0-9]+:[0-9]+: /'
+	./scripts/compat-docs.sh check
+
+# compat-docs: write what the interop suite last measured into
+# docs/COMPATIBILITY.md (after a change in ferry or in an engine).
+compat-docs:
+	./scripts/compat-docs.sh update
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh

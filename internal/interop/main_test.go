@@ -103,7 +103,7 @@ func cleanup() (left []string) {
 }
 
 // findFerry uses $FERRY or builds ./cmd/ferry into the root, then reads
-// its version and whether export knows --format.
+// its version.
 func findFerry() error {
 	if p := os.Getenv("FERRY"); p != "" {
 		abs, err := filepath.Abs(p)
@@ -131,10 +131,6 @@ func findFerry() error {
 		return fmt.Errorf("%s --version: %w", suite.ferry, err)
 	}
 	suite.version = strings.TrimSpace(string(out))
-	help, _ := exec.Command(suite.ferry, "export", "--help").CombinedOutput()
-	suite.formats = []string{"both"}
-	if strings.Contains(string(help), "--format") {
-		suite.formats = []string{"both", "oci", "docker"}
-	}
+	suite.formats = []string{"both", "oci", "docker"}
 	return nil
 }

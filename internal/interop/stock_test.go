@@ -141,10 +141,7 @@ func buildStock(t testing.TB) (*stock, error) {
 		st.archives[f] = map[string]string{}
 		for _, a := range archiveKinds {
 			p := filepath.Join(archives, a.kind+"-"+f+".tar")
-			args := []string{"export", st.dir, "--to", p}
-			if len(suite.formats) > 1 {
-				args = append(args, "--format", f)
-			}
+			args := []string{"export", st.dir, "--to", p, "--format", f}
 			if a.key != "" {
 				args = append(args, st.byKey[a.key].names...)
 			}
