@@ -61,4 +61,8 @@ digests() { grep -o '"digest": "sha256:[0-9a-f]*"' "$1" | sort; }
 if ! diff <(digests "$out/pulled.json") <(digests "$out/pushed.json"); then echo "demo: digests changed in transit" >&2; exit 1; fi
 echo "digests match: $(digests "$out/pushed.json" | wc -l) images, byte for byte"
 run ls "$out/far"
+
+step "The one-platform archive: its index is sparse, so push sends the complete platform under a narrowed index"
+run verify "$out/usb/appliance-arm64.tar"
+run push "$out/usb/appliance-arm64.tar" --to "$dst/appliance"
 printf '\n\033[1mdemo OK:\033[0m every image arrived with its name and digest; corruption was refused.\n'

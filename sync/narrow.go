@@ -2,8 +2,10 @@ package sync
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -54,6 +56,7 @@ func planImage(ctx context.Context, src layout.Store, im layout.Image, plats []o
 	if err != nil {
 		return nil, im, nil, nil, fmt.Errorf("index %s: %w", im.Desc.Digest, err)
 	}
+	left = append(left, droppedWith(root, raw, left)...)
 	w := layout.NewWithDoc(src, im.Desc.MediaType, raw)
 	narrowed := im
 	narrowed.Desc.Digest, narrowed.Desc.Size = w.Desc.Digest, w.Desc.Size
@@ -63,4 +66,25 @@ func planImage(ctx context.Context, src layout.Store, im layout.Image, plats []o
 		return nil, im, nil, nil, err
 	}
 	return w, narrowed, g, left, nil
+}
+
+// droppedWith lists the entries NarrowIndex dropped along with a platform
+// (buildkit's attestation manifests), which keep was never asked about.
+func droppedWith(root *layout.Node, narrowed []byte, left []string) []string {
+	var idx ocispec.Index
+	if json.Unmarshal(narrowed, &idx) != nil {
+		return nil
+	}
+	kept := map[digest.Digest]bool{}
+	for _, d := range idx.Manifests {
+		kept[d.Digest] = true
+	}
+	said := strings.Join(left, "\n")
+	var out []string
+	for _, d := range root.Index.Manifests {
+		if !kept[d.Digest] && !strings.Contains(said, d.Digest.String()) {
+			out = append(out, fmt.Sprintf("%s %s: attestation of a platform left out", layout.PlatformString(d.Platform), d.Digest))
+		}
+	}
+	return out
 }
