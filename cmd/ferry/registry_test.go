@@ -1,7 +1,9 @@
 package main
 
 import (
+	"archive/tar"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -97,5 +99,52 @@ func TestCopyEveryWay(t *testing.T) {
 	_, out, _ := ferry(t, "ls", "--json", dir)
 	if !strings.Contains(out, want) || !strings.Contains(out, reg.Host+"/b/app:copied") {
 		t.Fatalf("layout after copies:\n%s", out)
+	}
+}
+
+// TestPullFormats: pull --format shapes the archive it writes: oci has no
+// manifest.json, docker only manifest.json and the blobs it names.
+func TestPullFormats(t *testing.T) {
+	reg := regtest.Start(t)
+	set := testimage.New(t)
+	if code, out, errs := ferry(t, "push", set.Dir, "example.com/app:v1", "--to", reg.Host); code != 0 {
+		t.Fatalf("seed push: %s %s", out, errs)
+	}
+	for format, want := range map[string][2]bool{"oci": {true, false}, "docker": {false, true}, "both": {true, true}} {
+		arch := filepath.Join(t.TempDir(), format+".tar")
+		if code, out, errs := ferry(t, "pull", reg.Host+"/app:v1", "--to", arch, "--format", format); code != 0 {
+			t.Fatalf("%s: %s %s", format, out, errs)
+		}
+		names := map[string]bool{}
+		for _, e := range tarNames(t, arch) {
+			names[e] = true
+		}
+		if names["index.json"] != want[0] || names["manifest.json"] != want[1] {
+			t.Fatalf("%s: index.json %v, manifest.json %v", format, names["index.json"], names["manifest.json"])
+		}
+		if code, out, _ := ferry(t, "verify", arch); code != 0 {
+			t.Fatalf("%s: verify:\n%s", format, out)
+		}
+	}
+}
+
+func tarNames(t *testing.T, p string) []string {
+	t.Helper()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []string
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, h.Name)
 	}
 }
