@@ -199,3 +199,42 @@ func FuzzVerifyReader(f *testing.F) {
 		}
 	})
 }
+
+// FuzzNarrowIndex: narrowing any index document that DecodeNode accepts
+// never panics, and what comes out is again an index DecodeNode accepts,
+// holding a subset of the entries, each byte for byte.
+func FuzzNarrowIndex(f *testing.F) {
+	for _, s := range jsonSeeds {
+		f.Add([]byte(s), uint8(1))
+	}
+	f.Add([]byte(buildkitIndex), uint8(2))
+	f.Fuzz(func(t *testing.T, b []byte, mask uint8) {
+		d := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: digest.FromBytes(b), Size: int64(len(b))}
+		n, err := layout.DecodeNode(d, b)
+		if err != nil || n.Index == nil {
+			return
+		}
+		i := 0
+		out, err := layout.NarrowIndex(b, func(ocispec.Descriptor) bool { i++; return mask&(1<<(i%8)) != 0 })
+		if err != nil {
+			return
+		}
+		nd := ocispec.Descriptor{MediaType: d.MediaType, Digest: digest.FromBytes(out), Size: int64(len(out))}
+		m, err := layout.DecodeNode(nd, out)
+		if err != nil || m.Index == nil {
+			t.Fatalf("narrowed document is no valid index: %v\n%s", err, out)
+		}
+		if len(m.Index.Manifests) > len(n.Index.Manifests) || len(m.Index.Manifests) == 0 {
+			t.Fatalf("narrowed %d entries to %d", len(n.Index.Manifests), len(m.Index.Manifests))
+		}
+		orig := map[digest.Digest]bool{}
+		for _, c := range n.Index.Manifests {
+			orig[c.Digest] = true
+		}
+		for _, c := range m.Index.Manifests {
+			if !orig[c.Digest] {
+				t.Fatalf("narrowed index holds %s, which the original did not", c.Digest)
+			}
+		}
+	})
+}
