@@ -109,7 +109,7 @@ func (t *Txn) Ingest(ctx context.Context, r io.Reader, want digest.Digest) (ocis
 		return ocispec.Descriptor{}, err
 	}
 	h := alg.Digester()
-	n, err := CopyBuffer(io.MultiWriter(f, h.Hash()), contextReader{ctx, r})
+	n, err := CopyBuffer(io.MultiWriter(NewWriteback(f), h.Hash()), contextReader{ctx, r})
 	if err == nil {
 		err = f.Sync()
 	}
