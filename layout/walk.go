@@ -53,6 +53,7 @@ type Graph struct {
 	root  digest.Digest
 	bytes int64
 	pre   map[digest.Digest]fetched // manifests fetched ahead, in parallel
+	whole map[digest.Digest]bool    // Complete's answers, once asked
 }
 
 // fetched is a prefetched manifest or the error fetching it gave.

@@ -41,10 +41,10 @@ func planImage(ctx context.Context, src layout.Store, im layout.Image, plats []o
 	keep := func(c ocispec.Descriptor) bool {
 		switch {
 		case filtered[c.Digest]:
-			left = append(left, fmt.Sprintf("%s %s: not asked for", layout.PlatformString(c.Platform), c.Digest))
+			left = append(left, fmt.Sprintf("%s %s: not asked for", entryLabel(c), c.Digest))
 			return false
 		case !g.Complete(c.Digest):
-			left = append(left, fmt.Sprintf("%s %s: absent from the source (sparse)", layout.PlatformString(c.Platform), c.Digest))
+			left = append(left, fmt.Sprintf("%s %s: absent from the source (sparse)", entryLabel(c), c.Digest))
 			return false
 		}
 		return true
@@ -55,6 +55,12 @@ func planImage(ctx context.Context, src layout.Store, im layout.Image, plats []o
 	}
 	if err != nil {
 		return nil, im, nil, nil, fmt.Errorf("index %s: %w", im.Desc.Digest, err)
+	}
+	if len(left) == 0 {
+		// Every entry stays, so what is absent or filtered lies deeper,
+		// under a nested index, which is not rewritten: refuse rather
+		// than push an index whose children are not all there.
+		return nil, im, nil, nil, fmt.Errorf("index %s: a nested index is incomplete in the source or narrowed by --platform; ferry narrows only the top-level index, so it cannot push this image whole", im.Desc.Digest)
 	}
 	left = append(left, droppedWith(root, raw, left)...)
 	w := layout.NewWithDoc(src, im.Desc.MediaType, raw)
@@ -83,8 +89,20 @@ func droppedWith(root *layout.Node, narrowed []byte, left []string) []string {
 	var out []string
 	for _, d := range root.Index.Manifests {
 		if !kept[d.Digest] && !strings.Contains(said, d.Digest.String()) {
-			out = append(out, fmt.Sprintf("%s %s: attestation of a platform left out", layout.PlatformString(d.Platform), d.Digest))
+			out = append(out, fmt.Sprintf("%s %s: attestation of a platform left out", entryLabel(d), d.Digest))
 		}
 	}
 	return out
+}
+
+// entryLabel names an index entry for a message: its platform, or what it
+// is when it has none.
+func entryLabel(d ocispec.Descriptor) string {
+	if d.Platform != nil {
+		return layout.PlatformString(d.Platform)
+	}
+	if layout.IsIndex(d.MediaType) {
+		return "nested index"
+	}
+	return "entry"
 }

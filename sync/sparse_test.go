@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/oci-ferry/ferry/archive"
@@ -146,5 +147,53 @@ func TestPushSkipsUnnamed(t *testing.T) {
 	}
 	if _, err := sync.Push(ctx, c, src, images[1:], sync.PushOptions{To: reg.Host, SkipUnnamed: true}); err == nil || !strings.Contains(err.Error(), "nothing to push") {
 		t.Fatalf("only unnamed: %v", err)
+	}
+}
+
+// TestPushNestedSparseRefused: an index whose sparse part lies under a
+// nested index is refused, never pushed with a child missing.
+func TestPushNestedSparseRefused(t *testing.T) {
+	ctx := context.Background()
+	reg := regtest.Start(t)
+	dir := t.TempDir()
+	d, err := layout.CreateDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	txn := d.Begin()
+	amd, arm := testimage.Build(t, txn, "amd64", "a"), testimage.Build(t, txn, "arm64", "b")
+	a, r := amd.Manifest, arm.Manifest
+	a.Platform = &ocispec.Platform{OS: "linux", Architecture: "amd64"}
+	r.Platform = &ocispec.Platform{OS: "linux", Architecture: "arm64"}
+	index := func(ds ...ocispec.Descriptor) []byte {
+		b, _ := json.Marshal(ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: ds})
+		return b
+	}
+	inner := testimage.Put(t, txn, ocispec.MediaTypeImageIndex, index(a, r))
+	outer := testimage.Put(t, txn, ocispec.MediaTypeImageIndex, index(inner))
+	ref, _ := layout.ParseRef("example.com/nested:v1")
+	if err := txn.Commit(nil, []layout.Image{{Ref: ref, Desc: layout.Annotate(outer, ref)}}); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	// --platform reaching under the nested index cannot be honoured by
+	// narrowing the top level.
+	plats, _ := layout.ParsePlatforms("linux/arm64")
+	src := open(t, dir)
+	_, err = sync.Push(ctx, &sync.Client{}, src, src.Images, sync.PushOptions{To: reg.Host, Platforms: plats})
+	if err == nil || !strings.Contains(err.Error(), "a nested index is incomplete in the source or narrowed by --platform") {
+		t.Fatalf("want a refusal naming the nested index, got %v", err)
+	}
+	// Sparse under the nested index: the nested index is incomplete, so
+	// nothing at the top is whole.
+	os.Remove(filepath.Join(dir, "blobs", "sha256", arm.Layer.Digest.Encoded()))
+	src = open(t, dir)
+	_, err = sync.Push(ctx, &sync.Client{}, src, src.Images, sync.PushOptions{To: reg.Host})
+	if err == nil || !strings.Contains(err.Error(), "nested index "+inner.Digest.String()+": absent from the source") {
+		t.Fatalf("want a refusal naming the nested index, got %v", err)
+	}
+	r2, _ := layout.ParseRef(reg.Host + "/nested:v1")
+	if _, err := (&sync.Client{}).Repository(r2, false).Resolve(ctx, "v1"); err == nil {
+		t.Fatal("a tag was pushed")
 	}
 }
