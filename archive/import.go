@@ -99,13 +99,7 @@ func Import(ctx context.Context, src, dir string, opts ImportOptions) (res *Impo
 		opts.Total(g.Size())
 	}
 	if !s.Streamed() { // a stream is already staged by now
-		var need int64
-		for _, b := range g.Blobs {
-			if ok, _ := dst.Exists(ctx, b); !ok {
-				need += b.Size
-			}
-		}
-		if err := layout.CheckSpace(dir, need); err != nil {
+		if err := dst.CheckRoomFor(ctx, g.Blobs); err != nil {
 			return nil, err
 		}
 	}

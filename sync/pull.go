@@ -131,13 +131,7 @@ func Pull(ctx context.Context, c *Client, refs []string, dir string, opts PullOp
 	if opts.Total != nil {
 		opts.Total(all.Size())
 	}
-	var need int64
-	for _, b := range all.Blobs {
-		if ok, _ := dst.Exists(ctx, b); !ok {
-			need += b.Size
-		}
-	}
-	if err := layout.CheckSpace(dir, need); err != nil {
+	if err := dst.CheckRoomFor(ctx, all.Blobs); err != nil {
 		return nil, err
 	}
 	if err := layout.Copy(ctx, p.Remote, dst, all, layout.CopyOptions{Concurrency: opts.Concurrency, SkipExisting: true, Progress: opts.Progress, Retry: Retryable}); err != nil {
