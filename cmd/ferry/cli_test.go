@@ -176,6 +176,10 @@ func TestTagRmGc(t *testing.T) {
 	if code, out, errs := ferry(t, "tag", set.Dir, "busybox:1.36", "registry.local:5000/tools/bb:stable"); code != 0 || !strings.Contains(out, "tagged") {
 		t.Fatal(out, errs)
 	}
+	// An unnamed image is named through its digest, as ls shows it.
+	if code, out, errs := ferry(t, "tag", set.Dir, "@"+set.Referrer.Digest.String(), "example.com/sbom:1"); code != 0 || !strings.Contains(out, "tagged") {
+		t.Fatal(out, errs)
+	}
 	if code, _, errs := ferry(t, "rm", set.Dir, "example.com/app:v1"); code != 0 {
 		t.Fatal(errs)
 	}
@@ -191,7 +195,7 @@ func TestTagRmGc(t *testing.T) {
 		t.Fatalf("gc removed %d blobs: %s", len(gc.Removed), out)
 	}
 	_, ls, _ := ferry(t, "ls", set.Dir)
-	if !strings.Contains(ls, "registry.local:5000/tools/bb") || strings.Contains(ls, "example.com/app") {
+	if !strings.Contains(ls, "registry.local:5000/tools/bb") || !strings.Contains(ls, "example.com/sbom") || strings.Contains(ls, "example.com/app") {
 		t.Fatalf("after tag/rm:\n%s", ls)
 	}
 	if code, out, _ := ferry(t, "verify", set.Dir); code != 0 {

@@ -148,3 +148,28 @@ func tarNames(t *testing.T, p string) []string {
 		out = append(out, h.Name)
 	}
 }
+
+// TestPushSparseSaysWhat: pushing a one-platform export of a two-platform
+// index says the index was narrowed, to which digest, and what was left
+// out, in text and in --json.
+func TestPushSparseSaysWhat(t *testing.T) {
+	reg := regtest.Start(t)
+	set := testimage.New(t)
+	arch := filepath.Join(t.TempDir(), "arm.tar")
+	if code, _, errs := ferry(t, "export", set.Dir, "example.com/app:v1", "--platform", "linux/arm64", "--to", arch); code != 0 {
+		t.Fatal(errs)
+	}
+	code, out, errs := ferry(t, "push", arch, "--to", reg.Host+"/a")
+	if code != 0 || !strings.Contains(out, "index "+set.Index.Digest.String()+" narrowed") || !strings.Contains(out, "left out linux/amd64 "+set.AMD64.Manifest.Digest.String()) {
+		t.Fatalf("push: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = ferry(t, "push", arch, "--to", reg.Host+"/b", "--json")
+	var res []struct {
+		Digest       string   `json:"digest"`
+		SourceDigest string   `json:"sourceDigest"`
+		LeftOut      []string `json:"leftOut"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || len(res) != 1 || res[0].SourceDigest != set.Index.Digest.String() || res[0].Digest == res[0].SourceDigest || len(res[0].LeftOut) != 1 {
+		t.Fatalf("push --json: exit %d\n%s%s", code, out, errs)
+	}
+}
