@@ -6,10 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -308,19 +309,10 @@ func sharedRefNames(images []layout.Image) []string {
 		digests[tag][im.Desc.Digest.String()] = true
 	}
 	var notes []string
-	for _, tag := range sortedKeys(by) {
+	for _, tag := range slices.Sorted(maps.Keys(by)) {
 		if len(digests[tag]) > 1 {
 			notes = append(notes, fmt.Sprintf("tag %q names %d different images (%s): tools that select by the OCI ref.name alone (skopeo oci-archive:FILE:%s) cannot tell them apart; docker, podman and ctr use the full names", tag, len(by[tag]), strings.Join(by[tag], ", "), tag))
 		}
 	}
 	return notes
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	gosync "sync"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -36,9 +37,21 @@ type blobReader struct {
 	r       *Repository
 	ctx     context.Context
 	d       ocispec.Descriptor
-	body    io.ReadCloser
 	n       int64
 	resumes int
+
+	// mu guards body and closed: Close may come from another goroutine
+	// (a read-ahead's owner) while Read is resuming onto a new body.
+	mu     gosync.Mutex
+	body   io.ReadCloser
+	closed bool
+}
+
+// current is the body Read should use now.
+func (b *blobReader) current() io.ReadCloser {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.body
 }
 
 func (b *blobReader) open() error {
@@ -67,18 +80,25 @@ func (b *blobReader) open() error {
 		defer resp.Body.Close()
 		return fmt.Errorf("%s/%s: blob %s: %w", b.r.Host, b.r.Name, b.d.Digest, newRegistryError(resp))
 	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed { // closed while the request was on its way
+		resp.Body.Close()
+		return fmt.Errorf("%s/%s: blob %s: %w", b.r.Host, b.r.Name, b.d.Digest, io.ErrClosedPipe)
+	}
 	b.body = resp.Body
 	return nil
 }
 
 func (b *blobReader) Read(p []byte) (int, error) {
 	for {
-		n, err := b.body.Read(p)
+		body := b.current()
+		n, err := body.Read(p)
 		b.n += int64(n)
 		if err == nil || err == io.EOF || n > 0 {
 			if err != nil && err != io.EOF && b.resumes < maxResumes && transient(err) {
 				err = nil // resume on the next Read
-				b.body.Close()
+				body.Close()
 				b.resumes++
 				if oerr := b.open(); oerr != nil {
 					return n, oerr
@@ -89,7 +109,7 @@ func (b *blobReader) Read(p []byte) (int, error) {
 		if b.resumes >= maxResumes || !transient(err) || b.ctx.Err() != nil {
 			return 0, err
 		}
-		b.body.Close()
+		body.Close()
 		b.resumes++
 		if err := b.open(); err != nil {
 			return 0, err
@@ -97,7 +117,12 @@ func (b *blobReader) Read(p []byte) (int, error) {
 	}
 }
 
-func (b *blobReader) Close() error { return b.body.Close() }
+func (b *blobReader) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closed = true
+	return b.body.Close()
+}
 
 // uploadBlob starts an upload session and sends the blob in one PUT, or in
 // chunkSize PATCHes and a closing PUT when it is larger.

@@ -3,6 +3,7 @@ package sync
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -45,5 +46,31 @@ func TestChunkedUpload(t *testing.T) {
 	}
 	if patches != 3 {
 		t.Fatalf("want 3 PATCH chunks of 1 MiB before the closing PUT, saw %d", patches)
+	}
+}
+
+// TestClosedBlobReaderDoesNotReopen: once closed (a read-ahead's owner
+// gave up), a blob reader that was about to resume opens nothing and
+// leaves no response body behind.
+func TestClosedBlobReaderDoesNotReopen(t *testing.T) {
+	reg := regtest.Start(t)
+	blob := []byte("resumable")
+	d := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: digest.FromBytes(blob), Size: int64(len(blob))}
+	ref, _ := layout.ParseRef(reg.Host + "/closed/blob:x")
+	repo := (&Client{}).Repository(ref, true)
+	if err := repo.Push(context.Background(), d, bytes.NewReader(blob)); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := repo.fetchBlob(context.Background(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	br := rc.(*blobReader)
+	br.Close()
+	if err := br.open(); !errors.Is(err, io.ErrClosedPipe) {
+		t.Fatalf("open after Close: %v", err)
+	}
+	if _, err := br.Read(make([]byte, 4)); err == nil {
+		t.Fatal("read after Close succeeded")
 	}
 }

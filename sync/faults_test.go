@@ -6,10 +6,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/oci-ferry/ferry/archive"
 	"github.com/oci-ferry/ferry/internal/regtest"
 	"github.com/oci-ferry/ferry/internal/testimage"
+	"github.com/oci-ferry/ferry/layout"
 	"github.com/oci-ferry/ferry/sync"
 	"github.com/oci-ferry/ferry/verify"
 )
@@ -96,5 +98,50 @@ func TestPushThroughFaults(t *testing.T) {
 	}
 	if pulled[0].Digest != res[0].Digest || res[0].Digest != set.Index.Digest {
 		t.Fatalf("pushed %s, pulled %s, want %s", res[0].Digest, pulled[0].Digest, set.Index.Digest)
+	}
+}
+
+// TestPullArchiveThroughFaults: streaming into an archive, where each
+// blob is read ahead on its own goroutine, survives resets mid-blob with a
+// sound archive; and closing a blob stream early, while the read-ahead may
+// be resuming, neither hangs nor races.
+func TestPullArchiveThroughFaults(t *testing.T) {
+	ctx := context.Background()
+	reg, set := seeded(t)
+	proxy := regtest.NewProxy(t, reg, regtest.Fault{Method: "GET", Path: "/blobs/sha256:", Times: 4, Kind: "reset"})
+	plan, err := sync.Resolve(ctx, &sync.Client{}, []string{proxy.Host + "/seed/app:v1", proxy.Host + "/seed/library/busybox:1.36"}, sync.PullOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "a.tar")
+	if _, err := archive.Write(ctx, plan.Remote, plan.Images, p, archive.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if proxy.Hits(0) == 0 {
+		t.Fatal("the reset never fired")
+	}
+	got := open(t, p)
+	if rep := verify.Check(ctx, got, got.Images, nil, verify.Options{}); !rep.OK || len(got.Images) != 2 {
+		t.Fatalf("archive: %d images, %+v", len(got.Images), rep.Problems)
+	}
+
+	proxy = regtest.NewProxy(t, reg, regtest.Fault{Method: "GET", Path: "/blobs/sha256:", Times: 100, Kind: "reset"})
+	plan, err = sync.Resolve(ctx, &sync.Client{}, []string{proxy.Host + "/seed/app:v1"}, sync.PullOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := plan.Remote.Fetch(ctx, set.ARM64.Layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ra := layout.NewReadAhead(rc, 2)
+	var b [8]byte
+	ra.Read(b[:])
+	done := make(chan struct{})
+	go func() { ra.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("closing a read-ahead blob stream hung")
 	}
 }
