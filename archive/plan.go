@@ -41,7 +41,7 @@ type plan struct {
 // makePlan walks the chosen images and orders their content: metadata
 // first so a streaming reader knows the whole archive before the first
 // layer, layers after, each once.
-func makePlan(ctx context.Context, src layout.Store, images []layout.Image, platforms []ocispec.Platform, format Format) (*plan, error) {
+func makePlan(ctx context.Context, src layout.ReadOnly, images []layout.Image, platforms []ocispec.Platform, format Format) (*plan, error) {
 	roots := make([]ocispec.Descriptor, 0, len(images))
 	for _, im := range images {
 		roots = append(roots, im.Desc)

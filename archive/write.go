@@ -88,7 +88,7 @@ func mtime() time.Time {
 // asks for one of the two. It is written to a
 // temporary name beside dest, synced, and renamed only when complete: a
 // failure or crash never leaves a partial archive under dest's name.
-func Write(ctx context.Context, src layout.Store, images []layout.Image, dest string, opts WriteOptions) (*Result, error) {
+func Write(ctx context.Context, src layout.ReadOnly, images []layout.Image, dest string, opts WriteOptions) (*Result, error) {
 	if len(images) == 0 {
 		return nil, fmt.Errorf("no images to write")
 	}
@@ -170,7 +170,7 @@ func Write(ctx context.Context, src layout.Store, images []layout.Image, dest st
 	return res, nil
 }
 
-func writeTar(ctx context.Context, w io.Writer, comp Compression, format Format, src layout.Store, p *plan, res *Result, progress func(int64)) error {
+func writeTar(ctx context.Context, w io.Writer, comp Compression, format Format, src layout.ReadOnly, p *plan, res *Result, progress func(int64)) error {
 	var zw io.WriteCloser
 	switch comp {
 	case Gzip:
@@ -248,7 +248,7 @@ func writeTar(ctx context.Context, w io.Writer, comp Compression, format Format,
 
 // copyBlob streams one blob from src into the tar through a VerifyReader:
 // a corrupt source fails the archive, never lands in it.
-func copyBlob(ctx context.Context, tw *tar.Writer, src layout.Store, d ocispec.Descriptor, t time.Time, progress func(int64)) error {
+func copyBlob(ctx context.Context, tw *tar.Writer, src layout.ReadOnly, d ocispec.Descriptor, t time.Time, progress func(int64)) error {
 	rc, err := src.Fetch(ctx, d)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", d.MediaType, d.Digest, err)

@@ -35,7 +35,7 @@ type CopyOptions struct {
 // manifests children before parents from the verified bytes Walk holds,
 // so a destination never references content it does not have. Every byte
 // read from src passes through a VerifyReader before dst sees it.
-func Copy(ctx context.Context, src, dst Store, g *Graph, opts CopyOptions) error {
+func Copy(ctx context.Context, src ReadOnly, dst Writable, g *Graph, opts CopyOptions) error {
 	limit := opts.Concurrency
 	if limit <= 0 {
 		limit = DefaultConcurrency
@@ -75,7 +75,7 @@ func Copy(ctx context.Context, src, dst Store, g *Graph, opts CopyOptions) error
 	return nil
 }
 
-func copyBlob(ctx context.Context, src, dst Store, d ocispec.Descriptor, opts CopyOptions) error {
+func copyBlob(ctx context.Context, src ReadOnly, dst Writable, d ocispec.Descriptor, opts CopyOptions) error {
 	if IsNonDistributable(d.MediaType) {
 		if ok, _ := src.Exists(ctx, d); !ok {
 			return nil // never fetched from its urls; carried only if present

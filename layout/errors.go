@@ -28,3 +28,9 @@ var (
 	// ErrAmbiguous means a name matched several different images.
 	ErrAmbiguous = errors.New("ambiguous name")
 )
+
+// ErrReadOnly means a write was asked of content that can only be read. A
+// read-only store has no Push method at all; the sentinel is for the places
+// where the kind of a store is only known at run time (a registry that
+// refuses the push, a target that turns out to be an archive being read).
+var ErrReadOnly = errors.New("read-only")

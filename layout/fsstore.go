@@ -28,8 +28,11 @@ type FS struct {
 	mem   map[digest.Digest][]byte // documents generated in memory (converted manifests)
 }
 
-var _ Store = (*FS)(nil)
-var _ Lister = (*FS)(nil)
+var (
+	_ ReadOnly = (*FS)(nil)
+	_ Lister   = (*FS)(nil)
+	_ Resolver = (*FS)(nil)
+)
 
 // NewFS reads a layout from fsys; label names it in messages.
 func NewFS(fsys fs.FS, label string) *FS {
@@ -141,14 +144,18 @@ func (s *FS) Exists(_ context.Context, d ocispec.Descriptor) (bool, error) {
 	return fi.Mode().IsRegular() && fi.Size() == d.Size, nil
 }
 
-// Push implements Store; an FS is read-only.
-func (s *FS) Push(context.Context, ocispec.Descriptor, io.Reader) error {
-	return fmt.Errorf("%s: read-only", s.label)
+// Blobs implements Lister: every file under blobs/<alg>/, with the digest
+// its name claims, then the blobs served from another path or generated in
+// memory, which a caller enumerating content must see as well.
+func (s *FS) Blobs(ctx context.Context) ([]BlobInfo, error) {
+	out, err := s.fileBlobs()
+	if err != nil {
+		return nil, err
+	}
+	return append(out, s.extraBlobs()...), nil
 }
 
-// Blobs implements Lister: every file under blobs/<alg>/, with the digest
-// its name claims.
-func (s *FS) Blobs(context.Context) ([]BlobInfo, error) {
+func (s *FS) fileBlobs() ([]BlobInfo, error) {
 	algs, err := fs.ReadDir(s.fsys, "blobs")
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil

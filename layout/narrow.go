@@ -101,26 +101,34 @@ func NarrowIndex(raw []byte, keep func(ocispec.Descriptor) bool) ([]byte, error)
 // WithDoc is src plus one document held in memory: a narrowed index that
 // exists nowhere else yet, so Walk and Copy can treat it like the rest.
 type WithDoc struct {
-	Store
+	ReadOnly
 	Desc ocispec.Descriptor
 	Raw  []byte
 }
 
 // NewWithDoc describes raw with mediaType and serves it on top of src.
-func NewWithDoc(src Store, mediaType string, raw []byte) *WithDoc {
-	return &WithDoc{Store: src, Raw: raw, Desc: ocispec.Descriptor{MediaType: mediaType, Digest: digest.FromBytes(raw), Size: int64(len(raw))}}
+func NewWithDoc(src ReadOnly, mediaType string, raw []byte) *WithDoc {
+	return &WithDoc{ReadOnly: src, Raw: raw, Desc: ocispec.Descriptor{MediaType: mediaType, Digest: digest.FromBytes(raw), Size: int64(len(raw))}}
 }
 
 func (w *WithDoc) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
 	if d.Digest == w.Desc.Digest {
 		return io.NopCloser(bytes.NewReader(w.Raw)), nil
 	}
-	return w.Store.Fetch(ctx, d)
+	return w.ReadOnly.Fetch(ctx, d)
 }
 
 func (w *WithDoc) Exists(ctx context.Context, d ocispec.Descriptor) (bool, error) {
 	if d.Digest == w.Desc.Digest {
 		return true, nil
 	}
-	return w.Store.Exists(ctx, d)
+	return w.ReadOnly.Exists(ctx, d)
+}
+
+// Info serves the held document's facts and passes everything else on.
+func (w *WithDoc) Info(ctx context.Context, d digest.Digest) (BlobInfo, error) {
+	if d == w.Desc.Digest {
+		return BlobInfo{Digest: d, Size: w.Desc.Size, MediaType: w.Desc.MediaType, Path: "(generated) " + d.String()}, nil
+	}
+	return w.ReadOnly.Info(ctx, d)
 }

@@ -159,7 +159,7 @@ func ValidateDescriptor(d ocispec.Descriptor) error {
 
 // ReadAll fetches d from s, verified, refusing anything over limit. It grows
 // its buffer as bytes arrive instead of trusting d.Size for an allocation.
-func ReadAll(ctx context.Context, s Store, d ocispec.Descriptor, limit int64) ([]byte, error) {
+func ReadAll(ctx context.Context, s ReadOnly, d ocispec.Descriptor, limit int64) ([]byte, error) {
 	if d.Size > limit {
 		return nil, fmt.Errorf("%s %s: %w: %d bytes, the limit is %d", d.MediaType, d.Digest, ErrTooLarge, d.Size, limit)
 	}
@@ -186,7 +186,7 @@ func ReadAll(ctx context.Context, s Store, d ocispec.Descriptor, limit int64) ([
 }
 
 // FetchNode reads and decodes the index or manifest d.
-func FetchNode(ctx context.Context, s Store, d ocispec.Descriptor) (*Node, error) {
+func FetchNode(ctx context.Context, s ReadOnly, d ocispec.Descriptor) (*Node, error) {
 	raw, err := ReadAll(ctx, s, d, MaxManifestSize)
 	if err != nil {
 		return nil, err

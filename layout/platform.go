@@ -80,7 +80,7 @@ func MatchPlatform(want []ocispec.Platform, have *ocispec.Platform) bool {
 // ConfigPlatform reads the platform of a single-image manifest from its
 // config, for images that are not in an index and so carry no platform
 // field. It returns "" for artifacts and unreadable configs.
-func ConfigPlatform(ctx context.Context, s Store, m *Node) string {
+func ConfigPlatform(ctx context.Context, s ReadOnly, m *Node) string {
 	if m == nil || m.Manifest == nil || !IsConfig(m.Manifest.Config.MediaType) {
 		return ""
 	}
@@ -97,7 +97,7 @@ func ConfigPlatform(ctx context.Context, s Store, m *Node) string {
 
 // RootPlatforms lists the platforms of the image rooted at root in g: those
 // of its index, or its config's for a single image.
-func RootPlatforms(ctx context.Context, s Store, g *Graph, root ocispec.Descriptor) []string {
+func RootPlatforms(ctx context.Context, s ReadOnly, g *Graph, root ocispec.Descriptor) []string {
 	if p := g.Platforms[root.Digest]; len(p) > 0 {
 		return p
 	}

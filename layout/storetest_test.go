@@ -1,7 +1,11 @@
 package layout_test
 
 import (
+	"bytes"
+	"context"
 	"testing"
+
+	"github.com/opencontainers/go-digest"
 
 	"github.com/oci-ferry/ferry/internal/memstore"
 	"github.com/oci-ferry/ferry/layout"
@@ -10,16 +14,44 @@ import (
 
 func TestStoreConformance(t *testing.T) {
 	t.Run("memstore", func(t *testing.T) {
-		storetest.Run(t, func(*testing.T) layout.Store { return memstore.New() })
+		storetest.Writable(t, func(*testing.T) layout.Store { return memstore.New() })
+		storetest.Tagger(t, func(*testing.T) storetest.TagStore { return memstore.New() }, tagName)
 	})
 	t.Run("Dir", func(t *testing.T) {
-		storetest.Run(t, func(t *testing.T) layout.Store { return newDir(t) })
+		storetest.Writable(t, func(t *testing.T) layout.Store { return newDir(t) })
+		storetest.Tagger(t, func(t *testing.T) storetest.TagStore { return newDir(t) }, tagName)
+		storetest.ReadOnly(t, func(t *testing.T) storetest.Opened {
+			d := newDir(t)
+			return storetest.Opened{Store: d, Present: pushSome(t, d)}
+		})
+		d := newDir(t)
+		storetest.Lister(t, d, nil, pushSome(t, d))
 	})
 	t.Run("Txn", func(t *testing.T) {
-		storetest.Run(t, func(t *testing.T) layout.Store {
+		storetest.Writable(t, func(t *testing.T) layout.Store {
 			txn := newDir(t).Begin()
 			t.Cleanup(txn.Abort)
 			return txn
 		})
+		storetest.ReadOnly(t, func(t *testing.T) storetest.Opened {
+			txn := newDir(t).Begin()
+			t.Cleanup(txn.Abort)
+			return storetest.Opened{Store: txn, Present: pushSome(t, txn)}
+		})
 	})
+}
+
+func tagName(tag string) string { return "example.com/conformance:" + tag }
+
+// pushSome stores a few blobs of different sizes, an empty one among them.
+func pushSome(t *testing.T, s layout.Store) []digest.Digest {
+	var out []digest.Digest
+	for _, n := range []int{0, 1, 70000} {
+		b, d := storetest.Blob(t, n)
+		if err := s.Push(context.Background(), d, bytes.NewReader(b)); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, d.Digest)
+	}
+	return out
 }

@@ -223,3 +223,15 @@ func (t *Txn) discardLocked() {
 		delete(t.staged, d)
 	}
 }
+
+// Info implements ReadOnly, seeing staged blobs as well as committed ones.
+func (t *Txn) Info(ctx context.Context, dg digest.Digest) (BlobInfo, error) {
+	t.mu.Lock()
+	p, ok := t.staged[dg]
+	size := t.sizes[dg]
+	t.mu.Unlock()
+	if ok {
+		return BlobInfo{Digest: dg, Size: size, Path: p}, nil
+	}
+	return t.d.Info(ctx, dg)
+}

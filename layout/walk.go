@@ -89,7 +89,7 @@ func (g *Graph) Size() int64 {
 // Walk reads the graph under roots from src. Every index and manifest is
 // fetched through ReadAll, so it is size-capped and verified before it is
 // parsed or followed.
-func Walk(ctx context.Context, src Store, roots []ocispec.Descriptor, opts WalkOptions) (*Graph, error) {
+func Walk(ctx context.Context, src ReadOnly, roots []ocispec.Descriptor, opts WalkOptions) (*Graph, error) {
 	g := &Graph{seen: map[digest.Digest]bool{}, nodes: map[digest.Digest]*Node{}, plats: map[digest.Digest][]string{}, owner: map[digest.Digest]digest.Digest{}, Platforms: map[digest.Digest][]string{}}
 	for _, r := range roots {
 		plats := map[string]bool{}
@@ -105,7 +105,7 @@ func Walk(ctx context.Context, src Store, roots []ocispec.Descriptor, opts WalkO
 	return g, nil
 }
 
-func (g *Graph) visit(ctx context.Context, src Store, d ocispec.Descriptor, opts WalkOptions, depth int, plats map[string]bool) error {
+func (g *Graph) visit(ctx context.Context, src ReadOnly, d ocispec.Descriptor, opts WalkOptions, depth int, plats map[string]bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -284,7 +284,7 @@ func Union(gs ...*Graph) *Graph {
 }
 
 // fetch returns a prefetched manifest or fetches it now.
-func (g *Graph) fetch(ctx context.Context, src Store, d ocispec.Descriptor) (*Node, error) {
+func (g *Graph) fetch(ctx context.Context, src ReadOnly, d ocispec.Descriptor) (*Node, error) {
 	if f, ok := g.pre[d.Digest]; ok {
 		delete(g.pre, d.Digest)
 		return f.n, f.err
@@ -296,7 +296,7 @@ func (g *Graph) fetch(ctx context.Context, src Store, d ocispec.Descriptor) (*No
 // so a multi-platform index costs one round trip per window, not one per
 // platform. Results are consumed in the usual order, so the walk stays
 // deterministic.
-func (g *Graph) prefetch(ctx context.Context, src Store, descs []ocispec.Descriptor) {
+func (g *Graph) prefetch(ctx context.Context, src ReadOnly, descs []ocispec.Descriptor) {
 	var todo []ocispec.Descriptor
 	dup := map[digest.Digest]bool{}
 	for _, d := range descs {

@@ -31,7 +31,7 @@ func CopyImage(ctx context.Context, c *Client, src, dst layout.Ref, opts PullOpt
 		return Pushed{}, fmt.Errorf("copy %s to %s: %w", src, dst, err)
 	}
 	if dst.Tag != "" {
-		if err := c.Repository(dst, true).Tag(ctx, desc, g.Node(desc.Digest).Raw, dst.Tag); err != nil {
+		if err := c.Repository(dst, true).TagManifest(ctx, desc, g.Node(desc.Digest).Raw, dst.Tag); err != nil {
 			return Pushed{}, err
 		}
 	}

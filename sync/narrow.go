@@ -20,7 +20,7 @@ import (
 // would leave a broken tag. So the index is narrowed to the complete,
 // chosen entries and pushed under its new digest, and the result says
 // what was left out and why. An image with nothing complete is refused.
-func planImage(ctx context.Context, src layout.Store, im layout.Image, plats []ocispec.Platform) (layout.Store, layout.Image, *layout.Graph, []string, error) {
+func planImage(ctx context.Context, src layout.ReadOnly, im layout.Image, plats []ocispec.Platform) (layout.ReadOnly, layout.Image, *layout.Graph, []string, error) {
 	opts := layout.WalkOptions{CheckBlobs: true, AllowMissing: true, Platforms: plats}
 	g, err := layout.Walk(ctx, src, []ocispec.Descriptor{im.Desc}, opts)
 	if err != nil {

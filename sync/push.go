@@ -69,11 +69,11 @@ func Target(im layout.Image, to string) (layout.Ref, error) {
 // Push sends images from src to their registries: blobs first (each
 // verified as it is read, skipped when the registry has it), then
 // manifests children before parents, exactly as stored, then the tag.
-func Push(ctx context.Context, c *Client, src layout.Store, images []layout.Image, opts PushOptions) ([]Pushed, error) {
+func Push(ctx context.Context, c *Client, src layout.ReadOnly, images []layout.Image, opts PushOptions) ([]Pushed, error) {
 	// Plan: walk every image once, checking every blob is there (a push
 	// must never leave a partial image behind a tag), and find its target.
 	type job struct {
-		src    layout.Store
+		src    layout.ReadOnly
 		im     layout.Image
 		g      *layout.Graph
 		target layout.Ref
@@ -142,7 +142,7 @@ func Push(ctx context.Context, c *Client, src layout.Store, images []layout.Imag
 
 // pushOne sends one walked image: what the registry lacks, children
 // first, then the tag. A dry run only asks what the registry has.
-func pushOne(ctx context.Context, c *Client, src layout.Store, im layout.Image, g *layout.Graph, target layout.Ref, opts PushOptions) (Pushed, error) {
+func pushOne(ctx context.Context, c *Client, src layout.ReadOnly, im layout.Image, g *layout.Graph, target layout.Ref, opts PushOptions) (Pushed, error) {
 	repo := c.Repository(target, true)
 	p := Pushed{Source: im.Name(), Target: layout.Ref{Repo: target.Repo, Tag: target.Tag, Digest: im.Desc.Digest}.String(), Digest: im.Desc.Digest}
 	total := len(g.Blobs) + len(g.Nodes)
@@ -170,7 +170,7 @@ func pushOne(ctx context.Context, c *Client, src layout.Store, im layout.Image, 
 		if root == nil {
 			return p, fmt.Errorf("push %s: %s is not a manifest or index", im.Name(), im.Desc.Digest)
 		}
-		if err := repo.Tag(ctx, im.Desc, root.Raw, target.Tag); err != nil {
+		if err := repo.TagManifest(ctx, im.Desc, root.Raw, target.Tag); err != nil {
 			return p, err
 		}
 	}

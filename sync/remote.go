@@ -3,8 +3,7 @@ package sync
 import (
 	"bytes"
 	"context"
-	"errors"
-	"fmt"
+		"fmt"
 	"io"
 	gosync "sync"
 
@@ -24,7 +23,7 @@ type Remote struct {
 	docs   map[digest.Digest][]byte
 }
 
-var _ layout.Store = (*Remote)(nil)
+var _ layout.ReadOnly = (*Remote)(nil)
 
 func (r *Remote) route(d digest.Digest) (*Repository, []byte) {
 	r.mu.Lock()
@@ -50,7 +49,15 @@ func (r *Remote) Exists(_ context.Context, d ocispec.Descriptor) (bool, error) {
 	return repo != nil || doc != nil, nil
 }
 
-// Push implements layout.Store; a Remote is read-only.
-func (r *Remote) Push(context.Context, ocispec.Descriptor, io.Reader) error {
-	return fmt.Errorf("a registry source is read-only: %w", errors.ErrUnsupported)
+// Info implements layout.ReadOnly from the repository the digest was
+// resolved in; a manifest the walk holds is answered without a request.
+func (r *Remote) Info(ctx context.Context, d digest.Digest) (layout.BlobInfo, error) {
+	repo, doc := r.route(d)
+	if doc != nil {
+		return layout.BlobInfo{Digest: d, Size: int64(len(doc)), Path: "(resolved) " + d.String()}, nil
+	}
+	if repo == nil {
+		return layout.BlobInfo{}, fmt.Errorf("%s is not part of the images resolved: %w", d, layout.ErrNotFound)
+	}
+	return repo.Info(ctx, d)
 }

@@ -38,16 +38,22 @@ type Repository struct {
 	last map[digest.Digest][]byte
 }
 
-var _ layout.Store = (*Repository)(nil)
 
 // Repository opens the repository a normalized reference names.
 // forPush asks tokens for push as well as pull.
 func (c *Client) Repository(ref layout.Ref, forPush bool) *Repository {
-	host, name, _ := strings.Cut(ref.Repo, "/")
+	host, name := splitRepo(ref.Repo)
+	return &Repository{c: c, Host: host, Name: name, push: forPush}
+}
+
+// splitRepo separates a normalized repository into the API host and the
+// path; docker.io's API lives on another host than its name.
+func splitRepo(repo string) (host, name string) {
+	host, name, _ = strings.Cut(repo, "/")
 	if host == "docker.io" {
 		host = "registry-1.docker.io"
 	}
-	return &Repository{c: c, Host: host, Name: name, push: forPush}
+	return host, name
 }
 
 func (r *Repository) url(kind, ref string) string {
@@ -87,6 +93,9 @@ func (r *Repository) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCl
 // Exists implements layout.Store with a HEAD, which registries do not
 // count as a pull.
 func (r *Repository) Exists(ctx context.Context, d ocispec.Descriptor) (bool, error) {
+	if err := layout.ValidateDigest(d.Digest); err != nil {
+		return false, err
+	}
 	kind := "blobs"
 	if layout.IsIndex(d.MediaType) || layout.IsManifest(d.MediaType) {
 		kind = "manifests"
@@ -117,6 +126,14 @@ func (r *Repository) Exists(ctx context.Context, d ocispec.Descriptor) (bool, er
 
 // Push implements layout.Store: manifests by digest, blobs by upload.
 func (r *Repository) Push(ctx context.Context, d ocispec.Descriptor, rd io.Reader) error {
+	// Refused before a request is made: a registry would otherwise learn
+	// of, or half-receive, content ferry could never verify.
+	if err := layout.ValidateDigest(d.Digest); err != nil {
+		return err
+	}
+	if d.Size < 0 {
+		return fmt.Errorf("%s/%s: push %s: size %d: %w", r.Host, r.Name, d.Digest, d.Size, layout.ErrSizeMismatch)
+	}
 	if layout.IsIndex(d.MediaType) || layout.IsManifest(d.MediaType) {
 		b, err := readVerified(rd, d)
 		if err != nil {
@@ -137,6 +154,10 @@ func (r *Repository) Push(ctx context.Context, d ocispec.Descriptor, rd io.Reade
 // Resolve finds what a tag or digest names with one GET, keeping the bytes
 // for the walk that follows: fewer requests than a HEAD and a GET.
 func (r *Repository) Resolve(ctx context.Context, ref string) (ocispec.Descriptor, error) {
+	ref, err := r.within(ref)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
 	b, mt, err := r.getManifest(ctx, ref, layout.MaxManifestSize)
 	if err != nil {
 		return ocispec.Descriptor{}, err
@@ -151,8 +172,9 @@ func (r *Repository) Resolve(ctx context.Context, ref string) (ocispec.Descripto
 	return d, nil
 }
 
-// Tag points tag at the manifest d, sending its exact bytes.
-func (r *Repository) Tag(ctx context.Context, d ocispec.Descriptor, raw []byte, tag string) error {
+// TagManifest points tag at the manifest d, sending raw, its exact bytes,
+// which the caller already holds verified.
+func (r *Repository) TagManifest(ctx context.Context, d ocispec.Descriptor, raw []byte, tag string) error {
 	_, err := r.putManifest(ctx, d, raw, tag)
 	return err
 }

@@ -20,7 +20,7 @@ import (
 // one against a descriptor. archive.Source implements it for directories,
 // in-place tars and streams alike.
 type Source interface {
-	layout.Store
+	layout.ReadOnly
 	layout.Lister
 	Check(ctx context.Context, d ocispec.Descriptor) error
 }

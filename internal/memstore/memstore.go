@@ -24,11 +24,14 @@ import (
 type Store struct {
 	mu    sync.RWMutex
 	blobs map[digest.Digest][]byte
+	names []layout.Image // in tag order; a moved name replaces its entry
 }
 
 var (
-	_ layout.Store  = (*Store)(nil)
-	_ layout.Lister = (*Store)(nil)
+	_ layout.Writable = (*Store)(nil)
+	_ layout.Lister   = (*Store)(nil)
+	_ layout.Resolver = (*Store)(nil)
+	_ layout.Tagger   = (*Store)(nil)
 )
 
 // New returns an empty store.
@@ -108,7 +111,7 @@ func (s *Store) Len() int {
 }
 
 // Counts is a snapshot of the calls a Counting store has seen.
-type Counts struct{ Fetch, Push, Exists int }
+type Counts struct{ Fetch, Push, Exists, Info int }
 
 // Counting wraps a Store and counts the calls made through it, per method
 // and per digest, so tests can prove that an algorithm skipped work (for
@@ -148,6 +151,14 @@ func (c *Counting) Push(ctx context.Context, d ocispec.Descriptor, r io.Reader) 
 	c.pushed[d.Digest]++
 	c.mu.Unlock()
 	return c.Store.Push(ctx, d, r)
+}
+
+// Info implements layout.ReadOnly.
+func (c *Counting) Info(ctx context.Context, d digest.Digest) (layout.BlobInfo, error) {
+	c.mu.Lock()
+	c.counts.Info++
+	c.mu.Unlock()
+	return c.Store.Info(ctx, d)
 }
 
 // Exists implements layout.Store.

@@ -11,7 +11,7 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(*testing.T) layout.Store { return memstore.New() })
+	storetest.Writable(t, func(*testing.T) layout.Store { return memstore.New() })
 }
 
 func TestCounting(t *testing.T) {
