@@ -3,7 +3,7 @@ package sync
 import (
 	"bytes"
 	"context"
-		"fmt"
+	"fmt"
 	"io"
 	gosync "sync"
 

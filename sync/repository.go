@@ -38,7 +38,6 @@ type Repository struct {
 	last map[digest.Digest][]byte
 }
 
-
 // Repository opens the repository a normalized reference names.
 // forPush asks tokens for push as well as pull.
 func (c *Client) Repository(ref layout.Ref, forPush bool) *Repository {
