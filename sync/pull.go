@@ -121,9 +121,19 @@ func Pull(ctx context.Context, c *Client, refs []string, dir string, opts PullOp
 	if err != nil {
 		return nil, err
 	}
+	if err := p.into(ctx, dir, CopyOptions{Concurrency: opts.Concurrency, Progress: opts.Progress, Total: opts.Total}); err != nil {
+		return nil, err
+	}
+	return p.Pulled, nil
+}
+
+// into copies the planned images into the layout at dir, committing each
+// blob as it arrives so that a re-run fetches only what is missing, and
+// naming them in index.json last.
+func (p *Plan) into(ctx context.Context, dir string, opts CopyOptions) error {
 	dst, err := layout.CreateDir(dir)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer dst.Close()
 	// One copy for all images: every blob in parallel, shared ones once.
@@ -132,18 +142,18 @@ func Pull(ctx context.Context, c *Client, refs []string, dir string, opts PullOp
 		opts.Total(all.Size())
 	}
 	if err := dst.CheckRoomFor(ctx, all.Blobs); err != nil {
-		return nil, err
+		return err
 	}
 	if err := layout.Copy(ctx, p.Remote, dst, all, layout.CopyOptions{Concurrency: opts.Concurrency, SkipExisting: true, Progress: opts.Progress, Retry: Retryable}); err != nil {
 		var ce *layout.CopyError
 		if errors.As(err, &ce) {
 			for i, im := range p.Images {
 				if im.Desc.Digest == all.Owner(ce.Desc.Digest) {
-					return nil, fmt.Errorf("pull %s: %w", p.Images[i].Name(), err)
+					return fmt.Errorf("pull %s: %w", p.Images[i].Name(), err)
 				}
 			}
 		}
-		return nil, fmt.Errorf("pull: %w", err)
+		return fmt.Errorf("pull: %w", err)
 	}
 	err = dst.UpdateIndex(func(cur []layout.Image) ([]layout.Image, error) {
 		// Under the lock: a gc that ran meanwhile must not leave an entry
@@ -157,7 +167,7 @@ func Pull(ctx context.Context, c *Client, refs []string, dir string, opts PullOp
 		}
 		return layout.MergeImages(cur, p.Images), nil
 	})
-	return p.Pulled, err
+	return err
 }
 
 // referrers finds what refers to the manifests of g, recursively (a

@@ -10,7 +10,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/oci-ferry/ferry/archive"
 	"github.com/oci-ferry/ferry/layout"
 	"github.com/oci-ferry/ferry/sync"
 )
@@ -64,16 +63,6 @@ func hostOf(s string) string {
 	return h
 }
 
-// isArchivePath tells an archive destination from a layout directory.
-func isArchivePath(p string) bool {
-	for _, s := range []string{".tar", ".tar.gz", ".tgz", ".tar.zst", ".tzst", ".tar.zstd"} {
-		if strings.HasSuffix(p, s) {
-			return true
-		}
-	}
-	return false
-}
-
 // readRefList reads -f FILE: one reference a line, # comments allowed.
 func readRefList(path string) ([]string, error) {
 	b, err := os.ReadFile(path)
@@ -110,7 +99,7 @@ func pullCommand() *cli.Command {
 		}, registryFlags()...),
 		Action: func(c *cli.Context) error {
 			refs := c.Args().Slice()
-			if c.IsSet("format") && !isArchivePath(c.String("to")) {
+			if c.IsSet("format") && !sync.IsArchivePath(c.String("to")) {
 				return usagef("pull: --format shapes an archive; %s is a layout directory (name it .tar, .tar.gz or .tar.zst for an archive)", c.String("to"))
 			}
 			if f := c.String("file"); f != "" {
@@ -135,14 +124,17 @@ func pullCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			to := c.String("to")
+			format, err := archiveFormat(c)
+			if err != nil {
+				return err
+			}
 			p := startProgress(c.App.ErrWriter, "pull", 0)
-			opts := sync.PullOptions{Platforms: plats, Concurrency: c.Int("concurrency"), Progress: p.fn(), Total: p.totalFn(), Referrers: c.Bool("referrers")}
+			from := sync.Endpoint{Kind: sync.Registry, Names: refs}
+			copied, err := sync.Copy(c.Context, client, from, sync.PathEndpoint(c.String("to")), sync.CopyOptions{Platforms: plats, Format: format,
+				Concurrency: c.Int("concurrency"), Progress: p.fn(), Total: p.totalFn(), Referrers: c.Bool("referrers")})
 			var res []sync.Pulled
-			if isArchivePath(to) {
-				res, err = pullArchive(c, client, refs, to, opts)
-			} else {
-				res, err = sync.Pull(c.Context, client, refs, to, opts)
+			if copied != nil {
+				res = copied.Pulled
 			}
 			p.finish()
 			if err != nil {
@@ -158,28 +150,10 @@ func pullCommand() *cli.Command {
 				}
 				fmt.Fprintf(c.App.Writer, "pulled %s  %s  %s (%s)\n", r.Name, strings.Join(r.Platforms, ","), humanSize(r.Size), how)
 			}
-			fmt.Fprintf(c.App.Writer, "saved %d image(s) into %s, every blob verified\n", len(res), to)
+			fmt.Fprintf(c.App.Writer, "saved %d image(s) into %s, every blob verified\n", len(res), c.String("to"))
 			return nil
 		},
 	}
-}
-
-// pullArchive streams images from their registries straight into the
-// archive, metadata first and each blob verified as it passes: no staging
-// copy on disk, which matters on a USB stick.
-func pullArchive(c *cli.Context, client *sync.Client, refs []string, to string, opts sync.PullOptions) ([]sync.Pulled, error) {
-	format, err := archiveFormat(c)
-	if err != nil {
-		return nil, err
-	}
-	plan, err := sync.Resolve(c.Context, client, refs, opts)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := archive.Write(c.Context, plan.Remote, plan.Images, to, archive.WriteOptions{Platforms: opts.Platforms, Format: format, Progress: opts.Progress, Total: opts.Total}); err != nil {
-		return nil, err
-	}
-	return plan.Pulled, nil
 }
 
 func pushCommand() *cli.Command {

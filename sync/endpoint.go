@@ -1,0 +1,97 @@
+package sync
+
+import (
+	"os"
+	"strings"
+)
+
+// Kind is what a copy endpoint is.
+type Kind int
+
+// The three kinds of target every route joins.
+const (
+	Registry Kind = iota // a repository of a registry
+	Layout               // an OCI layout directory
+	Archive              // a single .tar, .tar.gz or .tar.zst file
+)
+
+func (k Kind) String() string {
+	return [...]string{"registry", "layout", "archive"}[k]
+}
+
+// Endpoint is one side of a copy.
+type Endpoint struct {
+	Kind Kind
+	// Path is the layout directory or archive file.
+	Path string
+	// Names are, for a registry, the references to read or the one to
+	// write; for a layout or archive, the images selected in it (none:
+	// all of them).
+	Names []string
+}
+
+// ParseEndpoint reads skopeo's transport syntax, which users of these tools
+// already know: docker://REF, oci:DIR[:NAME], oci-archive:FILE[:NAME], or a
+// bare argument: an existing directory is a layout, a name ending in
+// .tar/.tar.gz/.tar.zst an archive, anything else a registry reference.
+func ParseEndpoint(s string) Endpoint {
+	named := func(k Kind, p, n string) Endpoint {
+		t := Endpoint{Kind: k, Path: p}
+		if n != "" {
+			t.Names = []string{n}
+		}
+		return t
+	}
+	switch {
+	case strings.HasPrefix(s, "docker://"):
+		return named(Registry, "", strings.TrimPrefix(s, "docker://"))
+	case strings.HasPrefix(s, "oci-archive:"):
+		p, n := splitName(strings.TrimPrefix(s, "oci-archive:"))
+		return named(Archive, p, n)
+	case strings.HasPrefix(s, "oci:"):
+		p, n := splitName(strings.TrimPrefix(s, "oci:"))
+		return named(Layout, p, n)
+	}
+	if fi, err := os.Stat(s); err == nil && fi.IsDir() {
+		return Endpoint{Kind: Layout, Path: s}
+	}
+	if IsArchivePath(s) {
+		return Endpoint{Kind: Archive, Path: s}
+	}
+	return named(Registry, "", s)
+}
+
+// PathEndpoint is a local destination named by path alone (ferry pull
+// --to): an archive if the name says so, else a layout directory.
+func PathEndpoint(p string) Endpoint {
+	if IsArchivePath(p) {
+		return Endpoint{Kind: Archive, Path: p}
+	}
+	return Endpoint{Kind: Layout, Path: p}
+}
+
+// IsArchivePath tells an archive file from a layout directory by name.
+func IsArchivePath(p string) bool {
+	for _, s := range []string{".tar", ".tar.gz", ".tgz", ".tar.zst", ".tzst", ".tar.zstd"} {
+		if strings.HasSuffix(p, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// splitName separates PATH:NAME; a name may itself contain ':' (a tag or
+// a port), so the path is the longest prefix that exists, else up to the
+// first ':'.
+func splitName(s string) (string, string) {
+	for i := len(s); i > 0; i-- {
+		if i < len(s) && s[i] != ':' {
+			continue
+		}
+		if _, err := os.Stat(s[:i]); err == nil {
+			return s[:i], strings.TrimPrefix(s[i:], ":")
+		}
+	}
+	p, n, _ := strings.Cut(s, ":")
+	return p, n
+}

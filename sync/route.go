@@ -1,0 +1,144 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/oci-ferry/ferry/archive"
+	"github.com/oci-ferry/ferry/layout"
+)
+
+// CopyOptions tune Copy. The zero value copies every platform with the
+// default concurrency into an archive of the default shape.
+type CopyOptions struct {
+	Platforms   []ocispec.Platform
+	Concurrency int
+	// Referrers also carries what refers to images read from a registry.
+	Referrers bool
+	// Format shapes an archive destination.
+	Format   archive.Format
+	Progress func(int64)
+	// Total, if set, learns the bytes to transfer once manifests are read.
+	Total func(int64)
+}
+
+// Copied is what a copy did, reported in the terms of its destination:
+// the digest map of a push, the images an import added, the archive
+// written. Pulled is set whenever the images came from a registry.
+type Copied struct {
+	Pulled   []Pulled
+	Pushed   []Pushed
+	Imported *archive.ImportResult
+	Written  *archive.Result
+}
+
+// Result is the destination's report, for --json.
+func (c *Copied) Result() any {
+	switch {
+	case c.Pushed != nil:
+		return c.Pushed
+	case c.Imported != nil:
+		return c.Imported
+	case c.Written != nil:
+		return c.Written
+	}
+	return c.Pulled
+}
+
+// source is an opened side to read from: a read-only store and the
+// images chosen in it.
+type source struct {
+	store  layout.ReadOnly
+	images []layout.Image
+	plan   *Plan // set when the images come from registries
+	close  func() error
+}
+
+// Copy moves images between any two targets, digests unchanged: from a
+// registry (the references in from.Names), a layout or an archive, to a
+// registry, a layout or an archive. Every byte is verified as it is read;
+// nothing becomes visible at the destination before it is complete.
+//
+// Two routes keep their own writer because their guarantees differ: into
+// a layout from a registry, blobs are committed as they arrive so that a
+// re-run resumes (Pull); into a layout from an archive, everything is
+// staged and committed at once, and a compressed archive is read in one
+// pass (archive.Import). Every other route is one store read through a
+// walk into one writer.
+func Copy(ctx context.Context, c *Client, from, to Endpoint, opts CopyOptions) (*Copied, error) {
+	if from.Kind != Registry && to.Kind == Layout {
+		res, err := archive.Import(ctx, from.Path, to.Path, archive.ImportOptions{Names: from.Names, Platforms: opts.Platforms,
+			Concurrency: opts.Concurrency, Progress: opts.Progress, Total: opts.Total})
+		if err != nil {
+			return nil, err
+		}
+		return &Copied{Imported: res}, nil
+	}
+	src, err := openSource(ctx, c, from, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer src.close()
+	out := &Copied{}
+	if src.plan != nil {
+		out.Pulled = src.plan.Pulled
+	}
+	switch to.Kind {
+	case Registry:
+		po := PushOptions{Platforms: opts.Platforms, Concurrency: opts.Concurrency, Progress: opts.Progress}
+		if len(to.Names) != 1 {
+			return nil, fmt.Errorf("copy: name one registry destination (REGISTRY[/PREFIX] or a full name), not %d", len(to.Names))
+		}
+		if r, err := layout.ParseRef(to.Names[0]); err == nil && len(src.images) == 1 && hasTag(to.Names[0]) && r.Digest == "" {
+			po.As = &r
+		} else {
+			po.To = to.Names[0]
+		}
+		out.Pushed, err = Push(ctx, c, src.store, src.images, po)
+	case Layout:
+		err = src.plan.into(ctx, to.Path, opts)
+	case Archive:
+		out.Written, err = archive.Write(ctx, src.store, src.images, to.Path, archive.WriteOptions{Platforms: opts.Platforms,
+			Format: opts.Format, Progress: opts.Progress, Total: opts.Total})
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// hasTag reports whether a destination names a tag, not just a registry
+// and prefix: its last path element has a colon (a port never does).
+func hasTag(s string) bool {
+	return strings.Contains(s[strings.LastIndex(s, "/")+1:], ":")
+}
+
+func openSource(ctx context.Context, c *Client, t Endpoint, opts CopyOptions) (*source, error) {
+	if t.Kind == Registry {
+		if len(t.Names) == 0 {
+			return nil, fmt.Errorf("copy: name an image to read from the registry")
+		}
+		p, err := Resolve(ctx, c, t.Names, PullOptions{Platforms: opts.Platforms, Referrers: opts.Referrers})
+		if err != nil {
+			return nil, err
+		}
+		return &source{store: p.Remote, images: p.Images, plan: p, close: func() error { return nil }}, nil
+	}
+	src, err := archive.Open(ctx, t.Path, archive.OpenOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if src.Streamed() {
+		src.Close()
+		return nil, fmt.Errorf("%s is compressed or a stream and cannot be read in place; `ferry import` it into a directory first", t.Path)
+	}
+	images, err := archive.Select(src.Images, t.Names)
+	if err != nil {
+		src.Close()
+		return nil, fmt.Errorf("%s: %w", t.Path, err)
+	}
+	return &source{store: src, images: images, close: src.Close}, nil
+}
