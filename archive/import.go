@@ -159,46 +159,32 @@ func movedNames(dst *layout.Dir, images []layout.Image) []string {
 }
 
 // completeness reports the platforms of a sparse index that the source does
-// not carry in full. A single image with anything missing, or an index with
-// no complete platform, is an error: there would be nothing to run.
+// not carry in full, at any depth of nested indexes (layout.Graph.Entries,
+// the answer push and verify give too). A single image with anything
+// missing, or an index with no complete platform, is an error: there
+// would be nothing to run.
 func completeness(g *layout.Graph, im layout.Image) ([]string, error) {
 	if len(g.Missing) == 0 {
 		return nil, nil
 	}
-	missing := map[digest.Digest]bool{}
-	for _, m := range g.Missing {
-		missing[m.Digest] = true
-	}
-	incomplete := func(d digest.Digest) bool {
-		if missing[d] {
-			return true
-		}
-		n := g.Node(d)
-		if n == nil || n.Manifest == nil {
-			return false
-		}
-		for _, c := range n.Children() {
-			if missing[c.Digest] {
-				return true
-			}
-		}
-		return false
-	}
-	n := g.Node(im.Desc.Digest)
-	if n == nil || n.Manifest != nil {
-		if incomplete(im.Desc.Digest) {
+	if n := g.Node(im.Desc.Digest); n == nil || n.Index == nil {
+		if !g.Complete(im.Desc.Digest) {
 			return nil, firstMissing(g, im.Desc)
 		}
 		return nil, nil
 	}
 	var out []string
 	complete := 0
-	for _, c := range n.Index.Manifests {
-		if incomplete(c.Digest) {
-			out = append(out, fmt.Sprintf("%s (%s)", layout.PlatformString(c.Platform), c.Digest))
-		} else {
+	for _, e := range g.Entries(im.Desc.Digest, nil) {
+		if e.State == layout.Whole {
 			complete++
+			continue
 		}
+		label := e.Platform
+		if label == "" {
+			label = "entry"
+		}
+		out = append(out, fmt.Sprintf("%s (%s)", label, e.Desc.Digest))
 	}
 	if complete == 0 {
 		return nil, fmt.Errorf("no platform of index %s is complete: %w", im.Desc.Digest, firstMissing(g, im.Desc))

@@ -11,39 +11,6 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// Complete reports whether everything the walk reached under d is present:
-// nothing below it is in Missing. Children the platform filter left out
-// are not asked for, so they do not count against it. Answers are kept,
-// so asking about every entry of a large index stays linear.
-func (g *Graph) Complete(d digest.Digest) bool {
-	if g.whole == nil {
-		g.whole = make(map[digest.Digest]bool, len(g.nodes)+len(g.Missing))
-		for _, m := range g.Missing {
-			g.whole[m.Digest] = false
-		}
-	}
-	var ok func(d digest.Digest, depth int) bool
-	ok = func(d digest.Digest, depth int) bool {
-		if v, known := g.whole[d]; known {
-			return v
-		}
-		n := g.nodes[d]
-		if n == nil {
-			return true // a leaf blob that is present, or filtered out
-		}
-		v := depth <= DefaultMaxDepth
-		for _, c := range n.Children() {
-			if !v {
-				break
-			}
-			v = ok(c.Digest, depth+1)
-		}
-		g.whole[d] = v
-		return v
-	}
-	return ok(d, 0)
-}
-
 // dockerRefDigest is how buildkit ties an attestation manifest in an index
 // to the platform image it describes.
 const dockerRefDigest = "vnd.docker.reference.digest"

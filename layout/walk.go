@@ -30,6 +30,11 @@ type WalkOptions struct {
 	// CheckBlobs makes Walk ask src.Exists for every config and layer, so
 	// missing ones are found during planning.
 	CheckBlobs bool
+	// KeepGoing records a document that cannot be read or trusted (bad
+	// bytes, too deep, not decodable) in Graph.Broken and walks on, so an
+	// audit reports every problem rather than the first. Cancellation and
+	// the caps on the graph's size still stop the walk.
+	KeepGoing bool
 }
 
 // Graph is everything reachable from a set of roots, deduplicated, in the
@@ -43,6 +48,9 @@ type Graph struct {
 	Filtered []ocispec.Descriptor
 	// Missing are descriptors absent from the source (AllowMissing only).
 	Missing []ocispec.Descriptor
+	// Broken are documents that could not be read or trusted, with why
+	// (KeepGoing only), in the order found.
+	Broken []Broken
 	// Platforms lists, per root digest, the platforms kept.
 	Platforms map[digest.Digest][]string
 
@@ -53,7 +61,7 @@ type Graph struct {
 	root  digest.Digest
 	bytes int64
 	pre   map[digest.Digest]fetched // manifests fetched ahead, in parallel
-	whole map[digest.Digest]bool    // Complete's answers, once asked
+	whole map[digest.Digest]State   // State's answers without a leaf override
 }
 
 // fetched is a prefetched manifest or the error fetching it gave.
@@ -110,7 +118,7 @@ func (g *Graph) visit(ctx context.Context, src ReadOnly, d ocispec.Descriptor, o
 		return err
 	}
 	if depth > DefaultMaxDepth {
-		return fmt.Errorf("%s: %w: indexes nested deeper than %d levels", d.Digest, ErrInvalid, DefaultMaxDepth)
+		return g.broken(d, opts, fmt.Errorf("%s: %w: indexes nested deeper than %d levels", d.Digest, ErrInvalid, DefaultMaxDepth))
 	}
 	if n, ok := g.nodes[d.Digest]; ok {
 		collectPlatforms(g, n, plats)
@@ -150,7 +158,7 @@ func (g *Graph) visit(ctx context.Context, src ReadOnly, d ocispec.Descriptor, o
 			g.Missing = append(g.Missing, d)
 			return nil
 		}
-		return err
+		return g.broken(d, opts, err)
 	}
 	g.bytes += int64(len(n.Raw))
 	if g.bytes > maxGraphBytes {
@@ -240,6 +248,23 @@ func isAttestation(c ocispec.Descriptor) bool {
 	return c.Annotations["vnd.docker.reference.type"] == "attestation-manifest"
 }
 
+// Broken is a document a KeepGoing walk could not read or trust.
+type Broken struct {
+	Desc ocispec.Descriptor
+	Err  error
+}
+
+// broken records err against d and lets the walk go on, where the caller
+// asked for that and the cause is not the caller's own cancellation.
+func (g *Graph) broken(d ocispec.Descriptor, opts WalkOptions, err error) error {
+	if !opts.KeepGoing || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	g.seen[d.Digest] = true
+	g.Broken = append(g.Broken, Broken{Desc: d, Err: err})
+	return nil
+}
+
 // WalkError says which root a walk failed under, so callers can name the
 // image as well as the digest.
 type WalkError struct {
@@ -276,6 +301,7 @@ func Union(gs ...*Graph) *Graph {
 		}
 		u.Filtered = append(u.Filtered, g.Filtered...)
 		u.Missing = append(u.Missing, g.Missing...)
+		u.Broken = append(u.Broken, g.Broken...)
 		for k, v := range g.Platforms {
 			u.Platforms[k] = v
 		}

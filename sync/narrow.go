@@ -43,6 +43,17 @@ func planImage(ctx context.Context, src layout.ReadOnly, im layout.Image, plats 
 		case filtered[c.Digest]:
 			left = append(left, fmt.Sprintf("%s %s: not asked for", entryLabel(c), c.Digest))
 			return false
+		case !g.Complete(c.Digest) && layout.IsIndex(c.MediaType):
+			// Name what is absent below, as import and verify do, and
+			// what goes with it: a nested index is kept or dropped whole.
+			for _, e := range g.Entries(c.Digest, nil) {
+				why := "absent from the source (sparse)"
+				if e.State == layout.Whole {
+					why = "complete, but left out with it"
+				}
+				left = append(left, fmt.Sprintf("%s %s: %s, under nested index %s, which ferry does not rewrite", entryLabel(e.Desc), e.Desc.Digest, why, c.Digest))
+			}
+			return false
 		case !g.Complete(c.Digest):
 			left = append(left, fmt.Sprintf("%s %s: absent from the source (sparse)", entryLabel(c), c.Digest))
 			return false

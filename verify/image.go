@@ -3,85 +3,99 @@ package verify
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 
 	"github.com/oci-ferry/ferry/layout"
 )
 
-// subtree folds the status of everything under d and collects the absent
-// digests and the bytes it holds.
-func (c *checker) subtree(d digest.Digest, seen map[digest.Digest]bool, missing *[]digest.Digest, size *int64) status {
-	if seen[d] {
-		return stOK
+// under collects, once each, what lies below root: the bytes present and
+// the digests absent.
+func (c *checker) under(root digest.Digest) (size int64, missing []digest.Digest) {
+	absent := map[digest.Digest]bool{}
+	for _, m := range c.g.Missing {
+		absent[m.Digest] = true
 	}
-	seen[d] = true
-	if dc, ok := c.docs[d]; ok {
-		st := dc.st
-		if dc.node == nil {
-			if st == stMissing {
-				*missing = append(*missing, d)
-			}
-			return st
+	seen := map[digest.Digest]bool{}
+	var walk func(d digest.Digest)
+	walk = func(d digest.Digest) {
+		if seen[d] {
+			return
 		}
-		*size += dc.node.Desc.Size
-		for _, ch := range dc.node.Children() {
-			if s := c.subtree(ch.Digest, seen, missing, size); s > st {
-				st = s
+		seen[d] = true
+		if n := c.g.Node(d); n != nil {
+			size += n.Desc.Size
+			for _, ch := range n.Children() {
+				walk(ch.Digest)
 			}
+			return
 		}
-		return st
+		desc, isLeaf := c.leaves[d]
+		switch {
+		case absent[d]:
+			missing = append(missing, d)
+		case !isLeaf:
+		case layout.IsNonDistributable(desc.MediaType):
+			// carried only if present; never fetched from urls
+		case c.leafSt[d] == layout.Absent:
+			missing = append(missing, d)
+		default:
+			size += desc.Size
+		}
 	}
-	desc, isLeaf := c.leaves[d]
-	st := c.leafSt[d]
-	if isLeaf && layout.IsNonDistributable(desc.MediaType) {
-		return stOK // carried only if present; never fetched from urls
-	}
-	if st == stMissing {
-		*missing = append(*missing, d)
-	} else if isLeaf {
-		*size += desc.Size
-	}
-	return st
+	walk(root)
+	return size, missing
 }
 
-// imageReport decides an image's status. Absent content under an index is
-// a sparse platform (a warning) as long as one platform is whole; absent
+// leafOrForeign is the leaf override verify gives the graph: what hashing
+// found, and non-distributable layers always whole, since they are carried
+// only when present.
+func (c *checker) leafOrForeign(d digest.Digest) (layout.State, bool) {
+	if desc, ok := c.leaves[d]; ok && layout.IsNonDistributable(desc.MediaType) {
+		return layout.Whole, true
+	}
+	return c.leafState(d)
+}
+
+// imageReport decides an image's status from layout.Graph.Entries, the
+// same answer import and push give. Absent content under an index is a
+// sparse platform (a warning) as long as one platform is whole; absent
 // content of a plain image, or of every platform, is a problem.
 func (c *checker) imageReport(im layout.Image) ImageReport {
 	ir := ImageReport{Name: im.Name(), NameFrom: im.NameFrom, Digest: string(im.Desc.Digest), MediaType: im.Desc.MediaType, Platforms: []string{}, Status: "ok"}
 	var missing []digest.Digest
-	st := c.subtree(im.Desc.Digest, map[digest.Digest]bool{}, &missing, &ir.Size)
-	root := c.docs[im.Desc.Digest]
-	if root == nil || root.node == nil || root.node.Index == nil {
-		if root != nil && root.node != nil && root.node.Manifest != nil {
-			if p := c.platformOf(root.node); p != "" {
+	ir.Size, missing = c.under(im.Desc.Digest)
+	root := c.g.Node(im.Desc.Digest)
+	if root == nil || root.Index == nil {
+		if root != nil && root.Manifest != nil {
+			if p := c.platformOf(root); p != "" {
 				ir.Platforms = append(ir.Platforms, p)
 			}
 		}
 		c.reportMissing(im, missing, &ir)
-		if st != stOK {
+		if c.g.State(im.Desc.Digest, c.leafOrForeign) != layout.Whole {
 			ir.Status = "bad"
 		}
 		return ir
 	}
+	entries := c.g.Entries(im.Desc.Digest, c.leafOrForeign)
 	complete, bad := 0, false
-	for _, ch := range root.node.Index.Manifests {
-		var m []digest.Digest
-		var sz int64
-		s := c.subtree(ch.Digest, map[digest.Digest]bool{}, &m, &sz)
-		name := layout.PlatformString(ch.Platform)
+	var absent []string
+	for _, e := range entries {
+		name := e.Platform
 		if name == "" {
-			name = ch.Digest.String()
+			name = e.Desc.Digest.String()
 		}
-		switch s {
-		case stOK:
+		switch e.State {
+		case layout.Whole:
 			complete++
-			if ch.Platform != nil && ch.Platform.OS != "unknown" {
+			if e.Desc.Platform != nil && e.Desc.Platform.OS != "unknown" {
 				ir.Platforms = append(ir.Platforms, name)
 			}
-		case stMissing:
+		case layout.Absent:
 			ir.Incomplete = append(ir.Incomplete, name)
+			absent = append(absent, fmt.Sprintf("%s (%s)", name, e.Desc.Digest))
 		default:
 			bad = true
 		}
@@ -90,12 +104,12 @@ func (c *checker) imageReport(im layout.Image) ImageReport {
 	switch {
 	case bad:
 		ir.Status = "bad"
-	case complete == 0 && len(root.node.Index.Manifests) > 0:
+	case complete == 0 && len(entries) > 0:
 		ir.Status = "bad"
 		c.reportMissing(im, missing, &ir)
 	case len(ir.Incomplete) > 0:
 		ir.Status = "sparse"
-		c.warn(KindSparse, im.Name(), im.Desc.Digest, fmt.Sprintf("sparse index: content of %v is absent; complete: %v", ir.Incomplete, ir.Platforms))
+		c.warn(KindSparse, im.Name(), im.Desc.Digest, fmt.Sprintf("sparse index: content of %s is absent; complete: %v", strings.Join(absent, ", "), ir.Platforms))
 	}
 	return ir
 }

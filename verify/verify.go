@@ -31,41 +31,62 @@ type Options struct {
 	Workers int
 }
 
-// status of a blob or of the subtree under a document.
-type status int
-
-const (
-	stOK      status = iota
-	stMissing        // absent: legal in a sparse index, fatal elsewhere
-	stBad            // present but wrong
-)
-
-type doc struct {
-	node *layout.Node
-	st   status
-}
-
 type checker struct {
-	src    Source
-	rep    *Report
-	docs   map[digest.Digest]*doc
-	leaves map[digest.Digest]ocispec.Descriptor
-	leafSt map[digest.Digest]status
-	owner  map[digest.Digest]string // first image that reached a digest, for messages
-	plat   map[digest.Digest]string // config digest → os/arch[/variant]
+	src     Source
+	rep     *Report
+	g       *layout.Graph
+	leaves  map[digest.Digest]ocispec.Descriptor
+	leafSt  map[digest.Digest]layout.State
+	names   map[digest.Digest]string // root digest → first image name, for messages
+	reached map[digest.Digest]bool   // everything the walk reached, once asked
+	plat    map[digest.Digest]string // config digest → os/arch[/variant]
 }
 
 // Check audits images in src. Problems found while opening or streaming the
-// input are the caller's to add; Check covers the graph and the blobs.
+// input are the caller's to add; Check covers the graph and the blobs. The
+// graph is read by layout.Walk, the same walk import, push and copy make,
+// with KeepGoing so that every problem is reported, not the first.
 func Check(ctx context.Context, src Source, images []layout.Image, rep *Report, opts Options) *Report {
 	if rep == nil {
 		rep = &Report{}
 	}
-	c := &checker{src: src, rep: rep, docs: map[digest.Digest]*doc{}, leaves: map[digest.Digest]ocispec.Descriptor{},
-		leafSt: map[digest.Digest]status{}, owner: map[digest.Digest]string{}, plat: map[digest.Digest]string{}}
+	c := &checker{src: src, rep: rep, leaves: map[digest.Digest]ocispec.Descriptor{},
+		leafSt: map[digest.Digest]layout.State{}, names: map[digest.Digest]string{}, plat: map[digest.Digest]string{}}
+	roots := make([]ocispec.Descriptor, 0, len(images))
 	for _, im := range images {
 		c.checkName(im)
-		c.visit(ctx, im.Desc, im.Name(), 0)
+		if _, ok := c.names[im.Desc.Digest]; !ok {
+			c.names[im.Desc.Digest] = im.Name()
+		}
+		roots = append(roots, im.Desc)
+	}
+	g, err := layout.Walk(ctx, src, roots, layout.WalkOptions{AllowMissing: true, KeepGoing: true})
+	if err != nil {
+		// Only cancellation or a graph past ferry's caps stops the walk.
+		name := ""
+		var we *layout.WalkError
+		if errors.As(err, &we) {
+			name = c.names[we.Root.Digest]
+		}
+		c.problem(err, name, "")
+		g = &layout.Graph{}
+	}
+	c.g = g
+	for _, b := range g.Broken {
+		c.problem(b.Err, c.owner(b.Desc.Digest), b.Desc.Digest)
+	}
+	for _, n := range g.Nodes {
+		if n.Manifest != nil {
+			c.checkConfig(ctx, n, c.owner(n.Desc.Digest))
+		}
+		if s := n.Subject(); s != nil {
+			if ok, _ := src.Exists(ctx, *s); !ok {
+				c.warn(KindSubject, c.owner(n.Desc.Digest), n.Desc.Digest, fmt.Sprintf("referrer %s refers to %s, which this archive does not hold", n.Desc.Digest, s.Digest))
+			}
+		}
+	}
+	for _, b := range g.Blobs {
+		c.leaves[b.Digest] = b
 	}
 	unref := c.unreferenced(ctx)
 	c.hashAll(ctx, opts.Workers, unref)
@@ -73,17 +94,24 @@ func Check(ctx context.Context, src Source, images []layout.Image, rep *Report, 
 		rep.Images = append(rep.Images, c.imageReport(im))
 	}
 	rep.Totals.Images = len(images)
-	rep.Totals.Blobs = len(c.docs) + len(c.leaves)
+	rep.Totals.Blobs = len(g.Nodes) + len(g.Missing) + len(g.Broken) + len(c.leaves)
 	for _, d := range c.leaves {
 		rep.Totals.Bytes += d.Size
 	}
-	for _, d := range c.docs {
-		if d.node != nil {
-			rep.Totals.Bytes += d.node.Desc.Size
-		}
+	for _, n := range g.Nodes {
+		rep.Totals.Bytes += n.Desc.Size
 	}
 	rep.Totals.Unreferenced = len(unref)
 	return rep.Finish()
+}
+
+// owner names the image through which the walk first reached d.
+func (c *checker) owner(d digest.Digest) string { return c.names[c.g.Owner(d)] }
+
+// leafState tells the graph what hashing found of each config and layer.
+func (c *checker) leafState(d digest.Digest) (layout.State, bool) {
+	st, ok := c.leafSt[d]
+	return st, ok
 }
 
 // Finish fills the totals and the verdict; a report with any problem is
@@ -146,66 +174,6 @@ func (c *checker) checkName(im layout.Image) {
 	}
 }
 
-// visit walks one descriptor. Documents are fetched (verified, size-capped)
-// and decoded now; leaves are collected to be hashed in parallel later.
-func (c *checker) visit(ctx context.Context, d ocispec.Descriptor, image string, depth int) {
-	if _, ok := c.docs[d.Digest]; ok {
-		return
-	}
-	if _, ok := c.leaves[d.Digest]; ok {
-		return
-	}
-	if err := layout.ValidateDescriptor(d); err != nil {
-		c.docs[d.Digest] = &doc{st: stBad}
-		c.problem(fmt.Errorf("descriptor: %w", err), image, d.Digest)
-		return
-	}
-	if _, ok := c.owner[d.Digest]; !ok {
-		c.owner[d.Digest] = image
-	}
-	if !layout.IsIndex(d.MediaType) && !layout.IsManifest(d.MediaType) {
-		c.leaves[d.Digest] = d
-		return
-	}
-	dc := &doc{}
-	c.docs[d.Digest] = dc
-	if depth > layout.DefaultMaxDepth {
-		dc.st = stBad
-		c.problem(fmt.Errorf("%s: %w: indexes nested deeper than %d levels", d.Digest, layout.ErrInvalid, layout.DefaultMaxDepth), image, d.Digest)
-		return
-	}
-	n, err := layout.FetchNode(ctx, c.src, d)
-	if err != nil {
-		dc.st = stBad
-		if errors.Is(err, layout.ErrNotFound) {
-			dc.st = stMissing
-		}
-		c.problemOrSparse(err, image, d, depth)
-		return
-	}
-	dc.node = n
-	for _, ch := range n.Children() {
-		c.visit(ctx, ch, image, depth+1)
-	}
-	if n.Manifest != nil {
-		c.checkConfig(ctx, n, image)
-	}
-	if s := n.Subject(); s != nil {
-		if ok, _ := c.src.Exists(ctx, *s); !ok {
-			c.warn(KindSubject, image, d.Digest, fmt.Sprintf("referrer %s refers to %s, which this archive does not hold", d.Digest, s.Digest))
-		}
-	}
-}
-
-// problemOrSparse defers the verdict on absent content below an index: it
-// may be a legitimately sparse platform, decided in imageReport.
-func (c *checker) problemOrSparse(err error, image string, d ocispec.Descriptor, depth int) {
-	if depth > 0 && errors.Is(err, layout.ErrNotFound) {
-		return
-	}
-	c.problem(err, image, d.Digest)
-}
-
 // checkConfig reads an image config (verified) and checks it against its
 // manifest: docker load refuses an image whose diff_ids and layers differ.
 func (c *checker) checkConfig(ctx context.Context, n *layout.Node, image string) {
@@ -219,14 +187,14 @@ func (c *checker) checkConfig(ctx context.Context, n *layout.Node, image string)
 	b, err := layout.ReadAll(ctx, c.src, cfg, layout.MaxManifestSize)
 	if err != nil {
 		if errors.Is(err, layout.ErrNotFound) {
-			c.leafSt[cfg.Digest] = stMissing
+			c.leafSt[cfg.Digest] = layout.Absent
 			return
 		}
-		c.leafSt[cfg.Digest] = stBad
+		c.leafSt[cfg.Digest] = layout.Bad
 		c.problem(fmt.Errorf("config %s: %w", cfg.Digest, err), image, cfg.Digest)
 		return
 	}
-	c.leafSt[cfg.Digest] = stOK
+	c.leafSt[cfg.Digest] = layout.Whole
 	var parsed struct {
 		OS           string `json:"os"`
 		Architecture string `json:"architecture"`
@@ -247,11 +215,11 @@ func (c *checker) checkConfig(ctx context.Context, n *layout.Node, image string)
 			err = fmt.Errorf("config %s has %d diff_ids but manifest %s has %d layers", cfg.Digest, len(parsed.RootFS.DiffIDs), n.Desc.Digest, len(n.Manifest.Layers))
 		}
 		if err != nil {
-			c.leafSt[cfg.Digest] = stBad
+			c.leafSt[cfg.Digest] = layout.Bad
 			c.problem(fmt.Errorf("%w: %v", layout.ErrInvalid, err), image, cfg.Digest)
 		}
 	} else {
-		c.leafSt[cfg.Digest] = stBad
+		c.leafSt[cfg.Digest] = layout.Bad
 		c.problem(fmt.Errorf("config %s: %w: %v", cfg.Digest, layout.ErrInvalid, err), image, cfg.Digest)
 	}
 }
@@ -270,10 +238,7 @@ func (c *checker) unreferenced(ctx context.Context) []ocispec.Descriptor {
 			c.rep.Problems = append(c.rep.Problems, Problem{Kind: KindOf(b.Err), File: b.Path, Message: fmt.Sprintf("%s: %v", b.Path, b.Err)})
 			continue
 		}
-		if _, ok := c.docs[b.Digest]; ok {
-			continue
-		}
-		if _, ok := c.leaves[b.Digest]; ok {
+		if c.walked(b.Digest) {
 			continue
 		}
 		out = append(out, ocispec.Descriptor{MediaType: "application/octet-stream", Digest: b.Digest, Size: b.Size})
@@ -322,12 +287,32 @@ func (c *checker) hashAll(ctx context.Context, workers int, extra []ocispec.Desc
 		err := results[i]
 		switch {
 		case err == nil:
-			c.leafSt[d.Digest] = stOK
+			c.leafSt[d.Digest] = layout.Whole
 		case errors.Is(err, layout.ErrNotFound):
-			c.leafSt[d.Digest] = stMissing
+			c.leafSt[d.Digest] = layout.Absent
 		default:
-			c.leafSt[d.Digest] = stBad
-			c.problem(err, c.owner[d.Digest], d.Digest)
+			c.leafSt[d.Digest] = layout.Bad
+			c.problem(err, c.owner(d.Digest), d.Digest)
 		}
 	}
+}
+
+// walked reports whether the walk reached d, present or not.
+func (c *checker) walked(d digest.Digest) bool {
+	if c.reached == nil {
+		c.reached = map[digest.Digest]bool{}
+		for _, n := range c.g.Nodes {
+			c.reached[n.Desc.Digest] = true
+		}
+		for _, m := range c.g.Missing {
+			c.reached[m.Digest] = true
+		}
+		for _, b := range c.g.Broken {
+			c.reached[b.Desc.Digest] = true
+		}
+		for d := range c.leaves {
+			c.reached[d] = true
+		}
+	}
+	return c.reached[d]
 }
