@@ -99,6 +99,29 @@ func openRegular(fsys fs.FS, name string) (fs.File, fs.FileInfo, error) {
 	return f, fi, nil
 }
 
+// fileType names a non-regular file's type in words a user knows (the
+// mode string "p---------" is not one).
+func fileType(m fs.FileMode) string {
+	switch t := m.Type(); {
+	case t&fs.ModeSymlink != 0:
+		return "symlink"
+	case t&fs.ModeNamedPipe != 0:
+		return "fifo"
+	case t&fs.ModeSocket != 0:
+		return "socket"
+	case t&fs.ModeCharDevice != 0:
+		return "character device"
+	case t&fs.ModeDevice != 0:
+		return "block device"
+	case t&fs.ModeDir != 0:
+		return "directory"
+	case t == 0:
+		return "regular file"
+	default:
+		return t.String()
+	}
+}
+
 // Fetch implements Store.
 func (s *FS) Fetch(_ context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
 	p, b, err := s.locate(d.Digest)

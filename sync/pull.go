@@ -145,7 +145,7 @@ func Pull(ctx context.Context, c *Client, refs []string, dir string, opts PullOp
 		}
 		return nil, fmt.Errorf("pull: %w", err)
 	}
-	err = dst.UpdateIndex(func(cur []layout.Image) ([]layout.Image, error) {
+	err = dst.UpdateIndex(ctx, func(cur []layout.Image) ([]layout.Image, error) {
 		// Under the lock: a gc that ran meanwhile must not leave an entry
 		// pointing at deleted blobs.
 		for _, g := range p.Graphs {

@@ -88,8 +88,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitOK
 	case errors.Is(err, errReported):
 		return exitFailed
-	case ctx.Err() != nil:
-		fmt.Fprintln(stderr, "ferry: interrupted; nothing was committed")
+	case ctx.Err() != nil || errors.Is(err, context.Canceled):
+		fmt.Fprintf(stderr, "ferry: interrupted; nothing was committed (%v)\n", err)
 		return exitInterrupted
 	}
 	var ue usageError

@@ -23,7 +23,7 @@ func rmCommand() *cli.Command {
 				return err
 			}
 			defer d.Close()
-			return d.UpdateIndex(func(ims []layout.Image) ([]layout.Image, error) {
+			return d.UpdateIndex(c.Context, func(ims []layout.Image) ([]layout.Image, error) {
 				drop := map[int]bool{}
 				for _, name := range c.Args().Slice()[1:] {
 					found, err := layout.Match(ims, name)

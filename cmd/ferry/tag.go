@@ -35,7 +35,7 @@ func tagCommand() *cli.Command {
 				return err
 			}
 			defer d.Close()
-			return d.UpdateIndex(func(ims []layout.Image) ([]layout.Image, error) {
+			return d.UpdateIndex(c.Context, func(ims []layout.Image) ([]layout.Image, error) {
 				found, err := layout.Match(ims, c.Args().Get(1))
 				if err != nil {
 					return nil, err
