@@ -52,7 +52,7 @@ func OpenDir(dir string) (*Dir, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open layout: %w", err)
 	}
-	d := &Dir{FS: NewFS(root.FS(), dir), root: root, path: dir}
+	d := &Dir{FS: NewFS(RootFS(root), dir), root: root, path: dir}
 	if err := d.CheckLayout(); err != nil {
 		root.Close()
 		return nil, err
@@ -80,7 +80,7 @@ func CreateDir(dir string) (*Dir, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Dir{FS: NewFS(root.FS(), dir), root: root, path: dir, fresh: true}
+	d := &Dir{FS: NewFS(RootFS(root), dir), root: root, path: dir, fresh: true}
 	if err := d.init(); err != nil {
 		root.Close()
 		return nil, err

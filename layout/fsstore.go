@@ -85,16 +85,21 @@ func openRegular(fsys fs.FS, name string) (fs.File, fs.FileInfo, error) {
 		return nil, nil, err
 	}
 	if !li.Mode().IsRegular() {
-		return nil, nil, fmt.Errorf("%s: %w: not a regular file (%s)", name, ErrUnsafe, li.Mode().Type())
+		return nil, nil, fmt.Errorf("%s: %w: not a regular file (%s)", name, ErrUnsafe, fileType(li.Mode()))
 	}
+	// The path may be swapped between Lstat and Open: what counts is the
+	// file opened (RootFS opens without blocking, so a FIFO cannot hang).
 	f, err := fsys.Open(name)
 	if err != nil {
 		return nil, nil, err
 	}
 	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() {
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%s: %w: not a regular file (%s)", name, ErrUnsafe, fileType(fi.Mode()))
+	}
+	if err != nil {
 		f.Close()
-		return nil, nil, fmt.Errorf("%s: %w: not a regular file", name, ErrUnsafe)
+		return nil, nil, err
 	}
 	return f, fi, nil
 }
@@ -161,7 +166,12 @@ func (s *FS) Exists(_ context.Context, d ocispec.Descriptor) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return fi.Mode().IsRegular() && fi.Size() == d.Size, nil
+	if !fi.Mode().IsRegular() {
+		// Something is there, and "missing" would send the user looking
+		// for a file that is in plain sight.
+		return false, fmt.Errorf("%s: blob %s (%s): %w: not a regular file (%s)", s.label, d.Digest, p, ErrUnsafe, fileType(fi.Mode()))
+	}
+	return fi.Size() == d.Size, nil
 }
 
 // Push implements Store; an FS is read-only.
@@ -202,7 +212,7 @@ func (s *FS) Blobs(context.Context) ([]BlobInfo, error) {
 			case ierr != nil:
 				bi.Err = ierr
 			case !info.Mode().IsRegular():
-				bi.Err = fmt.Errorf("%w: not a regular file (%s)", ErrUnsafe, info.Mode().Type())
+				bi.Err = fmt.Errorf("%w: not a regular file (%s)", ErrUnsafe, fileType(info.Mode()))
 			default:
 				bi.Size = info.Size()
 			}
