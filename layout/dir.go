@@ -64,6 +64,10 @@ func OpenDir(dir string) (*Dir, error) {
 // exist or is an empty directory.
 func CreateDir(dir string) (*Dir, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
+		_, serr := os.Stat(dir)
+		if to, lerr := os.Readlink(dir); lerr == nil && errors.Is(serr, fs.ErrNotExist) {
+			return nil, fmt.Errorf("create layout: %s is a dangling symlink (to %s): create the directory it points to, or remove the link", dir, to)
+		}
 		return nil, fmt.Errorf("create layout: %w", err)
 	}
 	if _, err := os.Lstat(filepath.Join(dir, ocispec.ImageLayoutFile)); err == nil {
