@@ -1,7 +1,7 @@
 package main
 
 import (
-	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -67,7 +67,7 @@ func copyCommand() *cli.Command {
 			"or archives (oci-archive:FILE[:NAME]); the prefixes are needed only where a bare argument would be ambiguous.\n" +
 			"Digests never change. From a layout or archive to a registry, DST is a full name for one image, or a\n" +
 			"REGISTRY[/PREFIX] for all of them.",
-		Flags: append([]cli.Flag{platformFlag, formatFlag, jsonFlag}, registryFlags()...),
+		Flags: append([]cli.Flag{platformFlag(), formatFlag(), jsonFlag()}, registryFlags()...),
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 2, 2); err != nil {
 				return err
@@ -146,8 +146,34 @@ func copyCommand() *cli.Command {
 			if c.Bool("json") {
 				return printJSON(c.App.Writer, result)
 			}
-			fmt.Fprintf(c.App.Writer, "copied %s -> %s\n", c.Args().Get(0), c.Args().Get(1))
-			return printJSON(c.App.Writer, result)
+			hprintf(c.App.Writer, "copied %s -> %s\n", c.Args().Get(0), c.Args().Get(1))
+			printCopied(c.App.Writer, result)
+			return nil
 		},
+	}
+}
+
+// printCopied says, for a human, which images went where under which
+// digest; --json has the full result.
+func printCopied(w io.Writer, result any) {
+	switch r := result.(type) {
+	case sync.Pushed:
+		hprintf(w, "  %s -> %s  %s\n", r.Source, r.Target, r.Digest)
+	case []sync.Pushed:
+		for _, p := range r {
+			printCopied(w, p)
+		}
+	case []sync.Pulled:
+		for _, p := range r {
+			hprintf(w, "  %s  %s\n", p.Name, p.Digest)
+		}
+	case *archive.ImportResult:
+		for _, im := range r.Images {
+			hprintf(w, "  %s  %s\n", im.Name, im.Digest)
+		}
+	case *archive.Result:
+		for _, im := range r.Images {
+			hprintf(w, "  %s  %s\n", im.Name(), im.Desc.Digest)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
 	"io/fs"
@@ -96,10 +97,14 @@ func TestInterruptWhileWaitingForLock(t *testing.T) {
 	before := hashTree(t, dst)
 
 	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
-		cmd := exec.Command(os.Args[0], "import", set.Dir, "--into", dst)
+		args := []string{"import", set.Dir, "--into", dst}
+		if sig == syscall.SIGTERM {
+			args = append(args, "--json")
+		}
+		cmd := exec.Command(os.Args[0], args...)
 		cmd.Env = append(os.Environ(), "FERRY_AS_MAIN=1")
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -130,6 +135,12 @@ func TestInterruptWhileWaitingForLock(t *testing.T) {
 		}
 		if !strings.Contains(stderr.String(), "interrupted; nothing was committed") || !strings.Contains(stderr.String(), dst) {
 			t.Errorf("stderr does not say what was interrupted: %q", stderr.String())
+		}
+		if sig == syscall.SIGTERM {
+			var je jsonError
+			if err := json.Unmarshal([]byte(stdout.String()), &je); err != nil || je.Code != exitInterrupted {
+				t.Errorf("--json: stdout %q (%v), want an error object with code %d", stdout.String(), err, exitInterrupted)
+			}
 		}
 		if after := hashTree(t, dst); !reflect.DeepEqual(before, after) {
 			t.Fatalf("the layout changed after %v:\nbefore %v\nafter  %v", sig, before, after)

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/urfave/cli/v2"
 
 	"github.com/oci-ferry/ferry/layout"
@@ -44,7 +42,7 @@ func tagCommand() *cli.Command {
 				var add []layout.Image
 				for _, r := range targets {
 					add = append(add, layout.Image{Ref: r, Desc: layout.Annotate(desc, r), NameFrom: layout.NameFromContainerd})
-					fmt.Fprintf(c.App.Writer, "tagged %s as %s (%s)\n", found[0].Name(), r, desc.Digest)
+					hprintf(c.App.Writer, "tagged %s as %s (%s)\n", found[0].Name(), r, desc.Digest)
 				}
 				return layout.MergeImages(ims, add), nil
 			})
