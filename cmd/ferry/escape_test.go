@@ -1,7 +1,10 @@
 package main
 
 import (
+	"archive/tar"
+	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -221,5 +224,68 @@ func TestRegistryErrorEscaped(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(out), &je); err != nil || je.Code != exitFailed || !strings.Contains(je.Error, msg) {
 		t.Errorf("--json error object: %v %+v\n%s", err, je, out)
+	}
+}
+
+// TestHostileRepoTagsEscaped: docker-save RepoTags, which reach notes and
+// messages, are escaped in ls, verify and import output.
+func TestHostileRepoTagsEscaped(t *testing.T) {
+	set := testimage.New(t)
+	arch := filepath.Join(t.TempDir(), "docker.tar")
+	if code, _, errs := ferry(t, "export", set.Dir, "busybox:1.36", "--to", arch, "--format", "docker"); code != 0 {
+		t.Fatal(errs)
+	}
+	var tags []string
+	for _, h := range hostile {
+		tags = append(tags, "v1"+h.raw+"x")
+	}
+	rewriteTarMember(t, arch, "manifest.json", func(b []byte) []byte {
+		var items []map[string]any
+		if err := json.Unmarshal(b, &items); err != nil {
+			t.Fatal(err)
+		}
+		items[0]["RepoTags"] = tags
+		out, _ := json.Marshal(items)
+		return out
+	})
+	for _, args := range [][]string{
+		{"ls", arch},
+		{"verify", arch},
+		{"import", arch, "--into", filepath.Join(t.TempDir(), "dst")},
+	} {
+		_, out, errs := ferry(t, args...)
+		assertEscaped(t, args[0], out+errs, tags)
+	}
+}
+
+// rewriteTarMember replaces one member of a tar with edit's result.
+func rewriteTarMember(t *testing.T, path, name string, edit func([]byte) []byte) {
+	t.Helper()
+	in, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(bytes.NewReader(in))
+	var out bytes.Buffer
+	tw := tar.NewWriter(&out)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(tr)
+		if h.Name == name {
+			b = edit(b)
+			h.Size = int64(len(b))
+		}
+		tw.WriteHeader(h)
+		tw.Write(b)
+	}
+	tw.Close()
+	if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
