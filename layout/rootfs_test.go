@@ -102,3 +102,27 @@ func TestFIFOBlobIsNotMissing(t *testing.T) {
 		t.Fatalf("Fetch of a FIFO blob: %v", err)
 	}
 }
+
+// TestStagedFIFORefused: a staged blob swapped for a FIFO before the
+// transaction reads it back fails at once.
+func TestStagedFIFORefused(t *testing.T) {
+	d := newDir(t)
+	txn := d.Begin()
+	defer txn.Abort()
+	desc := pushBytes(t, txn, "application/octet-stream", []byte("staged content"))
+	p, ok := txn.StagedPath(desc.Digest)
+	if !ok {
+		t.Fatal("not staged")
+	}
+	mkfifo(t, filepath.Join(d.Path(), p))
+	err := within(t, "Txn.Fetch", func() error {
+		rc, err := txn.Fetch(context.Background(), desc)
+		if err == nil {
+			rc.Close()
+		}
+		return err
+	})
+	if !errors.Is(err, layout.ErrUnsafe) {
+		t.Fatalf("Fetch of a staged FIFO: %v", err)
+	}
+}
