@@ -129,7 +129,7 @@ func Import(ctx context.Context, src, dir string, opts ImportOptions) (res *Impo
 		}
 	}
 	res.Notes = append(res.Notes, movedNames(dst, images)...)
-	if err := txn.Commit(keep, images); err != nil {
+	if err := txn.Commit(ctx, keep, images); err != nil {
 		return nil, err
 	}
 	return res, nil

@@ -59,7 +59,7 @@ func Open(ctx context.Context, path string, opts OpenOptions) (*Source, error) {
 			return nil, err
 		}
 		src := &Source{Mode: "directory", closers: []io.Closer{root}}
-		if err := src.load(ctx, layout.NewFS(root.FS(), path), hashMember); err != nil {
+		if err := src.load(ctx, layout.NewFS(layout.RootFS(root), path), hashMember); err != nil {
 			src.Close()
 			return nil, err
 		}

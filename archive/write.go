@@ -153,6 +153,9 @@ func Write(ctx context.Context, src layout.ReadOnly, images []layout.Image, dest
 	if err := writeTar(ctx, layout.NewWriteback(tmp), comp, opts.Format, src, p, res, opts.Progress); err != nil {
 		return nil, err
 	}
+	if err := tmp.Chmod(0o666 &^ umask()); err != nil {
+		return nil, err
+	}
 	if err := tmp.Sync(); err != nil {
 		return nil, err
 	}

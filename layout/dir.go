@@ -52,7 +52,7 @@ func OpenDir(dir string) (*Dir, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open layout: %w", err)
 	}
-	d := &Dir{FS: NewFS(root.FS(), dir), root: root, path: dir}
+	d := &Dir{FS: NewFS(RootFS(root), dir), root: root, path: dir}
 	if err := d.CheckLayout(); err != nil {
 		root.Close()
 		return nil, err
@@ -64,6 +64,10 @@ func OpenDir(dir string) (*Dir, error) {
 // exist or is an empty directory.
 func CreateDir(dir string) (*Dir, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
+		_, serr := os.Stat(dir)
+		if to, lerr := os.Readlink(dir); lerr == nil && errors.Is(serr, fs.ErrNotExist) {
+			return nil, fmt.Errorf("create layout: %s is a dangling symlink (to %s): create the directory it points to, or remove the link", dir, to)
+		}
 		return nil, fmt.Errorf("create layout: %w", err)
 	}
 	if _, err := os.Lstat(filepath.Join(dir, ocispec.ImageLayoutFile)); err == nil {
@@ -80,7 +84,7 @@ func CreateDir(dir string) (*Dir, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Dir{FS: NewFS(root.FS(), dir), root: root, path: dir, fresh: true}
+	d := &Dir{FS: NewFS(RootFS(root), dir), root: root, path: dir, fresh: true}
 	if err := d.init(); err != nil {
 		root.Close()
 		return nil, err
@@ -108,7 +112,9 @@ func (d *Dir) init() error {
 	if err := d.root.MkdirAll(stagePath, 0o755); err != nil {
 		return err
 	}
-	l, err := lockFile(d.root, lockName, true, true)
+	// A fresh layout only waits here on another process's init, which is
+	// short: not worth a context in CreateDir's signature.
+	l, err := lockFile(context.Background(), d.root, lockName, true, true)
 	if err != nil {
 		return err
 	}
@@ -173,7 +179,9 @@ func (d *Dir) session() (string, error) {
 			return
 		}
 		name := path.Join(stagePath, randomName("s-"))
-		l, err := lockFile(d.root, name+".lock", false, true)
+		// Nobody else holds this fresh name except a gc probing it with
+		// LOCK_NB for a moment, so the wait needs no context.
+		l, err := lockFile(context.Background(), d.root, name+".lock", false, true)
 		if err != nil {
 			d.sessErr = err
 			return
@@ -307,9 +315,10 @@ func syncDir(root *os.Root, dir string) error {
 
 // UpdateIndex changes index.json under the layout lock: it reads the
 // current entries, lets fn change them and writes the result atomically.
-// Entries are sorted by name so the file is deterministic.
-func (d *Dir) UpdateIndex(fn func([]Image) ([]Image, error)) error {
-	l, err := lockFile(d.root, lockName, true, true)
+// Entries are sorted by name so the file is deterministic. Cancelling ctx
+// stops the wait for a lock another process holds, and nothing is written.
+func (d *Dir) UpdateIndex(ctx context.Context, fn func([]Image) ([]Image, error)) error {
+	l, err := lockFile(ctx, d.root, lockName, true, true)
 	if err != nil {
 		return err
 	}

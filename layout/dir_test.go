@@ -49,7 +49,7 @@ func TestCreateDir(t *testing.T) {
 func TestCreateDirReopensLayout(t *testing.T) {
 	d := newDir(t)
 	im := named(t, entry("x", nil), "x:1")
-	if err := d.UpdateIndex(func(ims []layout.Image) ([]layout.Image, error) { return append(ims, im), nil }); err != nil {
+	if err := d.UpdateIndex(context.Background(), func(ims []layout.Image) ([]layout.Image, error) { return append(ims, im), nil }); err != nil {
 		t.Fatal(err)
 	}
 	again, err := layout.CreateDir(d.Path())
@@ -303,7 +303,7 @@ func addEntries(path, prefix string, n int) error {
 		tag := fmt.Sprintf("%s-%d", prefix, i)
 		r := layout.Ref{Repo: "example.com/load", Tag: tag}
 		im := layout.InterpretEntry(layout.Annotate(entry(tag, nil), r))
-		if err := d.UpdateIndex(func(ims []layout.Image) ([]layout.Image, error) {
+		if err := d.UpdateIndex(context.Background(), func(ims []layout.Image) ([]layout.Image, error) {
 			return layout.MergeImages(ims, []layout.Image{im}), nil
 		}); err != nil {
 			return err
@@ -397,7 +397,7 @@ func TestUpdateIndexErrorLeavesIndex(t *testing.T) {
 	d := newDir(t)
 	before := snapshot(t, d.Path())
 	boom := errors.New("boom")
-	err := d.UpdateIndex(func(ims []layout.Image) ([]layout.Image, error) {
+	err := d.UpdateIndex(context.Background(), func(ims []layout.Image) ([]layout.Image, error) {
 		return append(ims, named(t, entry("x", nil), "x")), boom
 	})
 	if !errors.Is(err, boom) {

@@ -31,7 +31,7 @@ func (d *Dir) Tag(ctx context.Context, desc ocispec.Descriptor, ref string) erro
 	} else if !ok {
 		return fmt.Errorf("%s: cannot tag %s as %s: %w", d.path, desc.Digest, r, ErrNotFound)
 	}
-	return d.UpdateIndex(func(ims []Image) ([]Image, error) {
+	return d.UpdateIndex(ctx, func(ims []Image) ([]Image, error) {
 		return MergeImages(ims, []Image{{Ref: r, Desc: Annotate(desc, r), NameFrom: NameFromContainerd}}), nil
 	})
 }

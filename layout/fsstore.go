@@ -88,18 +88,46 @@ func openRegular(fsys fs.FS, name string) (fs.File, fs.FileInfo, error) {
 		return nil, nil, err
 	}
 	if !li.Mode().IsRegular() {
-		return nil, nil, fmt.Errorf("%s: %w: not a regular file (%s)", name, ErrUnsafe, li.Mode().Type())
+		return nil, nil, fmt.Errorf("%s: %w: not a regular file (%s)", name, ErrUnsafe, fileType(li.Mode()))
 	}
+	// The path may be swapped between Lstat and Open: what counts is the
+	// file opened (RootFS opens without blocking, so a FIFO cannot hang).
 	f, err := fsys.Open(name)
 	if err != nil {
 		return nil, nil, err
 	}
 	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() {
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%s: %w: not a regular file (%s)", name, ErrUnsafe, fileType(fi.Mode()))
+	}
+	if err != nil {
 		f.Close()
-		return nil, nil, fmt.Errorf("%s: %w: not a regular file", name, ErrUnsafe)
+		return nil, nil, err
 	}
 	return f, fi, nil
+}
+
+// fileType names a non-regular file's type in words a user knows (the
+// mode string "p---------" is not one).
+func fileType(m fs.FileMode) string {
+	switch t := m.Type(); {
+	case t&fs.ModeSymlink != 0:
+		return "symlink"
+	case t&fs.ModeNamedPipe != 0:
+		return "fifo"
+	case t&fs.ModeSocket != 0:
+		return "socket"
+	case t&fs.ModeCharDevice != 0:
+		return "character device"
+	case t&fs.ModeDevice != 0:
+		return "block device"
+	case t&fs.ModeDir != 0:
+		return "directory"
+	case t == 0:
+		return "regular file"
+	default:
+		return t.String()
+	}
 }
 
 // Fetch implements Store.
@@ -141,7 +169,12 @@ func (s *FS) Exists(_ context.Context, d ocispec.Descriptor) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return fi.Mode().IsRegular() && fi.Size() == d.Size, nil
+	if !fi.Mode().IsRegular() {
+		// Something is there, and "missing" would send the user looking
+		// for a file that is in plain sight.
+		return false, fmt.Errorf("%s: blob %s (%s): %w: not a regular file (%s)", s.label, d.Digest, p, ErrUnsafe, fileType(fi.Mode()))
+	}
+	return fi.Size() == d.Size, nil
 }
 
 // Blobs implements Lister: every file under blobs/<alg>/, with the digest
@@ -186,7 +219,7 @@ func (s *FS) fileBlobs() ([]BlobInfo, error) {
 			case ierr != nil:
 				bi.Err = ierr
 			case !info.Mode().IsRegular():
-				bi.Err = fmt.Errorf("%w: not a regular file (%s)", ErrUnsafe, info.Mode().Type())
+				bi.Err = fmt.Errorf("%w: not a regular file (%s)", ErrUnsafe, fileType(info.Mode()))
 			default:
 				bi.Size = info.Size()
 			}

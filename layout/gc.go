@@ -22,7 +22,7 @@ type GCResult struct {
 // commits before gc looks or after it is done. Missing children are
 // tolerated: a sparse layout keeps what it has.
 func (d *Dir) GC(ctx context.Context, dryRun bool) (*GCResult, error) {
-	l, err := lockFile(d.root, lockName, true, true)
+	l, err := lockFile(ctx, d.root, lockName, true, true)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +83,7 @@ func (d *Dir) removeStale(dryRun bool) int {
 			if sess == d.sess {
 				continue
 			}
-			l, err := lockFile(d.root, name, true, false)
+			l, err := lockFile(context.Background(), d.root, name, true, false)
 			if err != nil {
 				continue // its owner is alive
 			}

@@ -123,7 +123,7 @@ func TestGCKeepsLiveSession(t *testing.T) {
 	if !exists(t, txn, staged) {
 		t.Fatal("gc removed a blob staged by a live session")
 	}
-	if err := txn.Commit(nil, nil); err != nil {
+	if err := txn.Commit(context.Background(), nil, nil); err != nil {
 		t.Fatalf("Commit after gc: %v", err)
 	}
 	if !exists(t, f.d, staged) {

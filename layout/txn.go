@@ -45,7 +45,7 @@ func (t *Txn) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser
 	if size != desc.Size {
 		return nil, fmt.Errorf("blob %s is %d bytes, its descriptor says %d: %w", desc.Digest, size, desc.Size, ErrSizeMismatch)
 	}
-	return t.d.root.Open(p)
+	return RootFS(t.d.root).Open(p) // never blocks on a FIFO swapped in
 }
 
 // Exists implements Store.
@@ -143,9 +143,10 @@ func (t *Txn) Root() *os.Root { return t.d.root }
 // Commit publishes the staged blobs in keep (nil keeps all) and merges add
 // into index.json, under the layout lock so gc cannot race it. Blobs go
 // first and index.json last; if anything fails the blobs this commit added
-// are removed again.
-func (t *Txn) Commit(keep map[digest.Digest]bool, add []Image) error {
-	l, err := lockFile(t.d.root, lockName, true, true)
+// are removed again. Cancelling ctx stops the wait for the lock and
+// commits nothing; once the lock is held the commit runs to its end.
+func (t *Txn) Commit(ctx context.Context, keep map[digest.Digest]bool, add []Image) error {
+	l, err := lockFile(ctx, t.d.root, lockName, true, true)
 	if err != nil {
 		return err
 	}

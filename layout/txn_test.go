@@ -17,7 +17,7 @@ import (
 
 func addImage(t *testing.T, d *layout.Dir, ims ...layout.Image) {
 	t.Helper()
-	if err := d.UpdateIndex(func(cur []layout.Image) ([]layout.Image, error) {
+	if err := d.UpdateIndex(context.Background(), func(cur []layout.Image) ([]layout.Image, error) {
 		return layout.MergeImages(cur, ims), nil
 	}); err != nil {
 		t.Fatal(err)
@@ -47,7 +47,7 @@ func TestTxnStagedInvisibleUntilCommit(t *testing.T) {
 	}
 	assertSnapshot(t, d.Path(), before)
 
-	if err := txn.Commit(nil, []layout.Image{named(t, im.Manifest, "app:1")}); err != nil {
+	if err := txn.Commit(context.Background(), nil, []layout.Image{named(t, im.Manifest, "app:1")}); err != nil {
 		t.Fatal(err)
 	}
 	for _, desc := range all {
@@ -117,7 +117,7 @@ func TestTxnCommitSortedAndMerged(t *testing.T) {
 		layout.InterpretEntry(entry("tag", map[string]string{refName: "t"})),
 		named(t, entry("m", nil), "ghcr.io/m:1"),
 	}
-	if err := txn.Commit(nil, add); err != nil {
+	if err := txn.Commit(context.Background(), nil, add); err != nil {
 		t.Fatal(err)
 	}
 	raw, err := d.ReadFile("index.json", layout.MaxManifestSize)
@@ -151,7 +151,7 @@ func TestTxnCommitKeep(t *testing.T) {
 	db, drop := storetest.Blob(t, 100)
 	pushBytes(t, txn, keep.MediaType, kb)
 	pushBytes(t, txn, drop.MediaType, db)
-	if err := txn.Commit(map[digest.Digest]bool{keep.Digest: true}, nil); err != nil {
+	if err := txn.Commit(context.Background(), map[digest.Digest]bool{keep.Digest: true}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if ok, _ := d.Exists(ctx, keep); !ok {
@@ -207,7 +207,7 @@ func TestTxnCommitAfterGC(t *testing.T) {
 	d := newDir(t)
 	scratch := d.Begin()
 	im := buildImage(t, scratch, nil, 1)
-	if err := scratch.Commit(nil, nil); err != nil { // blobs present, nothing references them
+	if err := scratch.Commit(context.Background(), nil, nil); err != nil { // blobs present, nothing references them
 		t.Fatal(err)
 	}
 	txn := d.Begin()
@@ -217,7 +217,7 @@ func TestTxnCommitAfterGC(t *testing.T) {
 	if _, err := d.GC(ctx, false); err != nil {
 		t.Fatal(err)
 	}
-	err := txn.Commit(nil, []layout.Image{named(t, im.Manifest, "app:1")})
+	err := txn.Commit(context.Background(), nil, []layout.Image{named(t, im.Manifest, "app:1")})
 	if err == nil {
 		if _, werr := layout.Walk(ctx, d, []ocispec.Descriptor{im.Manifest}, layout.WalkOptions{CheckBlobs: true}); werr != nil {
 			t.Fatalf("Commit succeeded but the committed image is incomplete: %v", werr)

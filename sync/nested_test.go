@@ -43,7 +43,7 @@ func TestNestedIncompletePlatform(t *testing.T) {
 	outer, _ := json.Marshal(ocispec.Index{Versioned: v2, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{innerD}})
 	outerD := testimage.Put(t, txn, ocispec.MediaTypeImageIndex, outer)
 	ref, _ := layout.ParseRef("example.com/nested:v1")
-	if err := txn.Commit(nil, []layout.Image{{Ref: ref, Desc: layout.Annotate(outerD, ref)}}); err != nil {
+	if err := txn.Commit(ctx, nil, []layout.Image{{Ref: ref, Desc: layout.Annotate(outerD, ref)}}); err != nil {
 		t.Fatal(err)
 	}
 	d.Close()

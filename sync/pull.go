@@ -155,7 +155,7 @@ func (p *Plan) into(ctx context.Context, dir string, opts CopyOptions) error {
 		}
 		return fmt.Errorf("pull: %w", err)
 	}
-	err = dst.UpdateIndex(func(cur []layout.Image) ([]layout.Image, error) {
+	err = dst.UpdateIndex(ctx, func(cur []layout.Image) ([]layout.Image, error) {
 		// Under the lock: a gc that ran meanwhile must not leave an entry
 		// pointing at deleted blobs.
 		for _, g := range p.Graphs {

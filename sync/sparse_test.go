@@ -172,7 +172,7 @@ func TestPushNestedSparseRefused(t *testing.T) {
 	inner := testimage.Put(t, txn, ocispec.MediaTypeImageIndex, index(a, r))
 	outer := testimage.Put(t, txn, ocispec.MediaTypeImageIndex, index(inner))
 	ref, _ := layout.ParseRef("example.com/nested:v1")
-	if err := txn.Commit(nil, []layout.Image{{Ref: ref, Desc: layout.Annotate(outer, ref)}}); err != nil {
+	if err := txn.Commit(context.Background(), nil, []layout.Image{{Ref: ref, Desc: layout.Annotate(outer, ref)}}); err != nil {
 		t.Fatal(err)
 	}
 	d.Close()

@@ -170,7 +170,7 @@ func TestDiffIDCountMismatch(t *testing.T) {
 	m, _ := json.Marshal(ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, Config: cfg, Layers: []ocispec.Descriptor{lay}})
 	man := testimage.Put(t, txn, ocispec.MediaTypeImageManifest, m)
 	ref, _ := layout.ParseRef("x:1")
-	txn.Commit(nil, []layout.Image{{Ref: ref, Desc: layout.Annotate(man, ref)}})
+	txn.Commit(context.Background(), nil, []layout.Image{{Ref: ref, Desc: layout.Annotate(man, ref)}})
 	r := run(t, dir)
 	if r.OK || !hasProblem(r, verify.KindInvalid, "") {
 		t.Fatalf("diff_ids/layers mismatch not reported: %+v", r.Problems)

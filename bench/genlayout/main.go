@@ -128,7 +128,7 @@ func generate(dir string, total int64, n int) error {
 		r, _ := layout.ParseRef(fmt.Sprintf("bench.example/big/image%d:v1", i))
 		images = append(images, layout.Image{Ref: r, Desc: layout.Annotate(man, r)})
 	}
-	return txn.Commit(nil, images)
+	return txn.Commit(ctx, nil, images)
 }
 
 func pushImage(ctx context.Context, txn *layout.Txn, layers []ocispec.Descriptor) (ocispec.Descriptor, error) {

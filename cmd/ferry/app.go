@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -48,13 +50,25 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			"References use docker's grammar name[:tag][@digest]; busybox means docker.io/library/busybox:latest.",
 		HideHelpCommand:      true,
 		EnableBashCompletion: false,
-		ExitErrHandler:       func(*cli.Context, error) {}, // run maps errors to exit codes
+		// urfave's own --help and --version are package variables it
+		// writes parse state into; this App brings its own (see helpFlag).
+		HideHelp:    true,
+		HideVersion: true,
+		Flags:       []cli.Flag{helpFlag(), &cli.BoolFlag{Name: "version", Aliases: []string{"v"}, Usage: "print the version", DisableDefaultText: true}},
+		// HideVersion is only there to keep urfave's shared flag out: the
+		// help still shows the version.
+		CustomAppHelpTemplate: strings.ReplaceAll(cli.AppHelpTemplate, "{{if not .HideVersion}}", "{{if true}}"),
+		ExitErrHandler:        func(*cli.Context, error) {}, // run maps errors to exit codes
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageError{err.Error()}
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usagef("unknown command %q", c.Args().First())
+			}
+			if c.Bool("version") {
+				cli.ShowVersion(c)
+				return nil
 			}
 			return cli.ShowAppHelp(c)
 		},
@@ -75,30 +89,84 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 	}
 	for _, c := range app.Commands {
 		c.OnUsageError = app.OnUsageError
+		c.HideHelp = true
+		c.Flags = append(c.Flags, helpFlag())
 	}
 	return app
+}
+
+// helpFlag is --help, built for each App as every other flag is: urfave
+// shows help when a flag of cli.HelpFlag's names is set, whichever value
+// holds it, so its own shared one need not be used.
+func helpFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "help", Aliases: []string{"h"}, Usage: "show help", DisableDefaultText: true}
 }
 
 // run executes the CLI and returns the process exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	app := newApp(stdin, stdout, stderr)
-	err := app.RunContext(ctx, permute(app, args))
-	switch {
-	case err == nil:
+	args = permute(app, args)
+	err := app.RunContext(ctx, args)
+	if err == nil {
 		return exitOK
-	case errors.Is(err, errReported):
-		return exitFailed
-	case ctx.Err() != nil:
-		fmt.Fprintln(stderr, "ferry: interrupted; nothing was committed")
-		return exitInterrupted
 	}
+	if errors.Is(err, errReported) {
+		return exitFailed // the report, text or JSON, is out already
+	}
+	code, msg, hint := exitFailed, err.Error(), ""
 	var ue usageError
-	if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "Required flag") {
-		fmt.Fprintf(stderr, "ferry: %v\nRun 'ferry --help' or 'ferry COMMAND --help' for usage.\n", err)
-		return exitUsage
+	switch {
+	case ctx.Err() != nil || errors.Is(err, context.Canceled):
+		code, msg = exitInterrupted, fmt.Sprintf("interrupted; nothing was committed (%v)", err)
+	case errors.As(err, &ue) || strings.HasPrefix(err.Error(), "Required flag"):
+		code, hint = exitUsage, "\nRun 'ferry --help' or 'ferry COMMAND --help' for usage."
 	}
-	fmt.Fprintf(stderr, "ferry: %v\n", err)
-	return exitFailed
+	hprintf(stderr, "ferry: %s"+hint+"\n", msg)
+	if wantsJSON(app, args) {
+		// A script reading stdout learns of the failure from stdout too,
+		// rather than from an empty document.
+		printJSON(stdout, jsonError{Error: msg, Code: code})
+	}
+	return code
+}
+
+// jsonError is what a command given --json prints on stdout when it
+// fails; the README documents its shape.
+type jsonError struct {
+	Error string `json:"error"`
+	Code  int    `json:"code"` // the exit code
+}
+
+// wantsJSON reports whether the command line asks the command for --json.
+// It reads the (permuted) arguments rather than the parsed flags, so that
+// a command line urfave refused to parse still gets its JSON error.
+func wantsJSON(app *cli.App, args []string) bool {
+	i := 1
+	for i < len(args) && strings.HasPrefix(args[i], "-") {
+		i++
+	}
+	if i >= len(args) {
+		return false
+	}
+	cmd := app.Command(args[i])
+	if cmd == nil || !slices.ContainsFunc(cmd.Flags, func(f cli.Flag) bool { return slices.Contains(f.Names(), "json") }) {
+		return false
+	}
+	want := false
+	for _, a := range args[i+1:] {
+		if a == "--" {
+			break
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != "json" {
+			continue
+		}
+		want = true
+		if hasVal {
+			want, _ = strconv.ParseBool(val)
+		}
+	}
+	return want
 }
 
 // permute moves flags in front of positional arguments. urfave/cli v2 stops

@@ -82,7 +82,7 @@ func TestVerifyExitCodesAndJSON(t *testing.T) {
 	if rep.OK || len(rep.Problems) != 1 || rep.Problems[0].Kind != "digest-mismatch" || rep.Problems[0].Digest != set.ARM64.Layer.Digest.String() {
 		t.Fatalf("report: %+v", rep)
 	}
-	if code, _, stderr := ferry(t, "verify", filepath.Join(t.TempDir(), "nope.tar")); code != exitFailed || !strings.Contains(stderr, "nope.tar") {
+	if code, _, stderr := ferry(t, "verify", filepath.Join(t.TempDir(), "nope.tar")); code != exitUsage || !strings.Contains(stderr, "nope.tar") {
 		t.Fatalf("missing file: exit %d, %q", code, stderr)
 	}
 }

@@ -1,10 +1,11 @@
 package main
 
 import (
-	"fmt"
+	"io"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/oci-ferry/ferry/archive"
 	"github.com/oci-ferry/ferry/sync"
 )
 
@@ -18,7 +19,7 @@ func copyCommand() *cli.Command {
 			"Digests never change. From a layout or archive to a registry, DST is a full name for one image, or a\n" +
 			"REGISTRY[/PREFIX] for all of them. --json prints what the destination reports: the digest map (an\n" +
 			"array, as ferry push prints it) for a registry, the import for a layout, the archive written.",
-		Flags: append([]cli.Flag{platformFlag, formatFlag, jsonFlag}, registryFlags()...),
+		Flags: append([]cli.Flag{platformFlag(), formatFlag(), jsonFlag()}, registryFlags()...),
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 2, 2); err != nil {
 				return err
@@ -43,10 +44,8 @@ func copyCommand() *cli.Command {
 			if c.Bool("json") {
 				return printJSON(c.App.Writer, res.Result())
 			}
-			fmt.Fprintf(c.App.Writer, "copied %s -> %s\n", c.Args().Get(0), c.Args().Get(1))
-			for _, p := range res.Pushed {
-				fmt.Fprintf(c.App.Writer, "  %s -> %s\n", p.Source, p.Target)
-			}
+			hprintf(c.App.Writer, "copied %s -> %s\n", c.Args().Get(0), c.Args().Get(1))
+			printCopied(c.App.Writer, res.Result())
 			return nil
 		},
 	}
@@ -62,4 +61,29 @@ func hostsOf(e sync.Endpoint) []string {
 		out = append(out, hostOf(n))
 	}
 	return out
+}
+
+// printCopied says, for a human, which images went where under which
+// digest; --json has the full result.
+func printCopied(w io.Writer, result any) {
+	switch r := result.(type) {
+	case sync.Pushed:
+		hprintf(w, "  %s -> %s  %s\n", r.Source, r.Target, r.Digest)
+	case []sync.Pushed:
+		for _, p := range r {
+			printCopied(w, p)
+		}
+	case []sync.Pulled:
+		for _, p := range r {
+			hprintf(w, "  %s  %s\n", p.Name, p.Digest)
+		}
+	case *archive.ImportResult:
+		for _, im := range r.Images {
+			hprintf(w, "  %s  %s\n", im.Name, im.Digest)
+		}
+	case *archive.Result:
+		for _, im := range r.Images {
+			hprintf(w, "  %s  %s\n", im.Name(), im.Desc.Digest)
+		}
+	}
 }

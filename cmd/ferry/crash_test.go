@@ -21,7 +21,10 @@ import (
 // TestMain lets crash tests run this binary as ferry itself.
 func TestMain(m *testing.M) {
 	if os.Getenv("FERRY_AS_MAIN") == "1" {
-		os.Exit(run(context.Background(), os.Args, os.Stdin, os.Stdout, os.Stderr))
+		os.Exit(runMain())
+	}
+	if p := os.Getenv(holdLockEnv); p != "" {
+		os.Exit(holdLockMain(p))
 	}
 	os.Exit(m.Run())
 }
@@ -46,7 +49,7 @@ func bigLayout(t *testing.T) string {
 		r, _ := layout.ParseRef("example.com/big:" + string(rune('a'+i)))
 		ims = append(ims, layout.Image{Ref: r, Desc: layout.Annotate(manifestWith(t, txn, desc), r)})
 	}
-	if err := txn.Commit(nil, ims); err != nil {
+	if err := txn.Commit(context.Background(), nil, ims); err != nil {
 		t.Fatal(err)
 	}
 	return dir

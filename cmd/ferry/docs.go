@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -32,9 +33,11 @@ func writeReference(w io.Writer, app *cli.App) {
 		if c.Description != "" {
 			fmt.Fprintf(w, "%s\n\n", strings.ReplaceAll(c.Description, "\n", " "))
 		}
-		if len(c.Flags) > 0 {
+		// Every command has --help; the Global line says so.
+		flags := slices.DeleteFunc(slices.Clone(c.Flags), func(f cli.Flag) bool { return f.Names()[0] == "help" })
+		if len(flags) > 0 {
 			fmt.Fprintf(w, "| flag | meaning |\n|---|---|\n")
-			for _, f := range c.Flags {
+			for _, f := range flags {
 				if df, ok := f.(cli.DocGenerationFlag); ok {
 					name := "--" + f.Names()[0]
 					if df.TakesValue() {
@@ -58,6 +61,10 @@ func writeReference(w io.Writer, app *cli.App) {
 	fmt.Fprintf(w, "| %d | the operation failed (nothing was committed), or `verify` found problems |\n", exitFailed)
 	fmt.Fprintf(w, "| %d | usage error: unknown command or flag, wrong arguments |\n", exitUsage)
 	fmt.Fprintf(w, "| %d | interrupted (SIGINT/SIGTERM); nothing was committed |\n", exitInterrupted)
+	fmt.Fprintf(w, "\nWith `--json`, a command that fails prints `{\"error\": MESSAGE, \"code\": EXIT}` on stdout instead of its result\n"+
+		"(the message goes to stderr as well); `verify --json` prints its report, problems included, for any input that exists.\n"+
+		"Human output escapes control and bidirectional characters that came from the input (`\\x1b`, `\\r`, `\\u202e`);\n"+
+		"`--json` gives every value exactly, with such characters as JSON escapes.\n")
 }
 
 // valueName is the placeholder in backquotes in a flag's usage, as urfave

@@ -22,9 +22,9 @@ func exportCommand() *cli.Command {
 			"SRC is a layout directory or an uncompressed tar.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "to", Usage: "archive `FILE` to write (replaced atomically)", Required: true},
-			platformFlag,
-			formatFlag,
-			jsonFlag,
+			platformFlag(),
+			formatFlag(),
+			jsonFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 1, -1); err != nil {
@@ -53,15 +53,15 @@ func exportCommand() *cli.Command {
 				return printJSON(c.App.Writer, res)
 			}
 			w := c.App.Writer
-			fmt.Fprintf(w, "wrote %s (%s format): %d image(s), %d blobs, %s\n", res.Path, res.Format, len(res.Images), res.Blobs, humanSize(res.Size))
+			hprintf(w, "wrote %s (%s format): %d image(s), %d blobs, %s\n", res.Path, res.Format, len(res.Images), res.Blobs, humanSize(res.Size))
 			for _, im := range res.Images {
-				fmt.Fprintf(w, "  %s  %s\n", im.Name(), im.Desc.Digest)
+				hprintf(w, "  %s  %s\n", im.Name(), im.Desc.Digest)
 			}
 			if len(res.Filtered) > 0 {
-				fmt.Fprintf(w, "  index kept whole (digests unchanged); left out by --platform: %v\n", res.Filtered)
+				hprintf(w, "  index kept whole (digests unchanged); left out by --platform: %v\n", res.Filtered)
 			}
 			for _, n := range res.Notes {
-				fmt.Fprintf(w, "  note: %s\n", n)
+				hprintf(w, "  note: %s\n", n)
 			}
 			return nil
 		},

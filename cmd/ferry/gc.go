@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/urfave/cli/v2"
 
 	"github.com/oci-ferry/ferry/layout"
@@ -15,7 +13,7 @@ func gcCommand() *cli.Command {
 		ArgsUsage: "DIR",
 		Description: "Deletes blobs that no index.json entry reaches, and staging left behind by interrupted runs.\n" +
 			"It holds the layout lock, so it is safe while other ferry processes import into DIR.",
-		Flags: []cli.Flag{&cli.BoolFlag{Name: "dry-run", Usage: "only say what would be deleted"}, jsonFlag},
+		Flags: []cli.Flag{&cli.BoolFlag{Name: "dry-run", Usage: "only say what would be deleted"}, jsonFlag()},
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 1, 1); err != nil {
 				return err
@@ -37,9 +35,9 @@ func gcCommand() *cli.Command {
 				verb = "would delete"
 			}
 			for _, b := range res.Removed {
-				fmt.Fprintf(c.App.Writer, "%s %s (%s)\n", verb, b.Path, humanSize(b.Size))
+				hprintf(c.App.Writer, "%s %s (%s)\n", verb, b.Path, humanSize(b.Size))
 			}
-			fmt.Fprintf(c.App.Writer, "%s %d unreferenced blob(s), %s; %d stale staging area(s)\n", verb, len(res.Removed), humanSize(res.Freed), res.Stale)
+			hprintf(c.App.Writer, "%s %d unreferenced blob(s), %s; %d stale staging area(s)\n", verb, len(res.Removed), humanSize(res.Freed), res.Stale)
 			return nil
 		},
 	}

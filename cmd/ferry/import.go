@@ -12,7 +12,9 @@ import (
 
 // formatFlag picks the archive's shape for loaders that misread the
 // default; docs/COMPATIBILITY.md says what each gives up.
-var formatFlag = &cli.StringFlag{Name: "format", Value: "both", Usage: "archive shape: `both` (OCI layout + docker manifest.json, loads everywhere), oci (OCI only: docker ≤24 cannot load it), docker (manifest.json only, one platform, index digests not kept)"}
+func formatFlag() cli.Flag {
+	return &cli.StringFlag{Name: "format", Value: "both", Usage: "archive shape: `both` (OCI layout + docker manifest.json, loads everywhere), oci (OCI only: docker ≤24 cannot load it), docker (manifest.json only, one platform, index digests not kept)"}
+}
 
 // archiveFormat reads --format.
 func archiveFormat(c *cli.Context) (archive.Format, error) {
@@ -23,7 +25,13 @@ func archiveFormat(c *cli.Context) (archive.Format, error) {
 	return f, nil
 }
 
-var platformFlag = &cli.StringFlag{Name: "platform", Usage: "keep only these platforms of multi-platform images, docker syntax: `os/arch[/variant][,…]`"}
+// platformFlag narrows multi-platform images. Like every flag it is built
+// afresh for each App: urfave/cli records parse state in the flag values
+// themselves, so a shared one would carry it from one run to the next and
+// race when two run at once (as in-process tests do).
+func platformFlag() cli.Flag {
+	return &cli.StringFlag{Name: "platform", Usage: "keep only these platforms of multi-platform images, docker syntax: `os/arch[/variant][,…]`"}
+}
 
 func importCommand() *cli.Command {
 	return &cli.Command{
@@ -35,9 +43,9 @@ func importCommand() *cli.Command {
 			"if anything is wrong nothing is added to the destination.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "into", Usage: "destination layout `DIR` (created if missing)", Required: true},
-			platformFlag,
+			platformFlag(),
 			&cli.IntFlag{Name: "concurrency", Usage: "blobs copied at once", Value: layout.DefaultConcurrency},
-			jsonFlag,
+			jsonFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 1, -1); err != nil {
@@ -59,16 +67,16 @@ func importCommand() *cli.Command {
 				return printJSON(c.App.Writer, res)
 			}
 			w := c.App.Writer
-			fmt.Fprintf(w, "imported %d image(s) from %s (%s, %s) into %s: %d blobs, %s, all verified\n",
+			hprintf(w, "imported %d image(s) from %s (%s, %s) into %s: %d blobs, %s, all verified\n",
 				len(res.Images), c.Args().First(), res.Format, res.Mode, c.String("into"), res.Blobs, humanSize(res.Size))
 			for _, im := range res.Images {
-				fmt.Fprintf(w, "  %s  %s  %s\n", im.Name, im.Digest, strings.Join(im.Platforms, ","))
+				hprintf(w, "  %s  %s  %s\n", im.Name, im.Digest, strings.Join(im.Platforms, ","))
 				if len(im.Missing) > 0 {
-					fmt.Fprintf(w, "    sparse: not in the source: %s\n", strings.Join(im.Missing, ", "))
+					hprintf(w, "    sparse: not in the source: %s\n", strings.Join(im.Missing, ", "))
 				}
 			}
 			for _, n := range res.Notes {
-				fmt.Fprintf(w, "  note: %s\n", n)
+				hprintf(w, "  note: %s\n", n)
 			}
 			return nil
 		},

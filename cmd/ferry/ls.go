@@ -28,7 +28,7 @@ func lsCommand() *cli.Command {
 		Name:      "ls",
 		Usage:     "list the images in a layout or archive",
 		ArgsUsage: "PATH",
-		Flags:     []cli.Flag{jsonFlag},
+		Flags:     []cli.Flag{jsonFlag()},
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 1, 1); err != nil {
 				return err
@@ -67,11 +67,11 @@ func lsCommand() *cli.Command {
 				if plats == "" {
 					plats = "-"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", name, tag, shortDigest(l.Digest), plats, humanSize(l.Size), namedBy[l.NameFrom])
+				hprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", name, tag, shortDigest(l.Digest), plats, humanSize(l.Size), namedBy(l.NameFrom))
 			}
 			tw.Flush()
 			for _, n := range src.Notes {
-				fmt.Fprintf(c.App.ErrWriter, "note: %s\n", n)
+				hprintf(c.App.ErrWriter, "note: %s\n", n)
 			}
 			return nil
 		},
@@ -80,10 +80,16 @@ func lsCommand() *cli.Command {
 
 // namedBy abbreviates how a name was read, for the human listing; --json
 // gives the full wording.
-var namedBy = map[string]string{
-	layout.NameFromContainerd: "containerd-name",
-	layout.NameFromRefFull:    "ref.name",
-	layout.NameFromRefTag:     "ref.name (tag only)",
-	layout.NameFromRepoTags:   "RepoTags",
-	layout.NameFromNone:       "-",
+func namedBy(from string) string {
+	switch from {
+	case layout.NameFromContainerd:
+		return "containerd-name"
+	case layout.NameFromRefFull:
+		return "ref.name"
+	case layout.NameFromRefTag:
+		return "ref.name (tag only)"
+	case layout.NameFromRepoTags:
+		return "RepoTags"
+	}
+	return "-"
 }

@@ -11,8 +11,19 @@ import (
 )
 
 func main() {
+	os.Exit(runMain())
+}
+
+// runMain is main without the exit, so tests can run the test binary as
+// ferry with the same signal handling.
+func runMain() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	defer stop()
+	// The first signal asks for a clean stop; a second one, from a user
+	// who will not wait for it, kills as the default action does.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	return run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
 }

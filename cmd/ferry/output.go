@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,12 +18,21 @@ import (
 )
 
 // jsonFlag is the --json switch every reporting command has.
-var jsonFlag = &cli.BoolFlag{Name: "json", Usage: "print the result as JSON on stdout, for scripts"}
+func jsonFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "json", Usage: "print the result as JSON on stdout, for scripts"}
+}
 
+// printJSON writes v for scripts: the values exactly as they are, with
+// what a terminal would act on escaped (see escapeJSON).
 func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(escapeJSON(buf.Bytes()))
+	return err
 }
 
 // humanSize prints bytes in binary units, as docker and du -h do.

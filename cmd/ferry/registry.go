@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"fmt"
 	"io"
 	"os"
 	"sort"
@@ -93,9 +92,9 @@ func pullCommand() *cli.Command {
 			&cli.StringFlag{Name: "to", Usage: "destination `PATH`: layout directory or archive file", Required: true},
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "read references from `FILE`, one a line"},
 			&cli.BoolFlag{Name: "referrers", Usage: "also carry signatures, SBOMs and attestations (referrers API or tag fallback, cosign tags)"},
-			platformFlag,
-			formatFlag,
-			jsonFlag,
+			platformFlag(),
+			formatFlag(),
+			jsonFlag(),
 		}, registryFlags()...),
 		Action: func(c *cli.Context) error {
 			refs := c.Args().Slice()
@@ -148,9 +147,9 @@ func pullCommand() *cli.Command {
 				if r.Filtered {
 					how = "index kept whole, other platforms left out"
 				}
-				fmt.Fprintf(c.App.Writer, "pulled %s  %s  %s (%s)\n", r.Name, strings.Join(r.Platforms, ","), humanSize(r.Size), how)
+				hprintf(c.App.Writer, "pulled %s  %s  %s (%s)\n", r.Name, strings.Join(r.Platforms, ","), humanSize(r.Size), how)
 			}
-			fmt.Fprintf(c.App.Writer, "saved %d image(s) into %s, every blob verified\n", len(res), c.String("to"))
+			hprintf(c.App.Writer, "saved %d image(s) into %s, every blob verified\n", len(res), c.String("to"))
 			return nil
 		},
 	}
@@ -170,8 +169,8 @@ func pushCommand() *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "to", Usage: "push under `REGISTRY[/PREFIX]` instead of the names carried"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "only show what would be sent"},
-			platformFlag,
-			jsonFlag,
+			platformFlag(),
+			jsonFlag(),
 		}, registryFlags()...),
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 1, -1); err != nil {
@@ -195,7 +194,7 @@ func pushCommand() *cli.Command {
 			if c.String("to") == "" {
 				// The names come from the archive, which may not be the
 				// user's own: say where they lead before anything is sent.
-				fmt.Fprintf(c.App.ErrWriter, "pushing %d image(s) under the names the source carries, to %s (use --to to choose the registry, --dry-run to review)\n",
+				hprintf(c.App.ErrWriter, "pushing %d image(s) under the names the source carries, to %s (use --to to choose the registry, --dry-run to review)\n",
 					len(images), strings.Join(uniq(hosts), ", "))
 			}
 			plats, err := platforms(c)
@@ -217,14 +216,14 @@ func pushCommand() *cli.Command {
 			}
 			for _, r := range res {
 				if r.NotPushed != "" {
-					fmt.Fprintf(c.App.Writer, "not pushed %s: %s\n", r.Source, r.NotPushed)
+					hprintf(c.App.Writer, "not pushed %s: %s\n", r.Source, r.NotPushed)
 					continue
 				}
-				fmt.Fprintf(c.App.Writer, "%s %s -> %s  (%d sent, %d already there)\n", verb, r.Source, r.Target, r.Blobs, r.Skipped)
+				hprintf(c.App.Writer, "%s %s -> %s  (%d sent, %d already there)\n", verb, r.Source, r.Target, r.Blobs, r.Skipped)
 				if r.SourceDigest != "" {
-					fmt.Fprintf(c.App.Writer, "  index %s narrowed to the platforms it can carry whole, so its digest is new: %s\n", r.SourceDigest, r.Digest)
+					hprintf(c.App.Writer, "  index %s narrowed to the platforms it can carry whole, so its digest is new: %s\n", r.SourceDigest, r.Digest)
 					for _, l := range r.LeftOut {
-						fmt.Fprintf(c.App.Writer, "  left out %s\n", l)
+						hprintf(c.App.Writer, "  left out %s\n", l)
 					}
 				}
 			}

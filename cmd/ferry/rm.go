@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/urfave/cli/v2"
 
 	"github.com/oci-ferry/ferry/layout"
@@ -23,7 +21,7 @@ func rmCommand() *cli.Command {
 				return err
 			}
 			defer d.Close()
-			return d.UpdateIndex(func(ims []layout.Image) ([]layout.Image, error) {
+			return d.UpdateIndex(c.Context, func(ims []layout.Image) ([]layout.Image, error) {
 				drop := map[int]bool{}
 				for _, name := range c.Args().Slice()[1:] {
 					found, err := layout.Match(ims, name)
@@ -41,7 +39,7 @@ func rmCommand() *cli.Command {
 				var keep []layout.Image
 				for i, im := range ims {
 					if drop[i] {
-						fmt.Fprintf(c.App.Writer, "removed %s (%s)\n", im.Name(), im.Desc.Digest)
+						hprintf(c.App.Writer, "removed %s (%s)\n", im.Name(), im.Desc.Digest)
 						continue
 					}
 					keep = append(keep, im)

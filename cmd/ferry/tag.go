@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/urfave/cli/v2"
 
 	"github.com/oci-ferry/ferry/layout"
@@ -35,7 +33,7 @@ func tagCommand() *cli.Command {
 				return err
 			}
 			defer d.Close()
-			return d.UpdateIndex(func(ims []layout.Image) ([]layout.Image, error) {
+			return d.UpdateIndex(c.Context, func(ims []layout.Image) ([]layout.Image, error) {
 				found, err := layout.Match(ims, c.Args().Get(1))
 				if err != nil {
 					return nil, err
@@ -44,7 +42,7 @@ func tagCommand() *cli.Command {
 				var add []layout.Image
 				for _, r := range targets {
 					add = append(add, layout.Image{Ref: r, Desc: layout.Annotate(desc, r), NameFrom: layout.NameFromContainerd})
-					fmt.Fprintf(c.App.Writer, "tagged %s as %s (%s)\n", found[0].Name(), r, desc.Digest)
+					hprintf(c.App.Writer, "tagged %s as %s (%s)\n", found[0].Name(), r, desc.Digest)
 				}
 				return layout.MergeImages(ims, add), nil
 			})

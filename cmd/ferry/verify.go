@@ -24,7 +24,7 @@ func verifyCommand() *cli.Command {
 			"it found problems, 2 for usage errors.",
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "workers", Usage: "blobs hashed at once (default: one per CPU)"},
-			jsonFlag,
+			jsonFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 1, 1); err != nil {
@@ -35,7 +35,9 @@ func verifyCommand() *cli.Command {
 			src, err := archive.Open(c.Context, path, archive.OpenOptions{})
 			if err != nil {
 				if _, serr := os.Stat(path); path != "-" && serr != nil {
-					return serr // nothing to audit: a usage mistake, not a finding
+					// Nothing to audit: a usage mistake (exit 2, as the
+					// README says), not a finding about content.
+					return usageError{fmt.Sprintf("verify: nothing to audit: %v", serr)}
 				}
 				if c.Context.Err() != nil {
 					return err
@@ -73,7 +75,7 @@ func printReport(w io.Writer, r *verify.Report) {
 	if r.Format != "" {
 		how = fmt.Sprintf(" (%s, %s)", r.Format, r.Mode)
 	}
-	fmt.Fprintf(w, "verify %s%s\n", r.Path, how)
+	hprintf(w, "verify %s%s\n", r.Path, how)
 	if len(r.Images) > 0 {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "IMAGE\tDIGEST\tPLATFORMS\tSIZE\tSTATUS")
@@ -82,25 +84,25 @@ func printReport(w io.Writer, r *verify.Report) {
 			if plats == "" {
 				plats = "-"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", im.Name, shortDigest(im.Digest), plats, humanSize(im.Size), im.Status)
+			hprintf(tw, "%s\t%s\t%s\t%s\t%s\n", im.Name, shortDigest(im.Digest), plats, humanSize(im.Size), im.Status)
 		}
 		tw.Flush()
 	}
 	for _, n := range r.Notes {
-		fmt.Fprintf(w, "note: %s\n", n)
+		hprintf(w, "note: %s\n", n)
 	}
 	t := r.Totals
-	fmt.Fprintf(w, "%d image(s), %d blobs, %s hashed; %d unreferenced; %d problem(s), %d warning(s)\n",
+	hprintf(w, "%d image(s), %d blobs, %s hashed; %d unreferenced; %d problem(s), %d warning(s)\n",
 		t.Images, t.Blobs, humanSize(t.Bytes), t.Unreferenced, t.Problems, t.Warnings)
 	for _, p := range r.Problems {
 		if p.Image != "" && !strings.Contains(p.Message, p.Image) {
-			fmt.Fprintf(w, "PROBLEM %s: image %s: %s\n", p.Kind, p.Image, p.Message)
+			hprintf(w, "PROBLEM %s: image %s: %s\n", p.Kind, p.Image, p.Message)
 		} else {
-			fmt.Fprintf(w, "PROBLEM %s: %s\n", p.Kind, p.Message)
+			hprintf(w, "PROBLEM %s: %s\n", p.Kind, p.Message)
 		}
 	}
 	for _, p := range r.Warnings {
-		fmt.Fprintf(w, "warning %s: %s\n", p.Kind, p.Message)
+		hprintf(w, "warning %s: %s\n", p.Kind, p.Message)
 	}
 	if r.OK {
 		fmt.Fprintln(w, "OK: every blob matches its digest and size")

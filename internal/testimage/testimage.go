@@ -105,7 +105,7 @@ func New(t testing.TB) *Set {
 		s.Names = append(s.Names, r.String())
 	}
 	ims = append(ims, layout.Image{Desc: s.Referrer})
-	if err := txn.Commit(nil, ims); err != nil {
+	if err := txn.Commit(context.Background(), nil, ims); err != nil {
 		t.Fatal(err)
 	}
 	s.TotalBlobs = 12
