@@ -21,8 +21,9 @@ import (
 // anonymous, plain HTTP only for loopback hosts.
 type Client struct {
 	// Credentials returns what to present to a registry host; nil means
-	// anonymous everywhere.
-	Credentials func(host string) (Credential, error)
+	// anonymous everywhere. It gets the request's context because it may
+	// run a credential helper, which must stop when ferry is interrupted.
+	Credentials func(ctx context.Context, host string) (Credential, error)
 	// PlainHTTP lists hosts to talk to over http (--plain-http); loopback
 	// hosts always may.
 	PlainHTTP map[string]bool
@@ -38,7 +39,7 @@ type Client struct {
 	client *http.Client
 	mu     gosync.Mutex
 	tokens map[string]token  // host + scopes → token
-	basic  map[string]bool   // hosts that asked for basic auth
+	basic  map[string]string // host → the Authorization header basic auth asked for
 	plain  map[string]bool   // loopback hosts found to speak plain HTTP
 	known  map[string]string // host + digest → a repository holding that blob, for mounts
 }
@@ -83,12 +84,19 @@ func (c *Client) http() *http.Client {
 			// Blob storage on another host (or port) must never see the
 			// registry's credentials; Go would keep them for the same
 			// host name on another port.
-			if req.URL.Host != via[0].URL.Host {
+			// Nor may they go down to plain HTTP on the same host, and a
+			// body (a token grant's refresh token) is not re-sent where
+			// it was not meant to go.
+			moved := req.URL.Host != via[0].URL.Host || (via[0].URL.Scheme == "https" && req.URL.Scheme != "https")
+			if moved {
 				req.Header.Del("Authorization")
+				if req.Body != nil && req.Body != http.NoBody {
+					return fmt.Errorf("refused a redirect of %s %s to %s://%s: it would carry the request body there", via[0].Method, redactURL(via[0].URL.String()), req.URL.Scheme, req.URL.Host)
+				}
 			}
 			return nil
 		}}
-		c.tokens, c.basic, c.plain, c.known = map[string]token{}, map[string]bool{}, map[string]bool{}, map[string]string{}
+		c.tokens, c.basic, c.plain, c.known = map[string]token{}, map[string]string{}, map[string]bool{}, map[string]string{}
 	})
 	return c.client
 }
@@ -122,11 +130,11 @@ func loopback(host string) bool {
 	return h == "localhost" || strings.HasPrefix(h, "127.") || h == "::1"
 }
 
-func (c *Client) credential(host string) (Credential, error) {
+func (c *Client) credential(ctx context.Context, host string) (Credential, error) {
 	if c.Credentials == nil {
 		return Credential{}, nil
 	}
-	return c.Credentials(host)
+	return c.Credentials(ctx, host)
 }
 
 // request is one HTTP exchange, rebuildable so it can be retried and
@@ -178,7 +186,7 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 			authed = true
 			chs := parseChallenges(resp.Header)
 			drain(resp)
-			if err := c.authenticate(r, chs); err != nil {
+			if err := c.authenticate(ctx, r, chs); err != nil {
 				return nil, err
 			}
 			attempt--
@@ -224,11 +232,8 @@ func (c *Client) build(ctx context.Context, r request) (*http.Request, error) {
 func (c *Client) authHeader(r request) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.basic[r.host] {
-		cred, _ := c.credential(r.host)
-		req, _ := http.NewRequest(http.MethodGet, "http://x", nil)
-		req.SetBasicAuth(cred.Username, cred.Password)
-		return req.Header.Get("Authorization")
+	if h, ok := c.basic[r.host]; ok {
+		return h
 	}
 	if t, ok := c.tokens[tokenKey(r)]; ok && time.Now().Before(t.expires) {
 		return "Bearer " + t.value
@@ -240,8 +245,8 @@ func tokenKey(r request) string { return r.host + " " + strings.Join(r.scopes, "
 
 // authenticate answers a 401: basic credentials, or a bearer token from
 // the challenge's realm for the request's scopes.
-func (c *Client) authenticate(r request, chs []challenge) error {
-	cred, err := c.credential(r.host)
+func (c *Client) authenticate(ctx context.Context, r request, chs []challenge) error {
+	cred, err := c.credential(ctx, r.host)
 	if err != nil {
 		return err
 	}
@@ -258,7 +263,7 @@ func (c *Client) authenticate(r request, chs []challenge) error {
 			if s := ch.params["scope"]; s != "" {
 				scopes = unionScopes(scopes, strings.Fields(s))
 			}
-			t, err := c.fetchToken(ch, scopes, cred)
+			t, err := c.fetchToken(ctx, r, ch, scopes, cred)
 			if err != nil {
 				return err
 			}
@@ -270,8 +275,11 @@ func (c *Client) authenticate(r request, chs []challenge) error {
 			if cred.empty() {
 				return fmt.Errorf("%s asks for a username and password: run `docker login %s` or pass --username and --password-stdin", r.host, r.host)
 			}
+			// Kept, so the helper that gave it does not run per request.
+			req, _ := http.NewRequest(http.MethodGet, "http://x", nil)
+			req.SetBasicAuth(cred.Username, cred.Password)
 			c.mu.Lock()
-			c.basic[r.host] = true
+			c.basic[r.host] = req.Header.Get("Authorization")
 			c.mu.Unlock()
 			return nil
 		}
