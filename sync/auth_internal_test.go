@@ -73,7 +73,9 @@ func TestBearerTokenFlow(t *testing.T) {
 	}))
 	defer reg.Close()
 	host := strings.TrimPrefix(reg.URL, "http://")
-	c := &Client{Insecure: true, Credentials: func(context.Context, string) (Credential, error) { return Credential{IdentityToken: "refresh-secret"}, nil }}
+	c := &Client{Insecure: true, Credentials: func(context.Context, string) (Credential, error) {
+		return Credential{IdentityToken: "refresh-secret"}, nil
+	}}
 	ref, _ := layout.ParseRef(host + "/team/app:v1")
 	b, err := layout.ReadAll(context.Background(), c.Repository(ref, false),
 		ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: d, Size: int64(len(blob))}, 1<<20)
