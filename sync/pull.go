@@ -69,10 +69,7 @@ func Resolve(ctx context.Context, c *Client, refs []string, opts PullOptions) (*
 		if err != nil {
 			return nil, fmt.Errorf("pull %s: %w", ref, err)
 		}
-		name := ref
-		if ref.Tag == "" {
-			name = layout.Ref{Repo: ref.Repo}
-		}
+		name := entryName(ref.Repo, ref.Tag, desc.Digest)
 		p.add(layout.Image{Ref: name, Desc: layout.Annotate(desc, name), NameFrom: layout.NameFromContainerd}, g)
 		p.Pulled = append(p.Pulled, Pulled{Name: layout.Ref{Repo: ref.Repo, Tag: ref.Tag, Digest: desc.Digest}.String(), Source: s, Digest: desc.Digest,
 			Platforms: layout.RootPlatforms(ctx, p.Remote, g, desc), Filtered: len(g.Filtered) > 0, Size: g.Size()})
@@ -83,6 +80,19 @@ func Resolve(ctx context.Context, c *Client, refs []string, opts PullOptions) (*
 		}
 	}
 	return p, nil
+}
+
+// entryName is how an image is named in index.json: by tag, or, without
+// one, by repo@digest. The digest must be part of the name: entries merge
+// by name, so two referrers of one repository named by the repository
+// alone would replace each other and leave all but one unreachable, and
+// the name must be the one the entry reads back as, or a second pull
+// would add it again.
+func entryName(repo, tag string, d digest.Digest) layout.Ref {
+	if tag != "" {
+		return layout.Ref{Repo: repo, Tag: tag}
+	}
+	return layout.Ref{Repo: repo, Digest: d}
 }
 
 func (p *Plan) add(im layout.Image, g *layout.Graph) {
@@ -186,7 +196,7 @@ func (p *Plan) referrers(ctx context.Context, repo *Repository, name string, g *
 				if err != nil {
 					return err
 				}
-				r := layout.Ref{Repo: name, Tag: tag}
+				r := entryName(name, tag, d.Digest)
 				p.add(layout.Image{Ref: r, Desc: layout.Annotate(d, r), NameFrom: layout.NameFromContainerd}, rg)
 				p.Pulled = append(p.Pulled, Pulled{Name: layout.Ref{Repo: name, Tag: tag, Digest: d.Digest}.String(), Source: "referrer of " + subject.String(),
 					Digest: d.Digest, Platforms: []string{}, Size: rg.Size()})
