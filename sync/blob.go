@@ -14,10 +14,11 @@ import (
 	"github.com/oci-ferry/ferry/layout"
 )
 
-// chunkSize splits uploads of larger blobs into PATCH requests. Blobs up to
-// it go in one PUT: two requests per blob, the fewest the protocol allows
-// after the existence check.
-var chunkSize int64 = 512 << 20
+// DefaultChunkSize splits uploads of larger blobs into PATCH requests.
+// Blobs up to it go in one PUT: two requests per blob, the fewest the
+// protocol allows after the existence check; larger ones in pieces some
+// proxies and registries (request size limits) need.
+const DefaultChunkSize int64 = 512 << 20
 
 // maxResumes bounds how often one blob download is resumed.
 const maxResumes = 5
@@ -125,7 +126,7 @@ func (b *blobReader) Close() error {
 }
 
 // uploadBlob starts an upload session and sends the blob in one PUT, or in
-// chunkSize PATCHes and a closing PUT when it is larger.
+// chunk-size PATCHes and a closing PUT when it is larger.
 func (r *Repository) uploadBlob(ctx context.Context, d ocispec.Descriptor, rd io.Reader) error {
 	q := r.req(http.MethodPost, r.url("blobs", "uploads/"))
 	from := r.c.holder(r.Host, d.Digest.String())
@@ -160,6 +161,7 @@ func (r *Repository) uploadBlob(ctx context.Context, d ocispec.Descriptor, rd io
 		return err
 	}
 	var sent int64
+	chunkSize := r.c.chunkSize()
 	for d.Size-sent > chunkSize {
 		q := r.req(http.MethodPatch, loc)
 		q.retryable = false

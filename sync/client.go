@@ -34,6 +34,12 @@ type Client struct {
 	// Retries is how often a failed idempotent request is retried; 0
 	// means 4.
 	Retries int
+	// Version goes into the User-Agent (ferry/VERSION), so registry
+	// operators can tell ferry's releases apart; "" sends "dev".
+	Version string
+	// ChunkSize is the largest blob uploaded in one request; larger ones
+	// go in PATCHes of this size. 0 means DefaultChunkSize.
+	ChunkSize int64
 
 	once   gosync.Once
 	client *http.Client
@@ -44,10 +50,19 @@ type Client struct {
 	known  map[string]string // host + digest → a repository holding that blob, for mounts
 }
 
-// Version is sent in the User-Agent.
-var Version = "dev"
+func (c *Client) userAgent() string {
+	if c.Version == "" {
+		return "ferry/dev"
+	}
+	return "ferry/" + c.Version
+}
 
-func (c *Client) userAgent() string { return "ferry/" + Version }
+func (c *Client) chunkSize() int64 {
+	if c.ChunkSize <= 0 {
+		return DefaultChunkSize
+	}
+	return c.ChunkSize
+}
 
 func (c *Client) http() *http.Client {
 	c.once.Do(func() {

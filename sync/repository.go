@@ -20,10 +20,8 @@ import (
 // manifestAccept lists every manifest type ferry reads. Leaving one out
 // makes registries answer 404 or, for Docker lists fetched by tag,
 // silently serve one platform's manifest with another digest.
-var manifestAccept = strings.Join([]string{
-	ocispec.MediaTypeImageIndex, ocispec.MediaTypeImageManifest,
-	layout.MediaTypeDockerManifestList, layout.MediaTypeDockerManifest,
-}, ", ")
+const manifestAccept = ocispec.MediaTypeImageIndex + ", " + ocispec.MediaTypeImageManifest + ", " +
+	layout.MediaTypeDockerManifestList + ", " + layout.MediaTypeDockerManifest
 
 // Repository is one repository of one registry, as a layout.Store.
 type Repository struct {

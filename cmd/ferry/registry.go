@@ -47,8 +47,7 @@ func newClient(c *cli.Context, hosts []string) (*sync.Client, error) {
 	for _, h := range c.StringSlice("plain-http") {
 		plain[h] = true
 	}
-	sync.Version = version
-	return &sync.Client{Credentials: sync.DockerCredentials(static), PlainHTTP: plain, Insecure: c.Bool("insecure"), CAFile: c.String("ca-file")}, nil
+	return &sync.Client{Credentials: sync.DockerCredentials(static), PlainHTTP: plain, Insecure: c.Bool("insecure"), CAFile: c.String("ca-file"), Version: version}, nil
 }
 
 // hostOf is the API host of a reference, for --username.
