@@ -127,7 +127,7 @@ func (b *blobReader) Close() error {
 
 // uploadBlob starts an upload session and sends the blob in one PUT, or in
 // chunk-size PATCHes and a closing PUT when it is larger.
-func (r *Repository) uploadBlob(ctx context.Context, d ocispec.Descriptor, rd io.Reader) error {
+func (r *Repository) uploadBlob(ctx context.Context, d ocispec.Descriptor, rd *layout.VerifyReader) error {
 	q := r.req(http.MethodPost, r.url("blobs", "uploads/"))
 	from := r.c.holder(r.Host, d.Digest.String())
 	if from != "" && from != r.Name {
@@ -144,10 +144,8 @@ func (r *Repository) uploadBlob(ctx context.Context, d ocispec.Descriptor, rd io
 	}
 	if resp.StatusCode == http.StatusCreated && from != "" {
 		drain(resp)
-		if vr, ok := rd.(*layout.VerifyReader); ok {
-			if err := vr.Drain(); err != nil { // the source must still be sound
-				return fmt.Errorf("%s/%s: %s: %w", r.Host, r.Name, d.Digest, err)
-			}
+		if err := rd.Drain(); err != nil { // the source must still be sound
+			return fmt.Errorf("%s/%s: %s: %w", r.Host, r.Name, d.Digest, err)
 		}
 		r.c.remember(r.Host, r.Name, d.Digest.String())
 		return nil
@@ -201,13 +199,11 @@ func (r *Repository) uploadBlob(ctx context.Context, d ocispec.Descriptor, rd io
 	// The transport stops reading at Content-Length; reading on to EOF is
 	// what makes a VerifyReader compare the digest, and its error names
 	// the corrupt source more clearly than the registry's 400 would.
-	if vr, ok := rd.(*layout.VerifyReader); ok {
-		if verr := vr.Drain(); verr != nil {
-			if resp != nil {
-				drain(resp)
-			}
-			return fmt.Errorf("%s/%s: upload of %s: %w", r.Host, r.Name, d.Digest, verr)
+	if verr := rd.Drain(); verr != nil {
+		if resp != nil {
+			drain(resp)
 		}
+		return fmt.Errorf("%s/%s: upload of %s: %w", r.Host, r.Name, d.Digest, verr)
 	}
 	if err != nil {
 		return err

@@ -40,13 +40,23 @@ func (e *RegistryError) Error() string {
 	return msg
 }
 
-// Unwrap maps 404s to layout.ErrNotFound so callers treat a missing
-// manifest or blob alike wherever it lives.
-func (e *RegistryError) Unwrap() error {
-	if e.Status == http.StatusNotFound {
-		return layout.ErrNotFound
+// Unwrap maps the registry's answer to ferry's sentinels, so callers treat
+// a missing or mismatching blob alike wherever it lives: 404 and the
+// spec's BLOB_UNKNOWN and MANIFEST_UNKNOWN (some registries send them
+// with 400) are ErrNotFound, DIGEST_INVALID is ErrDigestMismatch and
+// SIZE_INVALID ErrSizeMismatch. The registry's own text stays in Error.
+func (e *RegistryError) Unwrap() []error {
+	var out []error
+	if e.Status == http.StatusNotFound || e.HasCode("BLOB_UNKNOWN") || e.HasCode("MANIFEST_UNKNOWN") {
+		out = append(out, layout.ErrNotFound)
 	}
-	return nil
+	if e.HasCode("DIGEST_INVALID") {
+		out = append(out, layout.ErrDigestMismatch)
+	}
+	if e.HasCode("SIZE_INVALID") {
+		out = append(out, layout.ErrSizeMismatch)
+	}
+	return out
 }
 
 // HasCode reports whether the registry sent code.

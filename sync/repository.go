@@ -85,6 +85,9 @@ func (r *Repository) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCl
 // Exists implements layout.Store with a HEAD, which registries do not
 // count as a pull.
 func (r *Repository) Exists(ctx context.Context, d ocispec.Descriptor) (bool, error) {
+	if err := layout.ValidateDigest(d.Digest); err != nil {
+		return false, err
+	}
 	kind := "blobs"
 	if layout.IsIndex(d.MediaType) || layout.IsManifest(d.MediaType) {
 		kind = "manifests"
@@ -113,8 +116,19 @@ func (r *Repository) Exists(ctx context.Context, d ocispec.Descriptor) (bool, er
 	return false, newRegistryError(resp)
 }
 
-// Push implements layout.Store: manifests by digest, blobs by upload.
+// Push implements layout.Store: manifests by digest, blobs by upload. It
+// verifies what it sends itself, whatever reader it is given, and refuses
+// a descriptor it cannot verify before a byte reaches the registry: an
+// upload session opened for an unparsable digest or an unknown size could
+// only fail, or worse, be committed under a name the content does not
+// have.
 func (r *Repository) Push(ctx context.Context, d ocispec.Descriptor, rd io.Reader) error {
+	if err := layout.ValidateDigest(d.Digest); err != nil {
+		return fmt.Errorf("%s/%s: push: %w", r.Host, r.Name, err)
+	}
+	if d.Size < 0 {
+		return fmt.Errorf("%s/%s: push %s: size %d is not a size (a registry push needs the exact length): %w", r.Host, r.Name, d.Digest, d.Size, layout.ErrInvalid)
+	}
 	if layout.IsIndex(d.MediaType) || layout.IsManifest(d.MediaType) {
 		b, err := readVerified(rd, d)
 		if err != nil {
@@ -129,7 +143,12 @@ func (r *Repository) Push(ctx context.Context, d ocispec.Descriptor, rd io.Reade
 		}
 		return nil
 	}
-	return r.uploadBlob(ctx, d, rd)
+	// A VerifyReader the caller made for d is reused, not hashed twice.
+	vr, err := layout.NewVerifyReader(rd, d)
+	if err != nil {
+		return fmt.Errorf("%s/%s: push %s: %w", r.Host, r.Name, d.Digest, err)
+	}
+	return r.uploadBlob(ctx, d, vr)
 }
 
 // Resolve finds what a tag or digest names with one GET, keeping the bytes
