@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -42,8 +44,8 @@ func pushReferrer(t *testing.T, repo *sync.Repository, subject ocispec.Descripto
 	layer := put("application/vnd.example.payload", []byte(kind+" of "+subject.Digest.String()))
 	m := ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest,
 		ArtifactType: "application/vnd.example." + kind, Config: empty, Layers: []ocispec.Descriptor{layer}, Subject: &subject}
-	if pad > 0 {
-		m.Annotations = map[string]string{"pad": strings.Repeat("x", pad)}
+	if pad > 0 { // not in the manifest's annotations, which the fallback index copies
+		m.Config.Annotations = map[string]string{"pad": strings.Repeat("x", pad)}
 	}
 	raw, _ := json.Marshal(m)
 	return put(ocispec.MediaTypeImageManifest, raw), layer
@@ -169,5 +171,64 @@ func TestSeveralReferrers(t *testing.T) {
 				t.Fatalf("re-pull: %d entries, was %d", len(again), len(entries))
 			}
 		})
+	}
+}
+
+// TestReferrerBytesCapped: a registry listing more referrer manifests than
+// the cap allows makes the pull fail with ErrTooLarge, having fetched (and
+// so held) no more than the cap; under the cap, the manifests the plan
+// holds add up to what was listed.
+func TestReferrerBytesCapped(t *testing.T) {
+	ctx := context.Background()
+	reg := regtest.Start(t)
+	set := testimage.New(t)
+	src := open(t, set.Dir)
+	ims, _ := archive.Select(src.Images, []string{"busybox:1.36"})
+	c := &sync.Client{}
+	if _, err := sync.Push(ctx, c, src, ims, sync.PushOptions{To: reg.Host}); err != nil {
+		t.Fatal(err)
+	}
+	bbRef, _ := layout.ParseRef(reg.Host + "/library/busybox:1.36")
+	bb := c.Repository(bbRef, true)
+	const n, size = 8, 1 << 20
+	for i := range n {
+		pushReferrer(t, bb, set.Single.Manifest, "bulky"+string(rune('a'+i)), size)
+	}
+	// Count the bytes of referrer manifests the registry sends.
+	var served atomic.Int64
+	up, _ := url.Parse("http://" + reg.Host)
+	rp := httputil.NewSingleHostReverseProxy(up)
+	rp.ModifyResponse = func(resp *http.Response) error {
+		if strings.Contains(resp.Request.URL.Path, "/manifests/sha256:") && resp.ContentLength > size {
+			served.Add(resp.ContentLength)
+		}
+		return nil
+	}
+	proxy := httptest.NewServer(rp)
+	defer proxy.Close()
+	host := strings.TrimPrefix(proxy.URL, "http://")
+
+	const limit = 3*size + size/2
+	_, err := sync.Resolve(ctx, &sync.Client{}, []string{host + "/library/busybox:1.36"}, sync.PullOptions{Referrers: true, MaxReferrerBytes: limit})
+	if !errors.Is(err, layout.ErrTooLarge) || !strings.Contains(err.Error(), "referrers") {
+		t.Fatalf("want ErrTooLarge about referrers, got %v", err)
+	}
+	if got := served.Load(); got > limit {
+		t.Fatalf("fetched %d bytes of referrer manifests, over the %d cap", got, limit)
+	}
+
+	served.Store(0)
+	plan, err := sync.Resolve(ctx, &sync.Client{}, []string{host + "/library/busybox:1.36"}, sync.PullOptions{Referrers: true, MaxReferrerBytes: (n + 1) * size * 11 / 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held int64
+	for _, g := range plan.Graphs {
+		for _, nd := range g.Nodes {
+			held += int64(len(nd.Raw))
+		}
+	}
+	if len(plan.Images) != n+1 || held < n*size || held > (n+1)*size*11/10 {
+		t.Fatalf("%d images, %d bytes of manifests held", len(plan.Images), held)
 	}
 }

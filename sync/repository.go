@@ -67,8 +67,12 @@ func (r *Repository) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCl
 		return nil, err
 	}
 	if layout.IsIndex(d.MediaType) || layout.IsManifest(d.MediaType) {
+		// Taken, not copied: the walk keeps its own copy, and a cache that
+		// kept every manifest resolved (each cosign tag of each referrer)
+		// would hold them all twice for the whole pull.
 		r.mu.Lock()
 		b, ok := r.last[d.Digest]
+		delete(r.last, d.Digest)
 		r.mu.Unlock()
 		if ok {
 			return io.NopCloser(bytes.NewReader(b)), nil // verified by the caller like any other read
