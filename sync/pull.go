@@ -27,8 +27,8 @@ type PullOptions struct {
 	// could exhaust memory.
 	MaxReferrerBytes int64
 	Platforms        []ocispec.Platform
-	Concurrency int
-	Progress    func(int64)
+	Concurrency      int
+	Progress         func(int64)
 	// Total, if set, learns the bytes to transfer once manifests are read.
 	Total func(int64)
 }
