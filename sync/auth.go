@@ -106,6 +106,10 @@ func (c *Client) fetchToken(ctx context.Context, r request, ch challenge, scopes
 			return token{}, err
 		}
 	}
+	// A realm that never answers must not hold ferry longer than any
+	// other request would.
+	ctx, cancel := context.WithTimeout(ctx, c.retryTimeout())
+	defer cancel()
 	var req *http.Request
 	if cred.IdentityToken != "" {
 		form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {cred.IdentityToken}, "client_id": {"ferry"}, "scope": {strings.Join(scopes, " ")}}

@@ -2,12 +2,14 @@ package sync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	gosync "sync"
+	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -40,6 +42,10 @@ type blobReader struct {
 	d       ocispec.Descriptor
 	n       int64
 	resumes int
+	// last is when a byte last arrived: a resume's retry time-out counts
+	// from it, so a blob that keeps stalling gives up after one time-out
+	// rather than one per resume.
+	last time.Time
 
 	// mu guards body and closed: Close may come from another goroutine
 	// (a read-ahead's owner) while Read is resuming onto a new body.
@@ -57,6 +63,7 @@ func (b *blobReader) current() io.ReadCloser {
 
 func (b *blobReader) open() error {
 	q := b.r.req(http.MethodGet, b.r.url("blobs", b.d.Digest.String()))
+	q.since = b.last
 	if b.n > 0 {
 		q.header.Set("Range", "bytes="+strconv.FormatInt(b.n, 10)+"-")
 	}
@@ -96,6 +103,9 @@ func (b *blobReader) Read(p []byte) (int, error) {
 		body := b.current()
 		n, err := body.Read(p)
 		b.n += int64(n)
+		if n > 0 {
+			b.last = time.Now()
+		}
 		if err == nil || err == io.EOF || n > 0 {
 			if err != nil && err != io.EOF && b.resumes < maxResumes && transient(err) {
 				err = nil // resume on the next Read
@@ -105,10 +115,10 @@ func (b *blobReader) Read(p []byte) (int, error) {
 					return n, oerr
 				}
 			}
-			return n, err
+			return n, b.giveUp(err)
 		}
 		if b.resumes >= maxResumes || !transient(err) || b.ctx.Err() != nil {
-			return 0, err
+			return 0, b.giveUp(err)
 		}
 		body.Close()
 		b.resumes++
@@ -116,6 +126,17 @@ func (b *blobReader) Read(p []byte) (int, error) {
 			return 0, err
 		}
 	}
+}
+
+// giveUp reports a download that ends in err. A stall that outlasted the
+// resumes is made final: layout.Copy would otherwise start the blob over,
+// and each of its tries would wait out the same silent server again.
+func (b *blobReader) giveUp(err error) error {
+	var se *stallError
+	if errors.As(err, &se) {
+		return fmt.Errorf("%s/%s: blob %s: gave up after %d resumes: %s", b.r.Host, b.r.Name, b.d.Digest, b.resumes, se)
+	}
+	return err
 }
 
 func (b *blobReader) Close() error {

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	gosync "sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -40,6 +41,14 @@ type Client struct {
 	// ChunkSize is the largest blob uploaded in one request; larger ones
 	// go in PATCHes of this size. 0 means DefaultChunkSize.
 	ChunkSize int64
+	// IdleTimeout ends a transfer whose body moves no byte for this long
+	// (--idle-timeout); a blob download then resumes. 0 means
+	// DefaultIdleTimeout.
+	IdleTimeout time.Duration
+	// RetryTimeout bounds the time a request may wait for an answer,
+	// retries included (--retry-timeout); a blob's resumes count from
+	// its last byte received. 0 means DefaultRetryTimeout.
+	RetryTimeout time.Duration
 
 	once   gosync.Once
 	client *http.Client
@@ -164,6 +173,9 @@ type request struct {
 	retryable bool
 	host      string
 	scopes    []string
+	// since is when progress was last made (a resumed blob's last byte);
+	// the retry time-out counts from it. Zero means now.
+	since time.Time
 }
 
 // do sends r, authenticating as the registry asks (basic, or bearer with
@@ -175,13 +187,21 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 	if retries <= 0 {
 		retries = 4
 	}
+	since := r.since
+	if since.IsZero() {
+		since = time.Now()
+	}
+	limit := c.retryTimeout()
+	deadline := since.Add(limit)
 	authed := false
 	for attempt := 0; ; attempt++ {
-		req, err := c.build(ctx, r)
-		if err != nil {
-			return nil, err
+		if r.retryable && !time.Now().Before(deadline) {
+			return nil, c.noAnswer(r, limit)
 		}
-		resp, err := hc.Do(req)
+		resp, timedOut, err := c.attempt(ctx, hc, r, deadline)
+		if timedOut {
+			return nil, c.noAnswer(r, limit)
+		}
 		if err != nil && strings.HasPrefix(r.url, "https://") && loopback(r.host) && strings.Contains(err.Error(), "HTTP response to HTTPS client") {
 			c.mu.Lock()
 			c.plain[r.host] = true
@@ -191,10 +211,11 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 			continue
 		}
 		if err != nil {
-			if ctx.Err() != nil || !r.retryable || attempt >= retries || !transient(err) {
+			wait := backoff(attempt, nil)
+			if ctx.Err() != nil || !r.retryable || attempt >= retries || !transient(err) || time.Now().Add(wait).After(deadline) {
 				return nil, fmt.Errorf("%s %s: %w", r.method, redactURL(r.url), err)
 			}
-			sleep(ctx, backoff(attempt, nil))
+			sleep(ctx, wait)
 			continue
 		}
 		if resp.StatusCode == http.StatusUnauthorized && !authed {
@@ -207,7 +228,8 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 			attempt--
 			continue
 		}
-		if (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500) && r.retryable && attempt < retries {
+		if (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500) && r.retryable && attempt < retries &&
+			time.Now().Add(backoff(attempt, resp)).Before(deadline) {
 			wait := backoff(attempt, resp)
 			drain(resp)
 			sleep(ctx, wait)
@@ -217,7 +239,53 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 	}
 }
 
-func (c *Client) build(ctx context.Context, r request) (*http.Request, error) {
+// attempt sends r once, under a context of its own: the idle watchdog
+// cancels it when the request body stops moving, and for a retryable
+// request the deadline cancels it when no answer came in time. Once the
+// headers are in, the deadline no longer applies and the response body
+// runs under the watchdog until it is closed. timedOut reports the
+// deadline, so the caller says so instead of reporting a cancellation.
+func (c *Client) attempt(ctx context.Context, hc *http.Client, r request, deadline time.Time) (*http.Response, bool, error) {
+	actx, cancel := context.WithCancel(ctx)
+	wd := newWatchdog(c.idleTimeout(), cancel)
+	var late *time.Timer
+	var lateFired atomic.Bool
+	if r.retryable {
+		late = time.AfterFunc(time.Until(deadline), func() { lateFired.Store(true); cancel() })
+	}
+	req, err := c.build(actx, r, wd)
+	if err != nil {
+		cancel()
+		return nil, false, err
+	}
+	resp, err := hc.Do(req)
+	wd.stop()
+	if late != nil && !late.Stop() && lateFired.Load() {
+		if resp != nil {
+			resp.Body.Close()
+		}
+		cancel()
+		return nil, true, nil
+	}
+	if err != nil {
+		cancel()
+		if wd.fired.Load() {
+			err = &stallError{what: "sending the request body", d: wd.d}
+		}
+		return nil, false, err
+	}
+	resp.Body = &idleBody{rc: resp.Body, wd: wd, cancel: cancel, what: r.method + " " + redactURL(r.url)}
+	return resp, false, nil
+}
+
+// noAnswer is the error for a request that ran out of time, retries
+// included. It is not transient: retrying it again would only wait as long
+// once more.
+func (c *Client) noAnswer(r request, limit time.Duration) error {
+	return fmt.Errorf("%s %s: no answer from %s within %s, retries included (retry time-out)", r.method, redactURL(r.url), r.host, limit)
+}
+
+func (c *Client) build(ctx context.Context, r request, wd *watchdog) (*http.Request, error) {
 	var body io.Reader
 	if r.body != nil {
 		b, err := r.body()
@@ -225,6 +293,9 @@ func (c *Client) build(ctx context.Context, r request) (*http.Request, error) {
 			return nil, err
 		}
 		body = b
+		if b != http.NoBody && r.length > 0 {
+			body = &idleUpload{r: b, wd: wd, left: r.length}
+		}
 	}
 	req, err := http.NewRequestWithContext(ctx, r.method, r.url, body)
 	if err != nil {
