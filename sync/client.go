@@ -247,19 +247,19 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 // deadline, so the caller says so instead of reporting a cancellation.
 func (c *Client) attempt(ctx context.Context, hc *http.Client, r request, deadline time.Time) (*http.Response, bool, error) {
 	actx, cancel := context.WithCancel(ctx)
-	wd := newWatchdog(c.idleTimeout(), cancel)
+	up := newWatchdog(c.idleTimeout(), cancel)
 	var late *time.Timer
 	var lateFired atomic.Bool
 	if r.retryable {
 		late = time.AfterFunc(time.Until(deadline), func() { lateFired.Store(true); cancel() })
 	}
-	req, err := c.build(actx, r, wd)
+	req, err := c.build(actx, r, up)
 	if err != nil {
 		cancel()
 		return nil, false, err
 	}
 	resp, err := hc.Do(req)
-	wd.stop()
+	up.retire()
 	if late != nil && !late.Stop() && lateFired.Load() {
 		if resp != nil {
 			resp.Body.Close()
@@ -269,12 +269,12 @@ func (c *Client) attempt(ctx context.Context, hc *http.Client, r request, deadli
 	}
 	if err != nil {
 		cancel()
-		if wd.fired.Load() {
-			err = &stallError{what: "sending the request body", d: wd.d}
+		if up.fired.Load() {
+			err = &stallError{what: "sending the request body", d: up.d}
 		}
 		return nil, false, err
 	}
-	resp.Body = &idleBody{rc: resp.Body, wd: wd, cancel: cancel, what: r.method + " " + redactURL(r.url)}
+	resp.Body = &idleBody{rc: resp.Body, wd: newWatchdog(c.idleTimeout(), cancel), cancel: cancel, what: r.method + " " + redactURL(r.url)}
 	return resp, false, nil
 }
 
@@ -306,6 +306,17 @@ func (c *Client) build(ctx context.Context, r request, wd *watchdog) (*http.Requ
 	}
 	if r.body != nil && r.length >= 0 {
 		req.ContentLength = r.length
+	}
+	if r.body != nil && r.retryable {
+		// A rebuildable body can follow a 307 or 308, as it could
+		// before the watchdog wrapped it.
+		req.GetBody = func() (io.ReadCloser, error) {
+			b, err := r.body()
+			if err != nil || b == http.NoBody || r.length <= 0 {
+				return io.NopCloser(b), err
+			}
+			return io.NopCloser(&idleUpload{r: b, wd: wd, left: r.length}), nil
+		}
 	}
 	req.Header.Set("User-Agent", c.userAgent())
 	if auth := c.authHeader(r); auth != "" && req.URL.Host == r.host {

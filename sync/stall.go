@@ -58,6 +58,7 @@ type watchdog struct {
 	t     *time.Timer
 	d     time.Duration
 	fired atomic.Bool
+	off   atomic.Bool
 }
 
 func newWatchdog(d time.Duration, cancel context.CancelFunc) *watchdog {
@@ -67,8 +68,20 @@ func newWatchdog(d time.Duration, cancel context.CancelFunc) *watchdog {
 	return w
 }
 
-func (w *watchdog) arm()  { w.t.Reset(w.d) }
+func (w *watchdog) arm() {
+	if !w.off.Load() {
+		w.t.Reset(w.d)
+	}
+}
+
 func (w *watchdog) stop() { w.t.Stop() }
+
+// retire stops the watchdog for good: HTTP/2 may still read a request
+// body after the response arrived, and must not re-arm it then.
+func (w *watchdog) retire() {
+	w.off.Store(true)
+	w.t.Stop()
+}
 
 // idleBody is a response body under a watchdog; closing it ends the
 // exchange's context.
