@@ -232,3 +232,28 @@ func TestReferrerBytesCapped(t *testing.T) {
 		t.Fatalf("%d images, %d bytes of manifests held", len(plan.Images), held)
 	}
 }
+
+// TestTwoDigestsOfOneRepository: images pulled by digest alone from one
+// repository each keep their index.json entry, as referrers do.
+func TestTwoDigestsOfOneRepository(t *testing.T) {
+	ctx := context.Background()
+	reg := regtest.Start(t)
+	set := testimage.New(t)
+	src := open(t, set.Dir)
+	ims, _ := archive.Select(src.Images, []string{"example.com/app:v1"})
+	if _, err := sync.Push(ctx, &sync.Client{}, src, ims, sync.PushOptions{To: reg.Host}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	refs := []string{reg.Host + "/app@" + set.AMD64.Manifest.Digest.String(), reg.Host + "/app@" + set.ARM64.Manifest.Digest.String()}
+	if _, err := sync.Pull(ctx, &sync.Client{}, refs, dir, sync.PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[digest.Digest]bool{}
+	for _, im := range open(t, dir).Images {
+		got[im.Desc.Digest] = true
+	}
+	if len(got) != 2 || !got[set.AMD64.Manifest.Digest] || !got[set.ARM64.Manifest.Digest] {
+		t.Fatalf("index.json holds %v", got)
+	}
+}
