@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -94,19 +95,28 @@ type token struct {
 // fetchToken asks the realm for a token covering scopes, anonymously or
 // with the credential: basic auth on GET, or a refresh-token grant on POST
 // for identity tokens (falling back to GET on 404, as the spec allows).
-func (c *Client) fetchToken(ch challenge, scopes []string, cred Credential) (token, error) {
+func (c *Client) fetchToken(ctx context.Context, r request, ch challenge, scopes []string, cred Credential) (token, error) {
 	realm := ch.params["realm"]
 	u, err := url.Parse(realm)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return token{}, fmt.Errorf("registry sent an unusable token realm %q", realm)
 	}
+	if cred.Username != "" || cred.Password != "" || cred.IdentityToken != "" {
+		if err := c.checkRealm(r, u); err != nil {
+			return token{}, err
+		}
+	}
+	// A realm that never answers must not hold ferry longer than any
+	// other request would.
+	ctx, cancel := context.WithTimeout(ctx, c.retryTimeout())
+	defer cancel()
 	var req *http.Request
 	if cred.IdentityToken != "" {
 		form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {cred.IdentityToken}, "client_id": {"ferry"}, "scope": {strings.Join(scopes, " ")}}
 		if svc := ch.params["service"]; svc != "" {
 			form.Set("service", svc)
 		}
-		req, _ = http.NewRequest(http.MethodPost, u.String(), strings.NewReader(form.Encode()))
+		req, _ = http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	} else {
 		q := u.Query()
@@ -120,7 +130,7 @@ func (c *Client) fetchToken(ch challenge, scopes []string, cred Credential) (tok
 			q.Set("account", cred.Username)
 		}
 		u.RawQuery = q.Encode()
-		req, _ = http.NewRequest(http.MethodGet, u.String(), nil)
+		req, _ = http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 		if cred.Username != "" || cred.Password != "" {
 			req.SetBasicAuth(cred.Username, cred.Password)
 		}
@@ -132,7 +142,7 @@ func (c *Client) fetchToken(ch challenge, scopes []string, cred Credential) (tok
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusNotFound && req.Method == http.MethodPost {
-		return c.fetchToken(ch, scopes, Credential{Username: cred.Username, Password: cred.Password})
+		return c.fetchToken(ctx, r, ch, scopes, Credential{Username: cred.Username, Password: cred.Password})
 	}
 	if resp.StatusCode != http.StatusOK {
 		return token{}, newRegistryError(resp)
@@ -155,4 +165,30 @@ func (c *Client) fetchToken(ch challenge, scopes []string, cred Credential) (tok
 	exp := max(body.ExpiresIn, 60)
 	t.expires = time.Now().Add(time.Duration(exp)*time.Second - 10*time.Second)
 	return t, nil
+}
+
+// checkRealm refuses to send credentials to a token realm over plain HTTP,
+// where anyone on the path reads them. A registry chooses its realm, so a
+// hostile or misconfigured one could otherwise collect the user's password
+// in clear text on any host. Plain HTTP is accepted only where the user
+// already accepted it for the credentials: the realm is the registry
+// itself, spoken in plain HTTP (a loopback or --plain-http registry), or
+// a host the user named with --plain-http.
+func (c *Client) checkRealm(r request, realm *url.URL) error {
+	if realm.Scheme == "https" {
+		return nil
+	}
+	if strings.HasPrefix(r.url, "http://") && realm.Host == r.host {
+		return nil
+	}
+	if c.PlainHTTP[realm.Host] || c.PlainHTTP[realm.Hostname()] {
+		return nil
+	}
+	why := "the registry is spoken over HTTPS"
+	if strings.HasPrefix(r.url, "http://") {
+		why = "it is not the registry's own host"
+	}
+	return fmt.Errorf("%s names the token realm %s, which is plain HTTP and %s: ferry sends credentials to a token realm only over TLS; "+
+		"refused rather than expose them (if that host is yours and the network trusted, name it with --plain-http %s)",
+		r.host, redactURL(realm.String()), why, realm.Host)
 }

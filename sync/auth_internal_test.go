@@ -35,7 +35,8 @@ func TestParseChallenges(t *testing.T) {
 
 // TestBearerTokenFlow: the reference registry cannot issue tokens without
 // an external issuer, so this protocol edge runs against a small token
-// server and registry: anonymous tokens carry service and scope, an
+// server (over TLS: credentials go to no plain-HTTP realm on another
+// host) and registry: anonymous tokens carry service and scope, an
 // identity token is sent only to the realm as a refresh grant (POST,
 // then GET when the realm answers 404), and the registry gets only the
 // bearer token.
@@ -44,7 +45,7 @@ func TestBearerTokenFlow(t *testing.T) {
 	d := digest.FromBytes(blob)
 	var mu gosync.Mutex
 	var realmCalls, leaks []string
-	realm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	realm := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.ParseForm()
 		mu.Lock()
 		realmCalls = append(realmCalls, r.Method+" "+r.Form.Get("grant_type")+" "+r.Form.Get("service")+" "+strings.Join(r.Form["scope"], "|"))
@@ -72,7 +73,9 @@ func TestBearerTokenFlow(t *testing.T) {
 	}))
 	defer reg.Close()
 	host := strings.TrimPrefix(reg.URL, "http://")
-	c := &Client{Credentials: func(string) (Credential, error) { return Credential{IdentityToken: "refresh-secret"}, nil }}
+	c := &Client{Insecure: true, Credentials: func(context.Context, string) (Credential, error) {
+		return Credential{IdentityToken: "refresh-secret"}, nil
+	}}
 	ref, _ := layout.ParseRef(host + "/team/app:v1")
 	b, err := layout.ReadAll(context.Background(), c.Repository(ref, false),
 		ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: d, Size: int64(len(blob))}, 1<<20)

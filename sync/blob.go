@@ -2,22 +2,25 @@ package sync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	gosync "sync"
+	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/oci-ferry/ferry/layout"
 )
 
-// chunkSize splits uploads of larger blobs into PATCH requests. Blobs up to
-// it go in one PUT: two requests per blob, the fewest the protocol allows
-// after the existence check.
-var chunkSize int64 = 512 << 20
+// DefaultChunkSize splits uploads of larger blobs into PATCH requests.
+// Blobs up to it go in one PUT: two requests per blob, the fewest the
+// protocol allows after the existence check; larger ones in pieces some
+// proxies and registries (request size limits) need.
+const DefaultChunkSize int64 = 512 << 20
 
 // maxResumes bounds how often one blob download is resumed.
 const maxResumes = 5
@@ -39,6 +42,10 @@ type blobReader struct {
 	d       ocispec.Descriptor
 	n       int64
 	resumes int
+	// last is when a byte last arrived: a resume's retry time-out counts
+	// from it, so a blob that keeps stalling gives up after one time-out
+	// rather than one per resume.
+	last time.Time
 
 	// mu guards body and closed: Close may come from another goroutine
 	// (a read-ahead's owner) while Read is resuming onto a new body.
@@ -56,6 +63,7 @@ func (b *blobReader) current() io.ReadCloser {
 
 func (b *blobReader) open() error {
 	q := b.r.req(http.MethodGet, b.r.url("blobs", b.d.Digest.String()))
+	q.since = b.last
 	if b.n > 0 {
 		q.header.Set("Range", "bytes="+strconv.FormatInt(b.n, 10)+"-")
 	}
@@ -95,6 +103,9 @@ func (b *blobReader) Read(p []byte) (int, error) {
 		body := b.current()
 		n, err := body.Read(p)
 		b.n += int64(n)
+		if n > 0 {
+			b.last = time.Now()
+		}
 		if err == nil || err == io.EOF || n > 0 {
 			if err != nil && err != io.EOF && b.resumes < maxResumes && transient(err) {
 				err = nil // resume on the next Read
@@ -104,10 +115,10 @@ func (b *blobReader) Read(p []byte) (int, error) {
 					return n, oerr
 				}
 			}
-			return n, err
+			return n, b.giveUp(err)
 		}
 		if b.resumes >= maxResumes || !transient(err) || b.ctx.Err() != nil {
-			return 0, err
+			return 0, b.giveUp(err)
 		}
 		body.Close()
 		b.resumes++
@@ -115,6 +126,17 @@ func (b *blobReader) Read(p []byte) (int, error) {
 			return 0, err
 		}
 	}
+}
+
+// giveUp reports a download that ends in err. A stall that outlasted the
+// resumes is made final: layout.Copy would otherwise start the blob over,
+// and each of its tries would wait out the same silent server again.
+func (b *blobReader) giveUp(err error) error {
+	var se *stallError
+	if errors.As(err, &se) {
+		return fmt.Errorf("%s/%s: blob %s: gave up after %d resumes: %s", b.r.Host, b.r.Name, b.d.Digest, b.resumes, se)
+	}
+	return err
 }
 
 func (b *blobReader) Close() error {
@@ -125,8 +147,8 @@ func (b *blobReader) Close() error {
 }
 
 // uploadBlob starts an upload session and sends the blob in one PUT, or in
-// chunkSize PATCHes and a closing PUT when it is larger.
-func (r *Repository) uploadBlob(ctx context.Context, d ocispec.Descriptor, rd io.Reader) error {
+// chunk-size PATCHes and a closing PUT when it is larger.
+func (r *Repository) uploadBlob(ctx context.Context, d ocispec.Descriptor, rd *layout.VerifyReader) error {
 	q := r.req(http.MethodPost, r.url("blobs", "uploads/"))
 	from := r.c.holder(r.Host, d.Digest.String())
 	if from != "" && from != r.Name {
@@ -143,10 +165,8 @@ func (r *Repository) uploadBlob(ctx context.Context, d ocispec.Descriptor, rd io
 	}
 	if resp.StatusCode == http.StatusCreated && from != "" {
 		drain(resp)
-		if vr, ok := rd.(*layout.VerifyReader); ok {
-			if err := vr.Drain(); err != nil { // the source must still be sound
-				return fmt.Errorf("%s/%s: %s: %w", r.Host, r.Name, d.Digest, err)
-			}
+		if err := rd.Drain(); err != nil { // the source must still be sound
+			return fmt.Errorf("%s/%s: %s: %w", r.Host, r.Name, d.Digest, err)
 		}
 		r.c.remember(r.Host, r.Name, d.Digest.String())
 		return nil
@@ -160,6 +180,7 @@ func (r *Repository) uploadBlob(ctx context.Context, d ocispec.Descriptor, rd io
 		return err
 	}
 	var sent int64
+	chunkSize := r.c.chunkSize()
 	for d.Size-sent > chunkSize {
 		q := r.req(http.MethodPatch, loc)
 		q.retryable = false
@@ -199,13 +220,11 @@ func (r *Repository) uploadBlob(ctx context.Context, d ocispec.Descriptor, rd io
 	// The transport stops reading at Content-Length; reading on to EOF is
 	// what makes a VerifyReader compare the digest, and its error names
 	// the corrupt source more clearly than the registry's 400 would.
-	if vr, ok := rd.(*layout.VerifyReader); ok {
-		if verr := vr.Drain(); verr != nil {
-			if resp != nil {
-				drain(resp)
-			}
-			return fmt.Errorf("%s/%s: upload of %s: %w", r.Host, r.Name, d.Digest, verr)
+	if verr := rd.Drain(); verr != nil {
+		if resp != nil {
+			drain(resp)
 		}
+		return fmt.Errorf("%s/%s: upload of %s: %w", r.Host, r.Name, d.Digest, verr)
 	}
 	if err != nil {
 		return err

@@ -20,13 +20,10 @@ import (
 // TestChunkedUpload: a blob larger than the chunk size goes up in PATCHes
 // with Content-Range and a closing PUT, and comes back intact.
 func TestChunkedUpload(t *testing.T) {
-	old := chunkSize
-	chunkSize = 1 << 20
-	defer func() { chunkSize = old }()
 	reg := regtest.Start(t)
 	blob, _ := io.ReadAll(io.LimitReader(rand.NewChaCha8([32]byte{7}), 3<<20+12345))
 	d := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: digest.FromBytes(blob), Size: int64(len(blob))}
-	c := &Client{}
+	c := &Client{ChunkSize: 1 << 20}
 	ref, _ := layout.ParseRef(reg.Host + "/chunks/blob:x")
 	repo := c.Repository(ref, true)
 	vr, _ := layout.NewVerifyReader(bytes.NewReader(blob), d)

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	gosync "sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -21,8 +22,9 @@ import (
 // anonymous, plain HTTP only for loopback hosts.
 type Client struct {
 	// Credentials returns what to present to a registry host; nil means
-	// anonymous everywhere.
-	Credentials func(host string) (Credential, error)
+	// anonymous everywhere. It gets the request's context because it may
+	// run a credential helper, which must stop when ferry is interrupted.
+	Credentials func(ctx context.Context, host string) (Credential, error)
 	// PlainHTTP lists hosts to talk to over http (--plain-http); loopback
 	// hosts always may.
 	PlainHTTP map[string]bool
@@ -33,20 +35,43 @@ type Client struct {
 	// Retries is how often a failed idempotent request is retried; 0
 	// means 4.
 	Retries int
+	// Version goes into the User-Agent (ferry/VERSION), so registry
+	// operators can tell ferry's releases apart; "" sends "dev".
+	Version string
+	// ChunkSize is the largest blob uploaded in one request; larger ones
+	// go in PATCHes of this size. 0 means DefaultChunkSize.
+	ChunkSize int64
+	// IdleTimeout ends a transfer whose body moves no byte for this long
+	// (--idle-timeout); a blob download then resumes. 0 means
+	// DefaultIdleTimeout.
+	IdleTimeout time.Duration
+	// RetryTimeout bounds the time a request may wait for an answer,
+	// retries included (--retry-timeout); a blob's resumes count from
+	// its last byte received. 0 means DefaultRetryTimeout.
+	RetryTimeout time.Duration
 
 	once   gosync.Once
 	client *http.Client
 	mu     gosync.Mutex
 	tokens map[string]token  // host + scopes → token
-	basic  map[string]bool   // hosts that asked for basic auth
+	basic  map[string]string // host → the Authorization header basic auth asked for
 	plain  map[string]bool   // loopback hosts found to speak plain HTTP
 	known  map[string]string // host + digest → a repository holding that blob, for mounts
 }
 
-// Version is sent in the User-Agent.
-var Version = "dev"
+func (c *Client) userAgent() string {
+	if c.Version == "" {
+		return "ferry/dev"
+	}
+	return "ferry/" + c.Version
+}
 
-func (c *Client) userAgent() string { return "ferry/" + Version }
+func (c *Client) chunkSize() int64 {
+	if c.ChunkSize <= 0 {
+		return DefaultChunkSize
+	}
+	return c.ChunkSize
+}
 
 func (c *Client) http() *http.Client {
 	c.once.Do(func() {
@@ -83,12 +108,19 @@ func (c *Client) http() *http.Client {
 			// Blob storage on another host (or port) must never see the
 			// registry's credentials; Go would keep them for the same
 			// host name on another port.
-			if req.URL.Host != via[0].URL.Host {
+			// Nor may they go down to plain HTTP on the same host, and a
+			// body (a token grant's refresh token) is not re-sent where
+			// it was not meant to go.
+			moved := req.URL.Host != via[0].URL.Host || (via[0].URL.Scheme == "https" && req.URL.Scheme != "https")
+			if moved {
 				req.Header.Del("Authorization")
+				if req.Body != nil && req.Body != http.NoBody {
+					return fmt.Errorf("refused a redirect of %s %s to %s://%s: it would carry the request body there", via[0].Method, redactURL(via[0].URL.String()), req.URL.Scheme, req.URL.Host)
+				}
 			}
 			return nil
 		}}
-		c.tokens, c.basic, c.plain, c.known = map[string]token{}, map[string]bool{}, map[string]bool{}, map[string]string{}
+		c.tokens, c.basic, c.plain, c.known = map[string]token{}, map[string]string{}, map[string]bool{}, map[string]string{}
 	})
 	return c.client
 }
@@ -122,11 +154,11 @@ func loopback(host string) bool {
 	return h == "localhost" || strings.HasPrefix(h, "127.") || h == "::1"
 }
 
-func (c *Client) credential(host string) (Credential, error) {
+func (c *Client) credential(ctx context.Context, host string) (Credential, error) {
 	if c.Credentials == nil {
 		return Credential{}, nil
 	}
-	return c.Credentials(host)
+	return c.Credentials(ctx, host)
 }
 
 // request is one HTTP exchange, rebuildable so it can be retried and
@@ -141,6 +173,9 @@ type request struct {
 	retryable bool
 	host      string
 	scopes    []string
+	// since is when progress was last made (a resumed blob's last byte);
+	// the retry time-out counts from it. Zero means now.
+	since time.Time
 }
 
 // do sends r, authenticating as the registry asks (basic, or bearer with
@@ -152,13 +187,21 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 	if retries <= 0 {
 		retries = 4
 	}
+	since := r.since
+	if since.IsZero() {
+		since = time.Now()
+	}
+	limit := c.retryTimeout()
+	deadline := since.Add(limit)
 	authed := false
 	for attempt := 0; ; attempt++ {
-		req, err := c.build(ctx, r)
-		if err != nil {
-			return nil, err
+		if r.retryable && !time.Now().Before(deadline) {
+			return nil, c.noAnswer(r, limit)
 		}
-		resp, err := hc.Do(req)
+		resp, timedOut, err := c.attempt(ctx, hc, r, deadline)
+		if timedOut {
+			return nil, c.noAnswer(r, limit)
+		}
 		if err != nil && strings.HasPrefix(r.url, "https://") && loopback(r.host) && strings.Contains(err.Error(), "HTTP response to HTTPS client") {
 			c.mu.Lock()
 			c.plain[r.host] = true
@@ -168,23 +211,25 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 			continue
 		}
 		if err != nil {
-			if ctx.Err() != nil || !r.retryable || attempt >= retries || !transient(err) {
+			wait := backoff(attempt, nil)
+			if ctx.Err() != nil || !r.retryable || attempt >= retries || !transient(err) || time.Now().Add(wait).After(deadline) {
 				return nil, fmt.Errorf("%s %s: %w", r.method, redactURL(r.url), err)
 			}
-			sleep(ctx, backoff(attempt, nil))
+			sleep(ctx, wait)
 			continue
 		}
 		if resp.StatusCode == http.StatusUnauthorized && !authed {
 			authed = true
 			chs := parseChallenges(resp.Header)
 			drain(resp)
-			if err := c.authenticate(r, chs); err != nil {
+			if err := c.authenticate(ctx, r, chs); err != nil {
 				return nil, err
 			}
 			attempt--
 			continue
 		}
-		if (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500) && r.retryable && attempt < retries {
+		if (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500) && r.retryable && attempt < retries &&
+			time.Now().Add(backoff(attempt, resp)).Before(deadline) {
 			wait := backoff(attempt, resp)
 			drain(resp)
 			sleep(ctx, wait)
@@ -194,7 +239,53 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 	}
 }
 
-func (c *Client) build(ctx context.Context, r request) (*http.Request, error) {
+// attempt sends r once, under a context of its own: the idle watchdog
+// cancels it when the request body stops moving, and for a retryable
+// request the deadline cancels it when no answer came in time. Once the
+// headers are in, the deadline no longer applies and the response body
+// runs under the watchdog until it is closed. timedOut reports the
+// deadline, so the caller says so instead of reporting a cancellation.
+func (c *Client) attempt(ctx context.Context, hc *http.Client, r request, deadline time.Time) (*http.Response, bool, error) {
+	actx, cancel := context.WithCancel(ctx)
+	up := newWatchdog(c.idleTimeout(), cancel)
+	var late *time.Timer
+	var lateFired atomic.Bool
+	if r.retryable {
+		late = time.AfterFunc(time.Until(deadline), func() { lateFired.Store(true); cancel() })
+	}
+	req, err := c.build(actx, r, up)
+	if err != nil {
+		cancel()
+		return nil, false, err
+	}
+	resp, err := hc.Do(req)
+	up.retire()
+	if late != nil && !late.Stop() && lateFired.Load() {
+		if resp != nil {
+			resp.Body.Close()
+		}
+		cancel()
+		return nil, true, nil
+	}
+	if err != nil {
+		cancel()
+		if up.fired.Load() {
+			err = &stallError{what: "sending the request body", d: up.d}
+		}
+		return nil, false, err
+	}
+	resp.Body = &idleBody{rc: resp.Body, wd: newWatchdog(c.idleTimeout(), cancel), cancel: cancel, what: r.method + " " + redactURL(r.url)}
+	return resp, false, nil
+}
+
+// noAnswer is the error for a request that ran out of time, retries
+// included. It is not transient: retrying it again would only wait as long
+// once more.
+func (c *Client) noAnswer(r request, limit time.Duration) error {
+	return fmt.Errorf("%s %s: no answer from %s within %s, retries included (retry time-out)", r.method, redactURL(r.url), r.host, limit)
+}
+
+func (c *Client) build(ctx context.Context, r request, wd *watchdog) (*http.Request, error) {
 	var body io.Reader
 	if r.body != nil {
 		b, err := r.body()
@@ -202,6 +293,9 @@ func (c *Client) build(ctx context.Context, r request) (*http.Request, error) {
 			return nil, err
 		}
 		body = b
+		if b != http.NoBody && r.length > 0 {
+			body = &idleUpload{r: b, wd: wd, left: r.length}
+		}
 	}
 	req, err := http.NewRequestWithContext(ctx, r.method, r.url, body)
 	if err != nil {
@@ -212,6 +306,17 @@ func (c *Client) build(ctx context.Context, r request) (*http.Request, error) {
 	}
 	if r.body != nil && r.length >= 0 {
 		req.ContentLength = r.length
+	}
+	if r.body != nil && r.retryable {
+		// A rebuildable body can follow a 307 or 308, as it could
+		// before the watchdog wrapped it.
+		req.GetBody = func() (io.ReadCloser, error) {
+			b, err := r.body()
+			if err != nil || b == http.NoBody || r.length <= 0 {
+				return io.NopCloser(b), err
+			}
+			return io.NopCloser(&idleUpload{r: b, wd: wd, left: r.length}), nil
+		}
 	}
 	req.Header.Set("User-Agent", c.userAgent())
 	if auth := c.authHeader(r); auth != "" && req.URL.Host == r.host {
@@ -224,11 +329,8 @@ func (c *Client) build(ctx context.Context, r request) (*http.Request, error) {
 func (c *Client) authHeader(r request) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.basic[r.host] {
-		cred, _ := c.credential(r.host)
-		req, _ := http.NewRequest(http.MethodGet, "http://x", nil)
-		req.SetBasicAuth(cred.Username, cred.Password)
-		return req.Header.Get("Authorization")
+	if h, ok := c.basic[r.host]; ok {
+		return h
 	}
 	if t, ok := c.tokens[tokenKey(r)]; ok && time.Now().Before(t.expires) {
 		return "Bearer " + t.value
@@ -240,8 +342,8 @@ func tokenKey(r request) string { return r.host + " " + strings.Join(r.scopes, "
 
 // authenticate answers a 401: basic credentials, or a bearer token from
 // the challenge's realm for the request's scopes.
-func (c *Client) authenticate(r request, chs []challenge) error {
-	cred, err := c.credential(r.host)
+func (c *Client) authenticate(ctx context.Context, r request, chs []challenge) error {
+	cred, err := c.credential(ctx, r.host)
 	if err != nil {
 		return err
 	}
@@ -258,7 +360,7 @@ func (c *Client) authenticate(r request, chs []challenge) error {
 			if s := ch.params["scope"]; s != "" {
 				scopes = unionScopes(scopes, strings.Fields(s))
 			}
-			t, err := c.fetchToken(ch, scopes, cred)
+			t, err := c.fetchToken(ctx, r, ch, scopes, cred)
 			if err != nil {
 				return err
 			}
@@ -270,8 +372,11 @@ func (c *Client) authenticate(r request, chs []challenge) error {
 			if cred.empty() {
 				return fmt.Errorf("%s asks for a username and password: run `docker login %s` or pass --username and --password-stdin", r.host, r.host)
 			}
+			// Kept, so the helper that gave it does not run per request.
+			req, _ := http.NewRequest(http.MethodGet, "http://x", nil)
+			req.SetBasicAuth(cred.Username, cred.Password)
 			c.mu.Lock()
-			c.basic[r.host] = true
+			c.basic[r.host] = req.Header.Get("Authorization")
 			c.mu.Unlock()
 			return nil
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,8 +18,8 @@ import (
 // them: $REGISTRY_AUTH_FILE (podman), then $DOCKER_CONFIG/config.json or
 // ~/.docker/config.json, with credHelpers and credsStore run as docker
 // runs them. A static credential (from --username) wins for its host.
-func DockerCredentials(static map[string]Credential) func(host string) (Credential, error) {
-	return func(host string) (Credential, error) {
+func DockerCredentials(static map[string]Credential) func(ctx context.Context, host string) (Credential, error) {
+	return func(ctx context.Context, host string) (Credential, error) {
 		if c, ok := static[host]; ok {
 			return c, nil
 		}
@@ -30,7 +31,7 @@ func DockerCredentials(static map[string]Credential) func(host string) (Credenti
 				}
 				return Credential{}, fmt.Errorf("%s: %w", p, err)
 			}
-			if c, found, err := cfg.lookup(host); err != nil || found {
+			if c, found, err := cfg.lookup(ctx, host); err != nil || found {
 				return c, err
 			}
 		}
@@ -88,13 +89,13 @@ func configKey(host string) string {
 	return host
 }
 
-func (c *dockerConfig) lookup(host string) (Credential, bool, error) {
+func (c *dockerConfig) lookup(ctx context.Context, host string) (Credential, bool, error) {
 	key := configKey(host)
 	if helper, ok := c.CredHelpers[key]; ok {
-		return runHelper(helper, key)
+		return runHelper(ctx, helper, key, helperTimeout)
 	}
 	if c.CredsStore != "" {
-		if cred, found, err := runHelper(c.CredsStore, key); err != nil || found {
+		if cred, found, err := runHelper(ctx, c.CredsStore, key, helperTimeout); err != nil || found {
 			return cred, found, err
 		}
 	}
@@ -129,17 +130,31 @@ func hostOf(k string) string {
 	return h
 }
 
+// helperTimeout bounds one credential helper run. Docker sets none, so a
+// helper waiting on a locked keychain or a dead D-Bus hangs it; 30 s is
+// enough for a helper that asks a hardware token or a remote vault.
+const helperTimeout = 30 * time.Second
+
 // runHelper asks docker-credential-NAME for host's secret, with a time
-// limit, never through a shell, never logging its output.
-func runHelper(name, key string) (Credential, bool, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+// limit, never through a shell, never logging its output. On cancellation
+// (SIGINT) or time-out the helper's whole process group is killed, and
+// ferry waits at most a second more for pipes a stray grandchild holds.
+func runHelper(ctx context.Context, name, key string, timeout time.Duration) (Credential, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "docker-credential-"+name, "get")
+	ownGroup(cmd)
+	cmd.WaitDelay = time.Second
 	cmd.Stdin = strings.NewReader(key)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
-		if strings.Contains(out.String()+errb.String(), "credentials not found") {
+		switch {
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
+			return Credential{}, false, fmt.Errorf("credential helper docker-credential-%s gave no answer for %s within %s; stopped it (is it waiting for a locked keychain or a prompt?)", name, key, timeout)
+		case ctx.Err() != nil:
+			return Credential{}, false, fmt.Errorf("credential helper docker-credential-%s for %s: %w", name, key, ctx.Err())
+		case strings.Contains(out.String()+errb.String(), "credentials not found"):
 			return Credential{}, false, nil
 		}
 		return Credential{}, false, fmt.Errorf("credential helper docker-credential-%s failed for %s: %v", name, key, err)

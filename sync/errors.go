@@ -40,13 +40,38 @@ func (e *RegistryError) Error() string {
 	return msg
 }
 
-// Unwrap maps 404s to layout.ErrNotFound so callers treat a missing
-// manifest or blob alike wherever it lives.
-func (e *RegistryError) Unwrap() error {
-	if e.Status == http.StatusNotFound {
-		return layout.ErrNotFound
+// Unwrap maps the registry's answer to ferry's sentinels, so callers treat
+// a missing or mismatching blob alike wherever it lives: 404 and the
+// spec's BLOB_UNKNOWN and MANIFEST_UNKNOWN (some registries send them
+// with 400) are ErrNotFound, DIGEST_INVALID is ErrDigestMismatch and
+// SIZE_INVALID ErrSizeMismatch, and a write the credentials do not allow
+// ErrReadOnly. The registry's own text stays in Error.
+func (e *RegistryError) Unwrap() []error {
+	var out []error
+	if e.Status == http.StatusNotFound || e.HasCode("BLOB_UNKNOWN") || e.HasCode("MANIFEST_UNKNOWN") {
+		out = append(out, layout.ErrNotFound)
 	}
-	return nil
+	if e.HasCode("DIGEST_INVALID") {
+		out = append(out, layout.ErrDigestMismatch)
+	}
+	if e.HasCode("SIZE_INVALID") {
+		out = append(out, layout.ErrSizeMismatch)
+	}
+	if e.refusedWrite() {
+		out = append(out, layout.ErrReadOnly)
+	}
+	return out
+}
+
+// refusedWrite reports a write the credentials do not allow: to ferry, a
+// repository it may not push to is read-only, however the registry says it.
+func (e *RegistryError) refusedWrite() bool {
+	switch e.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+	default:
+		return false
+	}
+	return e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden || e.HasCode("DENIED")
 }
 
 // HasCode reports whether the registry sent code.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
+	"sync/atomic"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -17,10 +19,16 @@ type PullOptions struct {
 	// Referrers also carries signatures, SBOMs and attestations: the
 	// referrers of every manifest pulled (API or fallback tag) and
 	// cosign's .sig/.att/.sbom tags, each under its subject's repository.
-	Referrers   bool
-	Platforms   []ocispec.Platform
-	Concurrency int
-	Progress    func(int64)
+	Referrers bool
+	// MaxReferrerBytes caps the referrer manifests one pull holds in
+	// memory (0: DefaultMaxReferrerBytes). A registry decides how many
+	// referrers it lists and how large, and all of them are kept until
+	// the pull is written, so without a cap a hostile or bloated listing
+	// could exhaust memory.
+	MaxReferrerBytes int64
+	Platforms        []ocispec.Platform
+	Concurrency      int
+	Progress         func(int64)
 	// Total, if set, learns the bytes to transfer once manifests are read.
 	Total func(int64)
 }
@@ -65,14 +73,11 @@ func Resolve(ctx context.Context, c *Client, refs []string, opts PullOptions) (*
 		if err != nil {
 			return nil, fmt.Errorf("pull %s: %w", ref, err)
 		}
-		g, err := p.walk(ctx, repo, desc, opts)
+		g, err := p.walk(ctx, repo, repo, desc, opts)
 		if err != nil {
 			return nil, fmt.Errorf("pull %s: %w", ref, err)
 		}
-		name := ref
-		if ref.Tag == "" {
-			name = layout.Ref{Repo: ref.Repo}
-		}
+		name := entryName(ref.Repo, ref.Tag, desc.Digest)
 		p.add(layout.Image{Ref: name, Desc: layout.Annotate(desc, name), NameFrom: layout.NameFromContainerd}, g)
 		p.Pulled = append(p.Pulled, Pulled{Name: layout.Ref{Repo: ref.Repo, Tag: ref.Tag, Digest: desc.Digest}.String(), Source: s, Digest: desc.Digest,
 			Platforms: layout.RootPlatforms(ctx, p.Remote, g, desc), Filtered: len(g.Filtered) > 0, Size: g.Size()})
@@ -85,6 +90,19 @@ func Resolve(ctx context.Context, c *Client, refs []string, opts PullOptions) (*
 	return p, nil
 }
 
+// entryName is how an image is named in index.json: by tag, or, without
+// one, by repo@digest. The digest must be part of the name: entries merge
+// by name, so two referrers of one repository named by the repository
+// alone would replace each other and leave all but one unreachable, and
+// the name must be the one the entry reads back as, or a second pull
+// would add it again.
+func entryName(repo, tag string, d digest.Digest) layout.Ref {
+	if tag != "" {
+		return layout.Ref{Repo: repo, Tag: tag}
+	}
+	return layout.Ref{Repo: repo, Digest: d}
+}
+
 func (p *Plan) add(im layout.Image, g *layout.Graph) {
 	p.Images = append(p.Images, im)
 	p.Graphs = append(p.Graphs, g)
@@ -92,8 +110,8 @@ func (p *Plan) add(im layout.Image, g *layout.Graph) {
 
 // walk reads one image's graph from repo and records where every part of
 // it lives, keeping the (verified) manifests so nothing is asked twice.
-func (p *Plan) walk(ctx context.Context, repo *Repository, desc ocispec.Descriptor, opts PullOptions) (*layout.Graph, error) {
-	g, err := layout.Walk(ctx, repo, []ocispec.Descriptor{desc}, layout.WalkOptions{Platforms: opts.Platforms})
+func (p *Plan) walk(ctx context.Context, repo *Repository, src layout.Store, desc ocispec.Descriptor, opts PullOptions) (*layout.Graph, error) {
+	g, err := layout.Walk(ctx, src, []ocispec.Descriptor{desc}, layout.WalkOptions{Platforms: opts.Platforms})
 	if err != nil {
 		return nil, err
 	}
@@ -174,6 +192,11 @@ func (p *Plan) into(ctx context.Context, dir string, opts CopyOptions) error {
 // signature of an SBOM), naming each by digest in its subject's repository
 // or, for cosign tags, by the tag.
 func (p *Plan) referrers(ctx context.Context, repo *Repository, name string, g *layout.Graph, opts PullOptions) error {
+	limit := opts.MaxReferrerBytes
+	if limit <= 0 {
+		limit = DefaultMaxReferrerBytes
+	}
+	budget := &budgetStore{Store: repo, limit: limit}
 	seen := map[string]bool{}
 	var queue []digest.Digest
 	for _, n := range g.Nodes {
@@ -192,11 +215,11 @@ func (p *Plan) referrers(ctx context.Context, repo *Repository, name string, g *
 					continue
 				}
 				seen[tag+string(d.Digest)] = true
-				rg, err := p.walk(ctx, repo, d, opts)
+				rg, err := p.walk(ctx, repo, budget, d, opts)
 				if err != nil {
 					return err
 				}
-				r := layout.Ref{Repo: name, Tag: tag}
+				r := entryName(name, tag, d.Digest)
 				p.add(layout.Image{Ref: r, Desc: layout.Annotate(d, r), NameFrom: layout.NameFromContainerd}, rg)
 				p.Pulled = append(p.Pulled, Pulled{Name: layout.Ref{Repo: name, Tag: tag, Digest: d.Digest}.String(), Source: "referrer of " + subject.String(),
 					Digest: d.Digest, Platforms: []string{}, Size: rg.Size()})
@@ -237,4 +260,30 @@ func attached(ctx context.Context, repo *Repository, subject digest.Digest) ([]a
 		return out[i].tag+string(out[i].desc.Digest) < out[j].tag+string(out[j].desc.Digest)
 	})
 	return out, nil
+}
+
+// DefaultMaxReferrerBytes is 64 MiB of referrer manifests per pull: a
+// signature or SBOM manifest is a few KiB, so this is thousands of them,
+// while the memory it costs (the bytes and their decoded form, about three
+// times as much) stays small beside the images themselves.
+const DefaultMaxReferrerBytes = 64 << 20
+
+// budgetStore counts the manifests fetched through it against a limit and
+// refuses the one that would exceed it before asking the registry for it,
+// so the bytes held never pass the limit, however many referrers a
+// registry lists.
+type budgetStore struct {
+	layout.Store
+	limit int64
+	used  atomic.Int64
+}
+
+func (b *budgetStore) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+	if layout.IsIndex(d.MediaType) || layout.IsManifest(d.MediaType) {
+		if used := b.used.Add(max(d.Size, 0)); used > b.limit {
+			return nil, fmt.Errorf("referrer manifest %s (%d bytes): %w: the referrers listed add up to more than %d MiB of manifests, which ferry keeps in memory until the pull is written; "+
+				"pull without --referrers and pull the referrers you need by digest (REPO@DIGEST)", d.Digest, d.Size, layout.ErrTooLarge, b.limit>>20)
+		}
+	}
+	return b.Store.Fetch(ctx, d)
 }

@@ -42,7 +42,7 @@ func TestRedirectDropsCredentials(t *testing.T) {
 	}))
 	defer reg.Close()
 	host := strings.TrimPrefix(reg.URL, "http://")
-	c := &sync.Client{Credentials: func(string) (sync.Credential, error) {
+	c := &sync.Client{Credentials: func(context.Context, string) (sync.Credential, error) {
 		return sync.Credential{Username: "bob", Password: "hunter2"}, nil
 	}}
 	ref, _ := layout.ParseRef(host + "/team/app:v1")

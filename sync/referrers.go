@@ -8,7 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"regexp"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/specs-go"
@@ -27,10 +27,14 @@ func FallbackTag(d digest.Digest) string {
 	if len(enc) > 64 {
 		enc = enc[:64]
 	}
-	return tagClean.ReplaceAllString(alg+"-"+enc, "-")
+	// A tag may hold only [a-zA-Z0-9_.-]; anything else becomes "-".
+	return strings.Map(func(r rune) rune {
+		if r == '_' || r == '.' || r == '-' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') {
+			return r
+		}
+		return '-'
+	}, alg+"-"+enc)
 }
-
-var tagClean = regexp.MustCompile(`[^a-zA-Z0-9_.-]`)
 
 // Referrers lists the manifests whose subject is d: from the referrers
 // API, or, where the registry has none, from the fallback tag's index.
@@ -78,14 +82,11 @@ func parseReferrers(b []byte) ([]ocispec.Descriptor, error) {
 	return n.Index.Manifests, nil
 }
 
-// cosignSuffixes are the tags cosign attaches to an image's digest.
-var cosignSuffixes = []string{".sig", ".att", ".sbom"}
-
 // CosignTags lists the cosign signature, attestation and SBOM tags that
 // exist for d, as descriptors of their manifests.
 func (r *Repository) CosignTags(ctx context.Context, d digest.Digest) (map[string]ocispec.Descriptor, error) {
 	out := map[string]ocispec.Descriptor{}
-	for _, s := range cosignSuffixes {
+	for _, s := range [...]string{".sig", ".att", ".sbom"} { // cosign's tags for a digest
 		tag := d.Algorithm().String() + "-" + d.Encoded() + s
 		desc, err := r.Resolve(ctx, tag)
 		if errors.Is(err, layout.ErrNotFound) {

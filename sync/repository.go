@@ -20,10 +20,8 @@ import (
 // manifestAccept lists every manifest type ferry reads. Leaving one out
 // makes registries answer 404 or, for Docker lists fetched by tag,
 // silently serve one platform's manifest with another digest.
-var manifestAccept = strings.Join([]string{
-	ocispec.MediaTypeImageIndex, ocispec.MediaTypeImageManifest,
-	layout.MediaTypeDockerManifestList, layout.MediaTypeDockerManifest,
-}, ", ")
+const manifestAccept = ocispec.MediaTypeImageIndex + ", " + ocispec.MediaTypeImageManifest + ", " +
+	layout.MediaTypeDockerManifestList + ", " + layout.MediaTypeDockerManifest
 
 // Repository is one repository of one registry, as a layout.Store.
 type Repository struct {
@@ -74,8 +72,12 @@ func (r *Repository) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCl
 		return nil, err
 	}
 	if layout.IsIndex(d.MediaType) || layout.IsManifest(d.MediaType) {
+		// Taken, not copied: the walk keeps its own copy, and a cache that
+		// kept every manifest resolved (each cosign tag of each referrer)
+		// would hold them all twice for the whole pull.
 		r.mu.Lock()
 		b, ok := r.last[d.Digest]
+		delete(r.last, d.Digest)
 		r.mu.Unlock()
 		if ok {
 			return io.NopCloser(bytes.NewReader(b)), nil // verified by the caller like any other read
@@ -123,15 +125,20 @@ func (r *Repository) Exists(ctx context.Context, d ocispec.Descriptor) (bool, er
 	return false, newRegistryError(resp)
 }
 
-// Push implements layout.Store: manifests by digest, blobs by upload.
+// Push implements layout.Store: manifests by digest, blobs by upload. It
+// verifies what it sends itself, whatever reader it is given, and refuses
+// a descriptor it cannot verify before a byte reaches the registry: an
+// upload session opened for an unparsable digest or an unknown size could
+// only fail, or worse, be committed under a name the content does not
+// have.
 func (r *Repository) Push(ctx context.Context, d ocispec.Descriptor, rd io.Reader) error {
 	// Refused before a request is made: a registry would otherwise learn
 	// of, or half-receive, content ferry could never verify.
 	if err := layout.ValidateDigest(d.Digest); err != nil {
-		return err
+		return fmt.Errorf("%s/%s: push: %w", r.Host, r.Name, err)
 	}
 	if d.Size < 0 {
-		return fmt.Errorf("%s/%s: push %s: size %d: %w", r.Host, r.Name, d.Digest, d.Size, layout.ErrSizeMismatch)
+		return fmt.Errorf("%s/%s: push %s: size %d is not a size (a registry push needs the exact length): %w", r.Host, r.Name, d.Digest, d.Size, layout.ErrInvalid)
 	}
 	if layout.IsIndex(d.MediaType) || layout.IsManifest(d.MediaType) {
 		b, err := readVerified(rd, d)
@@ -147,7 +154,12 @@ func (r *Repository) Push(ctx context.Context, d ocispec.Descriptor, rd io.Reade
 		}
 		return nil
 	}
-	return r.uploadBlob(ctx, d, rd)
+	// A VerifyReader the caller made for d is reused, not hashed twice.
+	vr, err := layout.NewVerifyReader(rd, d)
+	if err != nil {
+		return fmt.Errorf("%s/%s: push %s: %w", r.Host, r.Name, d.Digest, err)
+	}
+	return r.uploadBlob(ctx, d, vr)
 }
 
 // Resolve finds what a tag or digest names with one GET, keeping the bytes

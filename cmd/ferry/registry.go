@@ -22,6 +22,10 @@ func registryFlags() []cli.Flag {
 		&cli.StringFlag{Name: "username", Usage: "user `NAME` for the registries named on the command line (the password comes from --password-stdin)"},
 		&cli.BoolFlag{Name: "password-stdin", Usage: "read the password for --username from stdin"},
 		&cli.IntFlag{Name: "concurrency", Usage: "blobs transferred at once", Value: layout.DefaultConcurrency},
+		&cli.DurationFlag{Name: "idle-timeout", Value: sync.DefaultIdleTimeout,
+			Usage: "give up on a transfer that moves no byte for `DURATION` (a blob download then resumes where it stopped)"},
+		&cli.DurationFlag{Name: "retry-timeout", Value: sync.DefaultRetryTimeout,
+			Usage: "give up on a request with no answer after `DURATION`, retries included (for a blob, counted from its last byte)"},
 	}
 }
 
@@ -45,8 +49,13 @@ func newClient(c *cli.Context, hosts []string) (*sync.Client, error) {
 	for _, h := range c.StringSlice("plain-http") {
 		plain[h] = true
 	}
-	sync.Version = version
-	return &sync.Client{Credentials: sync.DockerCredentials(static), PlainHTTP: plain, Insecure: c.Bool("insecure"), CAFile: c.String("ca-file")}, nil
+	for _, f := range []string{"idle-timeout", "retry-timeout"} {
+		if c.Duration(f) <= 0 {
+			return nil, usagef("--%s must be a positive duration, such as 90s or 5m", f)
+		}
+	}
+	return &sync.Client{Credentials: sync.DockerCredentials(static), PlainHTTP: plain, Insecure: c.Bool("insecure"), CAFile: c.String("ca-file"), Version: version,
+		IdleTimeout: c.Duration("idle-timeout"), RetryTimeout: c.Duration("retry-timeout")}, nil
 }
 
 // hostOf is the API host of a reference, for --username.

@@ -4,11 +4,13 @@ import (
 	"archive/tar"
 	"encoding/json"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/oci-ferry/ferry/internal/regtest"
 	"github.com/oci-ferry/ferry/internal/testimage"
@@ -171,5 +173,34 @@ func TestPushSparseSaysWhat(t *testing.T) {
 	}
 	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || len(res) != 1 || res[0].SourceDigest != set.Index.Digest.String() || res[0].Digest == res[0].SourceDigest || len(res[0].LeftOut) != 1 {
 		t.Fatalf("push --json: exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// TestRetryTimeoutFlag: --retry-timeout reaches the client, so a registry
+// that accepts and never answers fails the pull in about that time; a
+// duration that is not positive is a usage error.
+func TestRetryTimeoutFlag(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			cn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer cn.Close()
+			go io.Copy(io.Discard, cn)
+		}
+	}()
+	start := time.Now()
+	code, _, errs := ferry(t, "pull", l.Addr().String()+"/a/b:v1", "--to", t.TempDir(), "--plain-http", l.Addr().String(), "--retry-timeout", "500ms")
+	if took := time.Since(start); code == 0 || took > 5*time.Second || !strings.Contains(errs, "retry time-out") {
+		t.Fatalf("exit %d after %s: %s", code, took, errs)
+	}
+	if code, _, errs := ferry(t, "pull", "x/y:z", "--to", t.TempDir(), "--idle-timeout", "0s"); code != 2 || !strings.Contains(errs, "positive") {
+		t.Fatalf("--idle-timeout 0s: exit %d: %s", code, errs)
 	}
 }

@@ -80,7 +80,13 @@ http:
 		r.CAFile, scheme = ca, "https"
 		cfg += fmt.Sprintf("  tls:\n    certificate: %s\n    key: %s\n", cert, key)
 	}
-	if len(o.Users) > 0 {
+	if o.TokenRealm != "" {
+		ca := r.CAFile
+		if ca == "" {
+			ca, _, _ = writeTLS(t, dir)
+		}
+		cfg += fmt.Sprintf("auth:\n  token:\n    realm: %s\n    service: ferry-test\n    issuer: ferry-test\n    rootcertbundle: %s\n", o.TokenRealm, ca)
+	} else if len(o.Users) > 0 {
 		cfg += fmt.Sprintf("auth:\n  htpasswd:\n    realm: ferry-test\n    path: %s\n", writeHtpasswd(t, dir, o.Users))
 	}
 	cfgPath := filepath.Join(dir, "config.yml")

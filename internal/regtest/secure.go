@@ -24,6 +24,10 @@ type Options struct {
 	// TLS serves https with a certificate from a CA the test makes; the
 	// CA's PEM file is Registry.CAFile.
 	TLS bool
+	// TokenRealm turns on bearer-token auth whose challenge names this
+	// realm URL. The registry trusts only a key no test holds, so every
+	// token is refused: the tests see where a client sends credentials.
+	TokenRealm string
 }
 
 // writeHtpasswd writes bcrypt entries the registry's htpasswd auth reads.
