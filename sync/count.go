@@ -3,7 +3,7 @@ package sync
 import (
 	"context"
 	"io"
-	gosync "sync/atomic"
+	"sync/atomic"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -13,7 +13,7 @@ import (
 // countingStore counts what Copy actually sends, for the push report.
 type countingStore struct {
 	layout.Store
-	pushed gosync.Int64
+	pushed atomic.Int64
 }
 
 func (s *countingStore) Push(ctx context.Context, d ocispec.Descriptor, r io.Reader) error {

@@ -1,8 +1,7 @@
-// Package sync is ferry's side of the distribution protocol: a registry
-// client written on net/http following the OCI distribution spec, whose
-// Repository is a layout.Writable like any layout directory, and the pull and
-// push built on layout.Copy.
-//
-// The package name shadows the standard library's sync, which is imported
-// here as gosync; the name is the one the project's design fixes.
+// Package sync moves images between any two targets: registries, layout
+// directories and archives (Copy), with pull and push as its registry
+// routes. It plans with layout.Walk, copies with layout.Copy and writes
+// archives with package archive; the registry protocol itself lives in
+// sync/remote, so that the client, which needs the standard library's
+// sync, never has to rename it.
 package sync

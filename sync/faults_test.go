@@ -13,6 +13,7 @@ import (
 	"github.com/oci-ferry/ferry/internal/testimage"
 	"github.com/oci-ferry/ferry/layout"
 	"github.com/oci-ferry/ferry/sync"
+	"github.com/oci-ferry/ferry/sync/remote"
 	"github.com/oci-ferry/ferry/verify"
 )
 
@@ -22,7 +23,7 @@ func seeded(t *testing.T) (*regtest.Registry, *testimage.Set) {
 	set := testimage.New(t)
 	src := open(t, set.Dir)
 	ims, _ := archive.Select(src.Images, []string{"example.com/app:v1", "busybox:1.36"})
-	if _, err := sync.Push(context.Background(), &sync.Client{}, src, ims, sync.PushOptions{To: reg.Host + "/seed"}); err != nil {
+	if _, err := sync.Push(context.Background(), &remote.Client{}, src, ims, sync.PushOptions{To: reg.Host + "/seed"}); err != nil {
 		t.Fatal(err)
 	}
 	return reg, set
@@ -38,7 +39,7 @@ func TestPullThroughFaults(t *testing.T) {
 		regtest.Fault{Method: "GET", Path: "/manifests/", Times: 1, Kind: "429"},
 	)
 	dir := t.TempDir()
-	res, err := sync.Pull(context.Background(), &sync.Client{}, []string{proxy.Host + "/seed/app:v1", proxy.Host + "/seed/library/busybox:1.36"}, dir, sync.PullOptions{})
+	res, err := sync.Pull(context.Background(), &remote.Client{}, []string{proxy.Host + "/seed/app:v1", proxy.Host + "/seed/library/busybox:1.36"}, dir, sync.PullOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +63,7 @@ func TestPullCorruptBody(t *testing.T) {
 	reg, set := seeded(t)
 	proxy := regtest.NewProxy(t, reg, regtest.Fault{Method: "GET", Path: "/blobs/" + set.Single.Layer.Digest.String(), Times: 100, Kind: "corrupt"})
 	dir := t.TempDir()
-	_, err := sync.Pull(context.Background(), &sync.Client{}, []string{proxy.Host + "/seed/library/busybox:1.36"}, dir, sync.PullOptions{})
+	_, err := sync.Pull(context.Background(), &remote.Client{}, []string{proxy.Host + "/seed/library/busybox:1.36"}, dir, sync.PullOptions{})
 	if err == nil || !strings.Contains(err.Error(), set.Single.Layer.Digest.String()) {
 		t.Fatalf("want a digest mismatch naming the layer, got %v", err)
 	}
@@ -87,12 +88,12 @@ func TestPushThroughFaults(t *testing.T) {
 	)
 	src := open(t, set.Dir)
 	ims, _ := archive.Select(src.Images, []string{"example.com/app:v1"})
-	res, err := sync.Push(context.Background(), &sync.Client{}, src, ims, sync.PushOptions{To: proxy.Host})
+	res, err := sync.Push(context.Background(), &remote.Client{}, src, ims, sync.PushOptions{To: proxy.Host})
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	pulled, err := sync.Pull(context.Background(), &sync.Client{}, []string{reg.Host + "/app:v1"}, dir, sync.PullOptions{})
+	pulled, err := sync.Pull(context.Background(), &remote.Client{}, []string{reg.Host + "/app:v1"}, dir, sync.PullOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,12 +110,12 @@ func TestPullArchiveThroughFaults(t *testing.T) {
 	ctx := context.Background()
 	reg, set := seeded(t)
 	proxy := regtest.NewProxy(t, reg, regtest.Fault{Method: "GET", Path: "/blobs/sha256:", Times: 4, Kind: "reset"})
-	plan, err := sync.Resolve(ctx, &sync.Client{}, []string{proxy.Host + "/seed/app:v1", proxy.Host + "/seed/library/busybox:1.36"}, sync.PullOptions{})
+	plan, err := sync.Resolve(ctx, &remote.Client{}, []string{proxy.Host + "/seed/app:v1", proxy.Host + "/seed/library/busybox:1.36"}, sync.PullOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := filepath.Join(t.TempDir(), "a.tar")
-	if _, err := archive.Write(ctx, plan.Remote, plan.Images, p, archive.WriteOptions{}); err != nil {
+	if _, err := archive.Write(ctx, plan.Sources, plan.Images, p, archive.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if proxy.Hits(0) == 0 {
@@ -126,11 +127,11 @@ func TestPullArchiveThroughFaults(t *testing.T) {
 	}
 
 	proxy = regtest.NewProxy(t, reg, regtest.Fault{Method: "GET", Path: "/blobs/sha256:", Times: 100, Kind: "reset"})
-	plan, err = sync.Resolve(ctx, &sync.Client{}, []string{proxy.Host + "/seed/app:v1"}, sync.PullOptions{})
+	plan, err = sync.Resolve(ctx, &remote.Client{}, []string{proxy.Host + "/seed/app:v1"}, sync.PullOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc, err := plan.Remote.Fetch(ctx, set.ARM64.Layer)
+	rc, err := plan.Sources.Fetch(ctx, set.ARM64.Layer)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/oci-ferry/ferry/internal/testimage"
 	"github.com/oci-ferry/ferry/layout"
 	"github.com/oci-ferry/ferry/sync"
+	"github.com/oci-ferry/ferry/sync/remote"
 	"github.com/oci-ferry/ferry/verify"
 )
 
@@ -91,7 +92,7 @@ func TestNestedIncompletePlatform(t *testing.T) {
 	}
 
 	reg := regtest.Start(t)
-	_, err = sync.Push(ctx, &sync.Client{}, src, src.Images, sync.PushOptions{To: reg.Host})
+	_, err = sync.Push(ctx, &remote.Client{}, src, src.Images, sync.PushOptions{To: reg.Host})
 	if err == nil {
 		t.Fatal("push of an index whose nested index is incomplete succeeded")
 	}

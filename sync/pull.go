@@ -12,6 +12,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/oci-ferry/ferry/layout"
+	"github.com/oci-ferry/ferry/sync/remote"
 )
 
 // PullOptions tune Pull and Resolve.
@@ -48,7 +49,7 @@ type Pulled struct {
 // Plan is what a pull will carry: the images, each with its graph, and a
 // read-only Store over the registries they come from.
 type Plan struct {
-	Remote *Remote
+	Sources *remote.Sources
 	Images []layout.Image
 	Graphs []*layout.Graph
 	Pulled []Pulled
@@ -57,8 +58,8 @@ type Plan struct {
 // Resolve reads the manifests of every image refs names (and of their
 // referrers with opts.Referrers), without downloading a layer. The result
 // can be copied into a layout (Pull) or streamed into an archive.
-func Resolve(ctx context.Context, c *Client, refs []string, opts PullOptions) (*Plan, error) {
-	p := &Plan{Remote: &Remote{routes: map[digest.Digest]*Repository{}, docs: map[digest.Digest][]byte{}}}
+func Resolve(ctx context.Context, c *remote.Client, refs []string, opts PullOptions) (*Plan, error) {
+	p := &Plan{Sources: remote.NewSources()}
 	for _, s := range refs {
 		ref, err := layout.ParseRef(s)
 		if err != nil {
@@ -80,7 +81,7 @@ func Resolve(ctx context.Context, c *Client, refs []string, opts PullOptions) (*
 		name := entryName(ref.Repo, ref.Tag, desc.Digest)
 		p.add(layout.Image{Ref: name, Desc: layout.Annotate(desc, name), NameFrom: layout.NameFromContainerd}, g)
 		p.Pulled = append(p.Pulled, Pulled{Name: layout.Ref{Repo: ref.Repo, Tag: ref.Tag, Digest: desc.Digest}.String(), Source: s, Digest: desc.Digest,
-			Platforms: layout.RootPlatforms(ctx, p.Remote, g, desc), Filtered: len(g.Filtered) > 0, Size: g.Size()})
+			Platforms: layout.RootPlatforms(ctx, p.Sources, g, desc), Filtered: len(g.Filtered) > 0, Size: g.Size()})
 		if opts.Referrers {
 			if err := p.referrers(ctx, repo, ref.Repo, g, opts); err != nil {
 				return nil, fmt.Errorf("pull %s: referrers: %w", ref, err)
@@ -110,22 +111,12 @@ func (p *Plan) add(im layout.Image, g *layout.Graph) {
 
 // walk reads one image's graph from repo and records where every part of
 // it lives, keeping the (verified) manifests so nothing is asked twice.
-func (p *Plan) walk(ctx context.Context, repo *Repository, src layout.Store, desc ocispec.Descriptor, opts PullOptions) (*layout.Graph, error) {
+func (p *Plan) walk(ctx context.Context, repo *remote.Repository, src layout.Store, desc ocispec.Descriptor, opts PullOptions) (*layout.Graph, error) {
 	g, err := layout.Walk(ctx, src, []ocispec.Descriptor{desc}, layout.WalkOptions{Platforms: opts.Platforms})
 	if err != nil {
 		return nil, err
 	}
-	p.Remote.mu.Lock()
-	defer p.Remote.mu.Unlock()
-	for _, n := range g.Nodes {
-		p.Remote.routes[n.Desc.Digest] = repo
-		p.Remote.docs[n.Desc.Digest] = n.Raw
-	}
-	for _, b := range g.Blobs {
-		if _, ok := p.Remote.routes[b.Digest]; !ok {
-			p.Remote.routes[b.Digest] = repo
-		}
-	}
+	p.Sources.Add(repo, g)
 	return g, nil
 }
 
@@ -134,7 +125,7 @@ func (p *Plan) walk(ctx context.Context, repo *Repository, src layout.Store, des
 // after an interruption fetches only what is missing; blobs shared between
 // images are fetched once; the index.json entries are written last, once
 // every image is complete.
-func Pull(ctx context.Context, c *Client, refs []string, dir string, opts PullOptions) ([]Pulled, error) {
+func Pull(ctx context.Context, c *remote.Client, refs []string, dir string, opts PullOptions) ([]Pulled, error) {
 	p, err := Resolve(ctx, c, refs, opts)
 	if err != nil {
 		return nil, err
@@ -162,7 +153,7 @@ func (p *Plan) into(ctx context.Context, dir string, opts CopyOptions) error {
 	if err := dst.CheckRoomFor(ctx, all.Blobs); err != nil {
 		return err
 	}
-	if err := layout.Copy(ctx, p.Remote, dst, all, layout.CopyOptions{Concurrency: opts.Concurrency, SkipExisting: true, Progress: opts.Progress, Retry: Retryable}); err != nil {
+	if err := layout.Copy(ctx, p.Sources, dst, all, layout.CopyOptions{Concurrency: opts.Concurrency, SkipExisting: true, Progress: opts.Progress, Retry: remote.Retryable}); err != nil {
 		var ce *layout.CopyError
 		if errors.As(err, &ce) {
 			for i, im := range p.Images {
@@ -191,7 +182,7 @@ func (p *Plan) into(ctx context.Context, dir string, opts CopyOptions) error {
 // referrers finds what refers to the manifests of g, recursively (a
 // signature of an SBOM), naming each by digest in its subject's repository
 // or, for cosign tags, by the tag.
-func (p *Plan) referrers(ctx context.Context, repo *Repository, name string, g *layout.Graph, opts PullOptions) error {
+func (p *Plan) referrers(ctx context.Context, repo *remote.Repository, name string, g *layout.Graph, opts PullOptions) error {
 	limit := opts.MaxReferrerBytes
 	if limit <= 0 {
 		limit = DefaultMaxReferrerBytes
@@ -240,7 +231,7 @@ type attachment struct {
 }
 
 // attached lists the referrers of subject and its cosign tags.
-func attached(ctx context.Context, repo *Repository, subject digest.Digest) ([]attachment, error) {
+func attached(ctx context.Context, repo *remote.Repository, subject digest.Digest) ([]attachment, error) {
 	refs, err := repo.Referrers(ctx, subject)
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/oci-ferry/ferry/layout"
+	"github.com/oci-ferry/ferry/sync/remote"
 )
 
 // PushOptions tune Push.
@@ -69,7 +70,7 @@ func Target(im layout.Image, to string) (layout.Ref, error) {
 // Push sends images from src to their registries: blobs first (each
 // verified as it is read, skipped when the registry has it), then
 // manifests children before parents, exactly as stored, then the tag.
-func Push(ctx context.Context, c *Client, src layout.ReadOnly, images []layout.Image, opts PushOptions) ([]Pushed, error) {
+func Push(ctx context.Context, c *remote.Client, src layout.ReadOnly, images []layout.Image, opts PushOptions) ([]Pushed, error) {
 	// Plan: walk every image once, checking every blob is there (a push
 	// must never leave a partial image behind a tag), and find its target.
 	type job struct {
@@ -142,7 +143,7 @@ func Push(ctx context.Context, c *Client, src layout.ReadOnly, images []layout.I
 
 // pushOne sends one walked image: what the registry lacks, children
 // first, then the tag. A dry run only asks what the registry has.
-func pushOne(ctx context.Context, c *Client, src layout.ReadOnly, im layout.Image, g *layout.Graph, target layout.Ref, opts PushOptions) (Pushed, error) {
+func pushOne(ctx context.Context, c *remote.Client, src layout.ReadOnly, im layout.Image, g *layout.Graph, target layout.Ref, opts PushOptions) (Pushed, error) {
 	repo := c.Repository(target, true)
 	p := Pushed{Source: im.Name(), Target: layout.Ref{Repo: target.Repo, Tag: target.Tag, Digest: im.Desc.Digest}.String(), Digest: im.Desc.Digest}
 	total := len(g.Blobs) + len(g.Nodes)
@@ -162,7 +163,7 @@ func pushOne(ctx context.Context, c *Client, src layout.ReadOnly, im layout.Imag
 		return p, nil
 	}
 	counting := &countingStore{Store: repo}
-	if err := layout.Copy(ctx, src, counting, g, layout.CopyOptions{Concurrency: opts.Concurrency, SkipExisting: true, Progress: opts.Progress, Retry: Retryable}); err != nil {
+	if err := layout.Copy(ctx, src, counting, g, layout.CopyOptions{Concurrency: opts.Concurrency, SkipExisting: true, Progress: opts.Progress, Retry: remote.Retryable}); err != nil {
 		return p, fmt.Errorf("push %s to %s: %w", im.Name(), target.Repo, err)
 	}
 	if target.Tag != "" {

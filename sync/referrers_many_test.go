@@ -25,12 +25,13 @@ import (
 	"github.com/oci-ferry/ferry/internal/testimage"
 	"github.com/oci-ferry/ferry/layout"
 	"github.com/oci-ferry/ferry/sync"
+	"github.com/oci-ferry/ferry/sync/remote"
 )
 
 // pushReferrer pushes an artifact whose subject is subject, with a layer
 // of its own (so gc has something to lose), and returns its manifest and
 // layer.
-func pushReferrer(t *testing.T, repo *sync.Repository, subject ocispec.Descriptor, kind string, pad int) (ocispec.Descriptor, ocispec.Descriptor) {
+func pushReferrer(t *testing.T, repo *remote.Repository, subject ocispec.Descriptor, kind string, pad int) (ocispec.Descriptor, ocispec.Descriptor) {
 	t.Helper()
 	ctx := context.Background()
 	put := func(mt string, b []byte) ocispec.Descriptor {
@@ -62,7 +63,7 @@ func referrersAPI(t *testing.T, reg *regtest.Registry) string {
 			rp.ServeHTTP(w, r)
 			return
 		}
-		resp, err := http.Get("http://" + reg.Host + "/v2/" + name + "/manifests/" + sync.FallbackTag(digest.Digest(subject)))
+		resp, err := http.Get("http://" + reg.Host + "/v2/" + name + "/manifests/" + remote.FallbackTag(digest.Digest(subject)))
 		if err != nil {
 			t.Error(err)
 			return
@@ -88,7 +89,7 @@ func TestSeveralReferrers(t *testing.T) {
 	set := testimage.New(t)
 	src := open(t, set.Dir)
 	ims, _ := archive.Select(src.Images, []string{"example.com/app:v1", "busybox:1.36"})
-	c := &sync.Client{}
+	c := &remote.Client{}
 	if _, err := sync.Push(ctx, c, src, ims, sync.PushOptions{To: reg.Host}); err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +151,7 @@ func TestSeveralReferrers(t *testing.T) {
 				t.Fatal(err)
 			}
 			tarPath := filepath.Join(t.TempDir(), "r.tar")
-			if _, err := archive.Write(ctx, plan.Remote, plan.Images, tarPath, archive.WriteOptions{}); err != nil {
+			if _, err := archive.Write(ctx, plan.Sources, plan.Images, tarPath, archive.WriteOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			inTar := map[digest.Digest]bool{}
@@ -184,7 +185,7 @@ func TestReferrerBytesCapped(t *testing.T) {
 	set := testimage.New(t)
 	src := open(t, set.Dir)
 	ims, _ := archive.Select(src.Images, []string{"busybox:1.36"})
-	c := &sync.Client{}
+	c := &remote.Client{}
 	if _, err := sync.Push(ctx, c, src, ims, sync.PushOptions{To: reg.Host}); err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +210,7 @@ func TestReferrerBytesCapped(t *testing.T) {
 	host := strings.TrimPrefix(proxy.URL, "http://")
 
 	const limit = 3*size + size/2
-	_, err := sync.Resolve(ctx, &sync.Client{}, []string{host + "/library/busybox:1.36"}, sync.PullOptions{Referrers: true, MaxReferrerBytes: limit})
+	_, err := sync.Resolve(ctx, &remote.Client{}, []string{host + "/library/busybox:1.36"}, sync.PullOptions{Referrers: true, MaxReferrerBytes: limit})
 	if !errors.Is(err, layout.ErrTooLarge) || !strings.Contains(err.Error(), "referrers") {
 		t.Fatalf("want ErrTooLarge about referrers, got %v", err)
 	}
@@ -218,7 +219,7 @@ func TestReferrerBytesCapped(t *testing.T) {
 	}
 
 	served.Store(0)
-	plan, err := sync.Resolve(ctx, &sync.Client{}, []string{host + "/library/busybox:1.36"}, sync.PullOptions{Referrers: true, MaxReferrerBytes: (n + 1) * size * 11 / 10})
+	plan, err := sync.Resolve(ctx, &remote.Client{}, []string{host + "/library/busybox:1.36"}, sync.PullOptions{Referrers: true, MaxReferrerBytes: (n + 1) * size * 11 / 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,12 +242,12 @@ func TestTwoDigestsOfOneRepository(t *testing.T) {
 	set := testimage.New(t)
 	src := open(t, set.Dir)
 	ims, _ := archive.Select(src.Images, []string{"example.com/app:v1"})
-	if _, err := sync.Push(ctx, &sync.Client{}, src, ims, sync.PushOptions{To: reg.Host}); err != nil {
+	if _, err := sync.Push(ctx, &remote.Client{}, src, ims, sync.PushOptions{To: reg.Host}); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	refs := []string{reg.Host + "/app@" + set.AMD64.Manifest.Digest.String(), reg.Host + "/app@" + set.ARM64.Manifest.Digest.String()}
-	if _, err := sync.Pull(ctx, &sync.Client{}, refs, dir, sync.PullOptions{}); err != nil {
+	if _, err := sync.Pull(ctx, &remote.Client{}, refs, dir, sync.PullOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	got := map[digest.Digest]bool{}

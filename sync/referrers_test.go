@@ -11,6 +11,7 @@ import (
 	"github.com/oci-ferry/ferry/internal/testimage"
 	"github.com/oci-ferry/ferry/layout"
 	"github.com/oci-ferry/ferry/sync"
+	"github.com/oci-ferry/ferry/sync/remote"
 )
 
 func TestFallbackTag(t *testing.T) {
@@ -18,7 +19,7 @@ func TestFallbackTag(t *testing.T) {
 		"sha256:" + strings.Repeat("a", 64):  "sha256-" + strings.Repeat("a", 64),
 		"sha512:" + strings.Repeat("a", 128): "sha512-" + strings.Repeat("a", 64),
 	} {
-		if got := sync.FallbackTag(digestOf(in)); got != want {
+		if got := remote.FallbackTag(digestOf(in)); got != want {
 			t.Errorf("%s → %s, want %s", in, got, want)
 		}
 	}
@@ -33,7 +34,7 @@ func TestReferrersRoundTrip(t *testing.T) {
 	reg := regtest.Start(t)
 	set := testimage.New(t)
 	src := open(t, set.Dir)
-	c := &sync.Client{}
+	c := &remote.Client{}
 	if _, err := sync.Push(ctx, c, src, src.Images, sync.PushOptions{To: reg.Host}); err != nil {
 		t.Fatal(err)
 	}

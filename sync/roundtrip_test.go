@@ -10,6 +10,7 @@ import (
 	"github.com/oci-ferry/ferry/internal/fixtures"
 	"github.com/oci-ferry/ferry/internal/regtest"
 	"github.com/oci-ferry/ferry/sync"
+	"github.com/oci-ferry/ferry/sync/remote"
 )
 
 // TestEveryShapeRoundTrip pushes the ferry-layout fixture (a Docker
@@ -30,7 +31,7 @@ func TestEveryShapeRoundTrip(t *testing.T) {
 		}
 	}
 	src := open(t, lay.Path)
-	c := &sync.Client{}
+	c := &remote.Client{}
 	pushed, err := sync.Push(ctx, c, src, src.Images, sync.PushOptions{To: reg.Host})
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +64,7 @@ func TestEveryShapeRoundTrip(t *testing.T) {
 func TestPullFetchesOnlyWhatIsMissing(t *testing.T) {
 	ctx := context.Background()
 	reg, set := seeded(t)
-	c := &sync.Client{}
+	c := &remote.Client{}
 	dir := t.TempDir()
 	if _, err := sync.Pull(ctx, c, []string{reg.Host + "/seed/library/busybox:1.36"}, dir, sync.PullOptions{}); err != nil {
 		t.Fatal(err)
@@ -96,7 +97,7 @@ func TestCredentialHelper(t *testing.T) {
 	t.Setenv("DOCKER_CONFIG", cfg)
 	t.Setenv("REGISTRY_AUTH_FILE", "")
 	t.Setenv("XDG_RUNTIME_DIR", "")
-	if err := pushPull(t, &sync.Client{Credentials: sync.DockerCredentials(nil)}, reg.Host); err != nil {
+	if err := pushPull(t, &remote.Client{Credentials: remote.DockerCredentials(nil)}, reg.Host); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/oci-ferry/ferry/archive"
 	"github.com/oci-ferry/ferry/layout"
+	"github.com/oci-ferry/ferry/sync/remote"
 )
 
 // CopyOptions tune Copy. The zero value copies every platform with the
@@ -68,7 +69,7 @@ type source struct {
 // staged and committed at once, and a compressed archive is read in one
 // pass (archive.Import). Every other route is one store read through a
 // walk into one writer.
-func Copy(ctx context.Context, c *Client, from, to Endpoint, opts CopyOptions) (*Copied, error) {
+func Copy(ctx context.Context, c *remote.Client, from, to Endpoint, opts CopyOptions) (*Copied, error) {
 	if from.Kind != Registry && to.Kind == Layout {
 		res, err := archive.Import(ctx, from.Path, to.Path, archive.ImportOptions{Names: from.Names, Platforms: opts.Platforms,
 			Concurrency: opts.Concurrency, Progress: opts.Progress, Total: opts.Total})
@@ -116,7 +117,7 @@ func hasTag(s string) bool {
 	return strings.Contains(s[strings.LastIndex(s, "/")+1:], ":")
 }
 
-func openSource(ctx context.Context, c *Client, t Endpoint, opts CopyOptions) (*source, error) {
+func openSource(ctx context.Context, c *remote.Client, t Endpoint, opts CopyOptions) (*source, error) {
 	if t.Kind == Registry {
 		if len(t.Names) == 0 {
 			return nil, fmt.Errorf("copy: name an image to read from the registry")
@@ -125,7 +126,7 @@ func openSource(ctx context.Context, c *Client, t Endpoint, opts CopyOptions) (*
 		if err != nil {
 			return nil, err
 		}
-		return &source{store: p.Remote, images: p.Images, plan: p, close: func() error { return nil }}, nil
+		return &source{store: p.Sources, images: p.Images, plan: p, close: func() error { return nil }}, nil
 	}
 	src, err := archive.Open(ctx, t.Path, archive.OpenOptions{})
 	if err != nil {

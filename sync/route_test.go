@@ -13,6 +13,7 @@ import (
 	"github.com/oci-ferry/ferry/internal/testimage"
 	"github.com/oci-ferry/ferry/layout"
 	"github.com/oci-ferry/ferry/sync"
+	"github.com/oci-ferry/ferry/sync/remote"
 	"github.com/oci-ferry/ferry/verify"
 )
 
@@ -24,7 +25,7 @@ func TestCopyEveryRoute(t *testing.T) {
 	ctx := context.Background()
 	reg := regtest.Start(t)
 	set := testimage.New(t)
-	c := &sync.Client{}
+	c := &remote.Client{}
 	const name = "example.com/app:v1"
 	want := set.Index.Digest
 
@@ -73,7 +74,7 @@ func TestCopyEveryRoute(t *testing.T) {
 
 // digestAt resolves the copied image at a destination (a local one keeps
 // the source's name), and for a local one also audits it whole.
-func digestAt(t *testing.T, c *sync.Client, e sync.Endpoint, name string) digest.Digest {
+func digestAt(t *testing.T, c *remote.Client, e sync.Endpoint, name string) digest.Digest {
 	t.Helper()
 	ctx := context.Background()
 	if e.Kind == sync.Registry {

@@ -12,10 +12,11 @@ import (
 	"github.com/oci-ferry/ferry/internal/regtest"
 	"github.com/oci-ferry/ferry/internal/testimage"
 	"github.com/oci-ferry/ferry/sync"
+	"github.com/oci-ferry/ferry/sync/remote"
 )
 
 // pushPull pushes busybox:1.36 to reg with c and pulls it back.
-func pushPull(t *testing.T, c *sync.Client, host string) error {
+func pushPull(t *testing.T, c *remote.Client, host string) error {
 	set := testimage.New(t)
 	src := open(t, set.Dir)
 	ims, _ := archive.Select(src.Images, []string{"busybox:1.36"})
@@ -33,7 +34,7 @@ func pushPull(t *testing.T, c *sync.Client, host string) error {
 // anonymous access fails with advice, and the password never shows.
 func TestBasicAuth(t *testing.T) {
 	reg := regtest.StartWith(t, regtest.Options{Users: map[string]string{"alice": "s3cret-pass"}})
-	err := pushPull(t, &sync.Client{Credentials: sync.DockerCredentials(nil)}, reg.Host)
+	err := pushPull(t, &remote.Client{Credentials: remote.DockerCredentials(nil)}, reg.Host)
 	if err == nil || !strings.Contains(err.Error(), "password") {
 		t.Fatalf("anonymous push: want advice about credentials, got %v", err)
 	}
@@ -42,10 +43,10 @@ func TestBasicAuth(t *testing.T) {
 	os.WriteFile(filepath.Join(cfg, "config.json"), []byte(`{"auths":{"`+reg.Host+`":{"auth":"`+auth+`"}}}`), 0o600)
 	t.Setenv("DOCKER_CONFIG", cfg)
 	t.Setenv("REGISTRY_AUTH_FILE", "")
-	if err := pushPull(t, &sync.Client{Credentials: sync.DockerCredentials(nil)}, reg.Host); err != nil {
+	if err := pushPull(t, &remote.Client{Credentials: remote.DockerCredentials(nil)}, reg.Host); err != nil {
 		t.Fatal(err)
 	}
-	bad := &sync.Client{Credentials: sync.DockerCredentials(map[string]sync.Credential{reg.Host: {Username: "alice", Password: "wrong-pass"}})}
+	bad := &remote.Client{Credentials: remote.DockerCredentials(map[string]remote.Credential{reg.Host: {Username: "alice", Password: "wrong-pass"}})}
 	err = pushPull(t, bad, reg.Host)
 	if err == nil || strings.Contains(err.Error(), "wrong-pass") {
 		t.Fatalf("wrong password: %v", err)
@@ -56,13 +57,13 @@ func TestBasicAuth(t *testing.T) {
 // with --ca-file or --insecure and refused otherwise.
 func TestTLS(t *testing.T) {
 	reg := regtest.StartWith(t, regtest.Options{TLS: true})
-	if err := pushPull(t, &sync.Client{}, reg.Host); err == nil || !strings.Contains(err.Error(), "certificate") {
+	if err := pushPull(t, &remote.Client{}, reg.Host); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("untrusted certificate: want a certificate error, got %v", err)
 	}
-	if err := pushPull(t, &sync.Client{CAFile: reg.CAFile}, reg.Host); err != nil {
+	if err := pushPull(t, &remote.Client{CAFile: reg.CAFile}, reg.Host); err != nil {
 		t.Fatal(err)
 	}
-	if err := pushPull(t, &sync.Client{Insecure: true}, reg.Host); err != nil {
+	if err := pushPull(t, &remote.Client{Insecure: true}, reg.Host); err != nil {
 		t.Fatal(err)
 	}
 }

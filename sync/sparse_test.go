@@ -17,6 +17,7 @@ import (
 	"github.com/oci-ferry/ferry/internal/testimage"
 	"github.com/oci-ferry/ferry/layout"
 	"github.com/oci-ferry/ferry/sync"
+	"github.com/oci-ferry/ferry/sync/remote"
 )
 
 // sparseApp is the standard set's two-platform app exported for arm64
@@ -42,7 +43,7 @@ func TestPushSparseNarrows(t *testing.T) {
 	reg := regtest.Start(t)
 	set := testimage.New(t)
 	src := sparseApp(t, set)
-	c := &sync.Client{}
+	c := &remote.Client{}
 	res, err := sync.Push(ctx, c, src, src.Images, sync.PushOptions{To: reg.Host})
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +65,7 @@ func TestPushPlatformSubset(t *testing.T) {
 	src := open(t, set.Dir)
 	app, _ := archive.Select(src.Images, []string{"example.com/app:v1"})
 	plats, _ := layout.ParsePlatforms("linux/arm64")
-	c := &sync.Client{}
+	c := &remote.Client{}
 	res, err := sync.Push(ctx, c, src, app, sync.PushOptions{To: reg.Host, Platforms: plats})
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +92,7 @@ func TestPushNothingComplete(t *testing.T) {
 	}
 	broken := open(t, dir)
 	app, _ := archive.Select(broken.Images, []string{"example.com/app:v1"})
-	c := &sync.Client{}
+	c := &remote.Client{}
 	_, err := sync.Push(ctx, c, broken, app, sync.PushOptions{To: reg.Host})
 	if err == nil || !strings.Contains(err.Error(), "no platform is complete") || !strings.Contains(err.Error(), set.Index.Digest.String()) {
 		t.Fatalf("want a refusal naming the index, got %v", err)
@@ -104,7 +105,7 @@ func TestPushNothingComplete(t *testing.T) {
 
 // checkNarrowed pulls ref back and finds an index of exactly one entry,
 // want, byte for byte, with the pushed digest.
-func checkNarrowed(t *testing.T, c *sync.Client, ref string, want digest.Digest, wantChild ocispec.Descriptor) {
+func checkNarrowed(t *testing.T, c *remote.Client, ref string, want digest.Digest, wantChild ocispec.Descriptor) {
 	t.Helper()
 	dir := t.TempDir()
 	pulled, err := sync.Pull(context.Background(), c, []string{ref}, dir, sync.PullOptions{})
@@ -134,7 +135,7 @@ func TestPushSkipsUnnamed(t *testing.T) {
 	src := open(t, set.Dir)
 	app, _ := archive.Select(src.Images, []string{"example.com/app:v1"})
 	images := append(app, layout.Image{Desc: set.Single.Manifest})
-	c := &sync.Client{}
+	c := &remote.Client{}
 	if _, err := sync.Push(ctx, c, src, images, sync.PushOptions{To: reg.Host}); err == nil || !strings.Contains(err.Error(), "no repository name") {
 		t.Fatalf("unnamed image pushed without SkipUnnamed: %v", err)
 	}
@@ -180,7 +181,7 @@ func TestPushNestedSparseRefused(t *testing.T) {
 	// narrowing the top level.
 	plats, _ := layout.ParsePlatforms("linux/arm64")
 	src := open(t, dir)
-	_, err = sync.Push(ctx, &sync.Client{}, src, src.Images, sync.PushOptions{To: reg.Host, Platforms: plats})
+	_, err = sync.Push(ctx, &remote.Client{}, src, src.Images, sync.PushOptions{To: reg.Host, Platforms: plats})
 	if err == nil || !strings.Contains(err.Error(), "a nested index is incomplete in the source or narrowed by --platform") {
 		t.Fatalf("want a refusal naming the nested index, got %v", err)
 	}
@@ -188,12 +189,12 @@ func TestPushNestedSparseRefused(t *testing.T) {
 	// nothing at the top is whole.
 	os.Remove(filepath.Join(dir, "blobs", "sha256", arm.Layer.Digest.Encoded()))
 	src = open(t, dir)
-	_, err = sync.Push(ctx, &sync.Client{}, src, src.Images, sync.PushOptions{To: reg.Host})
+	_, err = sync.Push(ctx, &remote.Client{}, src, src.Images, sync.PushOptions{To: reg.Host})
 	if err == nil || !strings.Contains(err.Error(), "linux/arm64 "+arm.Manifest.Digest.String()+": absent from the source (sparse), under nested index "+inner.Digest.String()) {
 		t.Fatalf("want a refusal naming the nested index, got %v", err)
 	}
 	r2, _ := layout.ParseRef(reg.Host + "/nested:v1")
-	if _, err := (&sync.Client{}).Repository(r2, false).Resolve(ctx, "v1"); err == nil {
+	if _, err := (&remote.Client{}).Repository(r2, false).Resolve(ctx, "v1"); err == nil {
 		t.Fatal("a tag was pushed")
 	}
 }

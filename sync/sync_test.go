@@ -12,6 +12,7 @@ import (
 	"github.com/oci-ferry/ferry/internal/testimage"
 	"github.com/oci-ferry/ferry/layout"
 	"github.com/oci-ferry/ferry/sync"
+	"github.com/oci-ferry/ferry/sync/remote"
 	"github.com/oci-ferry/ferry/verify"
 )
 
@@ -34,7 +35,7 @@ func TestRoundTripThroughRegistry(t *testing.T) {
 	set := testimage.New(t)
 	src := open(t, set.Dir)
 	named, _ := archive.Select(src.Images, []string{"example.com/app:v1", "busybox:1.36"})
-	c := &sync.Client{}
+	c := &remote.Client{}
 	res, err := sync.Push(ctx, c, src, named, sync.PushOptions{To: reg.Host + "/mirror"})
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +88,7 @@ func TestPullPlatformSubset(t *testing.T) {
 	set := testimage.New(t)
 	src := open(t, set.Dir)
 	app, _ := archive.Select(src.Images, []string{"example.com/app:v1"})
-	c := &sync.Client{}
+	c := &remote.Client{}
 	if _, err := sync.Push(ctx, c, src, app, sync.PushOptions{To: reg.Host}); err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +120,7 @@ func TestPushRefusesCorruptSource(t *testing.T) {
 	os.WriteFile(set.BlobFile(set.Single.Layer), b, 0o644)
 	src := open(t, set.Dir)
 	bb, _ := archive.Select(src.Images, []string{"busybox:1.36"})
-	c := &sync.Client{}
+	c := &remote.Client{}
 	_, err := sync.Push(ctx, c, src, bb, sync.PushOptions{To: reg.Host})
 	if err == nil || !strings.Contains(err.Error(), set.Single.Layer.Digest.String()) {
 		t.Fatalf("want a digest error naming the layer, got %v", err)
@@ -138,7 +139,7 @@ func TestCrossRepositoryMount(t *testing.T) {
 	reg := regtest.Start(t)
 	set := testimage.New(t)
 	src := open(t, set.Dir)
-	c := &sync.Client{}
+	c := &remote.Client{}
 	bb, _ := archive.Select(src.Images, []string{"busybox:1.36"})
 	if _, err := sync.Push(ctx, c, src, bb, sync.PushOptions{To: reg.Host + "/one"}); err != nil {
 		t.Fatal(err)

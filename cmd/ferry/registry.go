@@ -11,6 +11,7 @@ import (
 
 	"github.com/oci-ferry/ferry/layout"
 	"github.com/oci-ferry/ferry/sync"
+	"github.com/oci-ferry/ferry/sync/remote"
 )
 
 // registryFlags are shared by the commands that talk to registries.
@@ -22,17 +23,17 @@ func registryFlags() []cli.Flag {
 		&cli.StringFlag{Name: "username", Usage: "user `NAME` for the registries named on the command line (the password comes from --password-stdin)"},
 		&cli.BoolFlag{Name: "password-stdin", Usage: "read the password for --username from stdin"},
 		&cli.IntFlag{Name: "concurrency", Usage: "blobs transferred at once", Value: layout.DefaultConcurrency},
-		&cli.DurationFlag{Name: "idle-timeout", Value: sync.DefaultIdleTimeout,
+		&cli.DurationFlag{Name: "idle-timeout", Value: remote.DefaultIdleTimeout,
 			Usage: "give up on a transfer that moves no byte for `DURATION` (a blob download then resumes where it stopped)"},
-		&cli.DurationFlag{Name: "retry-timeout", Value: sync.DefaultRetryTimeout,
+		&cli.DurationFlag{Name: "retry-timeout", Value: remote.DefaultRetryTimeout,
 			Usage: "give up on a request with no answer after `DURATION`, retries included (for a blob, counted from its last byte)"},
 	}
 }
 
 // newClient builds the registry client from the flags; hosts are the
 // registries the command line names, for --username.
-func newClient(c *cli.Context, hosts []string) (*sync.Client, error) {
-	static := map[string]sync.Credential{}
+func newClient(c *cli.Context, hosts []string) (*remote.Client, error) {
+	static := map[string]remote.Credential{}
 	if u := c.String("username"); u != "" {
 		if !c.Bool("password-stdin") {
 			return nil, usagef("--username needs --password-stdin (passwords on the command line leak into shell history)")
@@ -42,7 +43,7 @@ func newClient(c *cli.Context, hosts []string) (*sync.Client, error) {
 			return nil, err
 		}
 		for _, h := range hosts {
-			static[h] = sync.Credential{Username: u, Password: strings.TrimRight(line, "\r\n")}
+			static[h] = remote.Credential{Username: u, Password: strings.TrimRight(line, "\r\n")}
 		}
 	}
 	plain := map[string]bool{}
@@ -54,7 +55,7 @@ func newClient(c *cli.Context, hosts []string) (*sync.Client, error) {
 			return nil, usagef("--%s must be a positive duration, such as 90s or 5m", f)
 		}
 	}
-	return &sync.Client{Credentials: sync.DockerCredentials(static), PlainHTTP: plain, Insecure: c.Bool("insecure"), CAFile: c.String("ca-file"), Version: version,
+	return &remote.Client{Credentials: remote.DockerCredentials(static), PlainHTTP: plain, Insecure: c.Bool("insecure"), CAFile: c.String("ca-file"), Version: version,
 		IdleTimeout: c.Duration("idle-timeout"), RetryTimeout: c.Duration("retry-timeout")}, nil
 }
 

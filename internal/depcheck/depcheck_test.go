@@ -1,8 +1,8 @@
 // Package depcheck holds the test that keeps ferry's package graph as the
 // design says: cmd on top; sync, which copies between any two targets,
-// over archive; archive and verify side by side, all on layout, which
-// depends on no other ferry package; urfave/cli only in cmd, klauspost
-// only in archive.
+// over archive and sync/remote (the registry client); archive, verify and
+// sync/remote side by side, all on layout, which depends on no other ferry
+// package; urfave/cli only in cmd, klauspost only in archive.
 package depcheck
 
 import (
@@ -15,11 +15,12 @@ const mod = "github.com/oci-ferry/ferry/"
 
 // allowed lists, for each package, the ferry packages it may import.
 var allowed = map[string][]string{
-	"layout":    {},
-	"archive":   {"layout"},
-	"verify":    {"layout"},
-	"sync":      {"layout", "archive"},
-	"cmd/ferry": {"layout", "archive", "verify", "sync"},
+	"layout":      {},
+	"archive":     {"layout"},
+	"verify":      {"layout"},
+	"sync":        {"layout", "archive", "sync/remote"},
+	"sync/remote": {"layout"},
+	"cmd/ferry":   {"layout", "archive", "verify", "sync", "sync/remote"},
 }
 
 // onlyIn names third-party modules confined to one package.

@@ -6,7 +6,7 @@ import (
 	"github.com/oci-ferry/ferry/archive"
 	"github.com/oci-ferry/ferry/internal/memstore"
 	"github.com/oci-ferry/ferry/layout"
-	"github.com/oci-ferry/ferry/sync"
+	"github.com/oci-ferry/ferry/sync/remote"
 )
 
 // TestRoles pins which store plays which role. What may only be read must
@@ -25,9 +25,9 @@ func TestRoles(t *testing.T) {
 		{"layout.FS (a layout read in place)", (*layout.FS)(nil), roles{resolver: true, lister: true}},
 		{"layout.WithDoc", (*layout.WithDoc)(nil), roles{}},
 		{"archive.Source", (*archive.Source)(nil), roles{resolver: true, lister: true}},
-		{"sync.Repository", (*sync.Repository)(nil), roles{writable: true, resolver: true, tagger: true}},
-		{"sync.Repository.ReadOnly()", (&sync.Repository{}).ReadOnly(), roles{}},
-		{"sync.Remote (a pull's sources)", (*sync.Remote)(nil), roles{}},
+		{"remote.Repository", (*remote.Repository)(nil), roles{writable: true, resolver: true, tagger: true}},
+		{"remote.Repository.ReadOnly()", (&remote.Repository{}).ReadOnly(), roles{}},
+		{"remote.Sources (a pull's sources)", (*remote.Sources)(nil), roles{}},
 		{"memstore.Store", (*memstore.Store)(nil), roles{true, true, true, true}},
 	}
 	for _, c := range cases {

@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	gosync "sync"
+	"sync"
 	"testing"
 )
 
@@ -26,7 +26,7 @@ type Fault struct {
 type Proxy struct {
 	Host string
 
-	mu     gosync.Mutex
+	mu     sync.Mutex
 	faults []*Fault
 	hits   map[*Fault]int
 }

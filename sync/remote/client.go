@@ -1,4 +1,4 @@
-package sync
+package remote
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	gosync "sync"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -50,9 +50,9 @@ type Client struct {
 	// its last byte received. 0 means DefaultRetryTimeout.
 	RetryTimeout time.Duration
 
-	once   gosync.Once
+	once   sync.Once
 	client *http.Client
-	mu     gosync.Mutex
+	mu     sync.Mutex
 	tokens map[string]token  // host + scopes → token
 	basic  map[string]string // host → the Authorization header basic auth asked for
 	plain  map[string]bool   // loopback hosts found to speak plain HTTP

@@ -1,4 +1,4 @@
-package sync
+package remote
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	gosync "sync"
+	"sync"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -43,7 +43,7 @@ func TestParseChallenges(t *testing.T) {
 func TestBearerTokenFlow(t *testing.T) {
 	blob := []byte("token protected layer")
 	d := digest.FromBytes(blob)
-	var mu gosync.Mutex
+	var mu sync.Mutex
 	var realmCalls, leaks []string
 	realm := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.ParseForm()

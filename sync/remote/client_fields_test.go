@@ -1,21 +1,21 @@
-package sync_test
+package remote_test
 
 import (
 	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	gosync "sync"
+	"sync"
 	"testing"
 
 	"github.com/oci-ferry/ferry/layout"
-	"github.com/oci-ferry/ferry/sync"
+	"github.com/oci-ferry/ferry/sync/remote"
 )
 
 // TestVersionPerClient: each client sends its own version, even two at
 // once in one process: a package-wide version could not.
 func TestVersionPerClient(t *testing.T) {
-	var mu gosync.Mutex
+	var mu sync.Mutex
 	agents := map[string]bool{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
@@ -25,12 +25,12 @@ func TestVersionPerClient(t *testing.T) {
 	}))
 	defer srv.Close()
 	ref, _ := layout.ParseRef(strings.TrimPrefix(srv.URL, "http://") + "/a/b:v1")
-	var wg gosync.WaitGroup
+	var wg sync.WaitGroup
 	for _, v := range []string{"1.2.3", "4.5.6", ""} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			(&sync.Client{Version: v}).Repository(ref, false).Resolve(context.Background(), "v1")
+			(&remote.Client{Version: v}).Repository(ref, false).Resolve(context.Background(), "v1")
 		}()
 	}
 	wg.Wait()

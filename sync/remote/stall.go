@@ -1,10 +1,10 @@
-package sync
+package remote
 
 import (
 	"context"
 	"fmt"
 	"io"
-	gosync "sync"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -90,7 +90,7 @@ type idleBody struct {
 	wd     *watchdog
 	cancel context.CancelFunc
 	what   string
-	once   gosync.Once
+	once   sync.Once
 }
 
 func (b *idleBody) Read(p []byte) (int, error) {

@@ -1,22 +1,22 @@
-package sync_test
+package remote_test
 
 import (
 	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	gosync "sync"
+	"sync"
 	"testing"
 
 	"github.com/oci-ferry/ferry/internal/regtest"
 	"github.com/oci-ferry/ferry/layout"
-	"github.com/oci-ferry/ferry/sync"
+	"github.com/oci-ferry/ferry/sync/remote"
 )
 
 // realm is a token server that records every Authorization it receives.
 type realm struct {
 	srv  *httptest.Server
-	mu   gosync.Mutex
+	mu   sync.Mutex
 	seen []string
 }
 
@@ -49,11 +49,11 @@ func (rl *realm) gotSecret() bool {
 	return false
 }
 
-func alice(context.Context, string) (sync.Credential, error) {
-	return sync.Credential{Username: "alice", Password: "s3cret-pass", IdentityToken: ""}, nil
+func alice(context.Context, string) (remote.Credential, error) {
+	return remote.Credential{Username: "alice", Password: "s3cret-pass", IdentityToken: ""}, nil
 }
 
-func resolve(c *sync.Client, host string) error {
+func resolve(c *remote.Client, host string) error {
 	ref, _ := layout.ParseRef(host + "/team/app:v1")
 	_, err := c.Repository(ref, false).Resolve(context.Background(), "v1")
 	return err
@@ -66,7 +66,7 @@ func resolve(c *sync.Client, host string) error {
 func TestTokenRealmOverPlainHTTP(t *testing.T) {
 	plain := newRealm(t, false)
 	reg := regtest.StartWith(t, regtest.Options{TLS: true, TokenRealm: plain.srv.URL + "/token"})
-	err := resolve(&sync.Client{CAFile: reg.CAFile, Credentials: alice}, reg.Host)
+	err := resolve(&remote.Client{CAFile: reg.CAFile, Credentials: alice}, reg.Host)
 	if plain.gotSecret() {
 		t.Fatal("basic credentials were sent to a plain-HTTP token realm")
 	}
@@ -74,14 +74,14 @@ func TestTokenRealmOverPlainHTTP(t *testing.T) {
 		t.Fatalf("want a refusal that says why and what to do, got %v", err)
 	}
 	// Anonymous access still asks the realm: nothing secret to expose.
-	resolve(&sync.Client{CAFile: reg.CAFile}, reg.Host)
+	resolve(&remote.Client{CAFile: reg.CAFile}, reg.Host)
 	if len(plain.seen) == 0 || plain.gotSecret() {
 		t.Fatalf("anonymous token requests: %q", plain.seen)
 	}
 
 	secure := newRealm(t, true)
 	reg = regtest.StartWith(t, regtest.Options{TLS: true, TokenRealm: secure.srv.URL + "/token"})
-	resolve(&sync.Client{Insecure: true, Credentials: alice}, reg.Host) // the test realm's token is refused: only where it went matters
+	resolve(&remote.Client{Insecure: true, Credentials: alice}, reg.Host) // the test realm's token is refused: only where it went matters
 	if !secure.gotSecret() {
 		t.Fatal("an https token realm on another port did not receive the credentials")
 	}
@@ -91,7 +91,7 @@ func TestTokenRealmOverPlainHTTP(t *testing.T) {
 // its own host as a plain-HTTP realm, but not another one unless the user
 // names that host with --plain-http.
 func TestTokenRealmOfPlainRegistry(t *testing.T) {
-	var mu gosync.Mutex
+	var mu sync.Mutex
 	var own []string
 	var srv *httptest.Server
 	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -106,19 +106,19 @@ func TestTokenRealmOfPlainRegistry(t *testing.T) {
 		w.WriteHeader(http.StatusUnauthorized)
 	}))
 	defer srv.Close()
-	resolve(&sync.Client{Credentials: alice}, strings.TrimPrefix(srv.URL, "http://"))
+	resolve(&remote.Client{Credentials: alice}, strings.TrimPrefix(srv.URL, "http://"))
 	if len(own) == 0 || own[0] == "" {
 		t.Fatalf("the registry's own plain-HTTP realm did not get the credentials: %q", own)
 	}
 
 	other := newRealm(t, false)
 	reg := regtest.StartWith(t, regtest.Options{TokenRealm: other.srv.URL + "/token"})
-	err := resolve(&sync.Client{Credentials: alice}, reg.Host)
+	err := resolve(&remote.Client{Credentials: alice}, reg.Host)
 	if other.gotSecret() || err == nil || !strings.Contains(err.Error(), "not the registry's own host") {
 		t.Fatalf("a plain realm on another port: sent=%v, err=%v", other.gotSecret(), err)
 	}
 	otherHost := strings.TrimPrefix(other.srv.URL, "http://")
-	resolve(&sync.Client{Credentials: alice, PlainHTTP: map[string]bool{otherHost: true}}, reg.Host)
+	resolve(&remote.Client{Credentials: alice, PlainHTTP: map[string]bool{otherHost: true}}, reg.Host)
 	if !other.gotSecret() {
 		t.Fatal("a realm the user named with --plain-http did not get the credentials")
 	}
@@ -139,8 +139,8 @@ func TestTokenGrantNotRedirected(t *testing.T) {
 		w.WriteHeader(http.StatusUnauthorized)
 	}))
 	defer srv.Close()
-	c := &sync.Client{Insecure: true, Credentials: func(context.Context, string) (sync.Credential, error) {
-		return sync.Credential{IdentityToken: "refresh-secret"}, nil
+	c := &remote.Client{Insecure: true, Credentials: func(context.Context, string) (remote.Credential, error) {
+		return remote.Credential{IdentityToken: "refresh-secret"}, nil
 	}}
 	err := resolve(c, strings.TrimPrefix(srv.URL, "http://"))
 	if elsewhere.gotSecret() || err == nil || !strings.Contains(err.Error(), "redirect") {

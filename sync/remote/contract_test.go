@@ -1,4 +1,4 @@
-package sync_test
+package remote_test
 
 import (
 	"bytes"
@@ -17,7 +17,7 @@ import (
 
 	"github.com/oci-ferry/ferry/internal/regtest"
 	"github.com/oci-ferry/ferry/layout"
-	"github.com/oci-ferry/ferry/sync"
+	"github.com/oci-ferry/ferry/sync/remote"
 )
 
 // counted puts a proxy that counts requests in front of reg.
@@ -38,7 +38,7 @@ func counted(t *testing.T, reg *regtest.Registry) (string, *atomic.Int64) {
 func TestPushRefusesBadDescriptors(t *testing.T) {
 	host, hits := counted(t, regtest.Start(t))
 	ref, _ := layout.ParseRef(host + "/contract/app:v1")
-	repo := (&sync.Client{}).Repository(ref, true)
+	repo := (&remote.Client{}).Repository(ref, true)
 	good := digest.FromString("x")
 	for name, tc := range map[string]struct {
 		d    ocispec.Descriptor
@@ -67,7 +67,7 @@ func TestPushRefusesBadDescriptors(t *testing.T) {
 func TestPushVerifiesPlainReader(t *testing.T) {
 	reg := regtest.Start(t)
 	ref, _ := layout.ParseRef(reg.Host + "/contract/app:v1")
-	repo := (&sync.Client{}).Repository(ref, true)
+	repo := (&remote.Client{}).Repository(ref, true)
 	good := []byte("the layer as described")
 	bad := bytes.Clone(good)
 	bad[3] ^= 1
@@ -86,7 +86,7 @@ func TestPushVerifiesPlainReader(t *testing.T) {
 		t.Fatal(err)
 	}
 	ref2, _ := layout.ParseRef(reg.Host + "/contract/other:v1")
-	c := &sync.Client{}
+	c := &remote.Client{}
 	first := c.Repository(ref, true)
 	if ok, err := first.Exists(context.Background(), d); !ok || err != nil { // teaches the client where the blob is
 		t.Fatal(ok, err)

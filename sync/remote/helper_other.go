@@ -1,6 +1,6 @@
 //go:build !unix
 
-package sync
+package remote
 
 import "os/exec"
 

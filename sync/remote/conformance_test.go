@@ -1,10 +1,10 @@
-package sync_test
+package remote_test
 
 import (
 	"bytes"
 	"context"
 	"fmt"
-	gosync "sync"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -13,7 +13,7 @@ import (
 	"github.com/oci-ferry/ferry/internal/regtest"
 	"github.com/oci-ferry/ferry/layout"
 	"github.com/oci-ferry/ferry/layout/storetest"
-	"github.com/oci-ferry/ferry/sync"
+	"github.com/oci-ferry/ferry/sync/remote"
 )
 
 // TestRepositoryConformance holds the registry repository to the same
@@ -22,10 +22,10 @@ import (
 // tagger. Each store is a fresh repository, so subtests never share one.
 func TestRepositoryConformance(t *testing.T) {
 	reg := regtest.Start(t)
-	c := &sync.Client{}
+	c := &remote.Client{}
 	var n atomic.Int64
-	var mu gosync.Mutex
-	fresh := func(t *testing.T) *sync.Repository {
+	var mu sync.Mutex
+	fresh := func(t *testing.T) *remote.Repository {
 		mu.Lock()
 		defer mu.Unlock()
 		ref, err := layout.ParseRef(fmt.Sprintf("%s/conformance/r%d", reg.Host, n.Add(1)))

@@ -1,4 +1,4 @@
-package sync
+package remote
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	gosync "sync"
+	"sync"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -49,7 +49,7 @@ type blobReader struct {
 
 	// mu guards body and closed: Close may come from another goroutine
 	// (a read-ahead's owner) while Read is resuming onto a new body.
-	mu     gosync.Mutex
+	mu     sync.Mutex
 	body   io.ReadCloser
 	closed bool
 }

@@ -1,4 +1,4 @@
-package sync_test
+package remote_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/oci-ferry/ferry/layout"
-	"github.com/oci-ferry/ferry/sync"
+	"github.com/oci-ferry/ferry/sync/remote"
 )
 
 // TestRedirectDropsCredentials: a registry that wants basic auth and
@@ -42,8 +42,8 @@ func TestRedirectDropsCredentials(t *testing.T) {
 	}))
 	defer reg.Close()
 	host := strings.TrimPrefix(reg.URL, "http://")
-	c := &sync.Client{Credentials: func(context.Context, string) (sync.Credential, error) {
-		return sync.Credential{Username: "bob", Password: "hunter2"}, nil
+	c := &remote.Client{Credentials: func(context.Context, string) (remote.Credential, error) {
+		return remote.Credential{Username: "bob", Password: "hunter2"}, nil
 	}}
 	ref, _ := layout.ParseRef(host + "/team/app:v1")
 	repo := c.Repository(ref, false)

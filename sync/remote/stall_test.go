@@ -1,4 +1,4 @@
-package sync_test
+package remote_test
 
 import (
 	"bytes"
@@ -9,7 +9,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	gosync "sync"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,7 +18,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/oci-ferry/ferry/layout"
-	"github.com/oci-ferry/ferry/sync"
+	"github.com/oci-ferry/ferry/sync/remote"
 )
 
 // stallingBlobs serves one blob; the first stalls requests send half of
@@ -63,7 +63,7 @@ func TestStalledBodyResumes(t *testing.T) {
 	blob := bytes.Repeat([]byte("stall "), 50000)
 	host, hits := stallingBlobs(t, blob, 1)
 	ref, _ := layout.ParseRef(host + "/s/app:v1")
-	c := &sync.Client{IdleTimeout: 200 * time.Millisecond, RetryTimeout: 5 * time.Second}
+	c := &remote.Client{IdleTimeout: 200 * time.Millisecond, RetryTimeout: 5 * time.Second}
 	got, err := layout.ReadAll(context.Background(), c.Repository(ref, false), blobDesc(blob), 1<<20)
 	if err != nil || !bytes.Equal(got, blob) || hits.Load() != 2 {
 		t.Fatalf("after one stall: %d bytes, %d requests, %v", len(got), hits.Load(), err)
@@ -76,7 +76,7 @@ func TestStalledBodyGivesUp(t *testing.T) {
 	blob := bytes.Repeat([]byte("stall "), 50000)
 	host, hits := stallingBlobs(t, blob, 1000)
 	ref, _ := layout.ParseRef(host + "/s/app:v1")
-	c := &sync.Client{IdleTimeout: 200 * time.Millisecond, RetryTimeout: 700 * time.Millisecond}
+	c := &remote.Client{IdleTimeout: 200 * time.Millisecond, RetryTimeout: 700 * time.Millisecond}
 	start := time.Now()
 	_, err := layout.ReadAll(context.Background(), c.Repository(ref, false), blobDesc(blob), 1<<20)
 	took := time.Since(start)
@@ -92,7 +92,7 @@ func TestSilentServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mu gosync.Mutex
+	var mu sync.Mutex
 	var conns []net.Conn
 	var accepted atomic.Int64
 	go func() {
@@ -117,7 +117,7 @@ func TestSilentServer(t *testing.T) {
 		mu.Unlock()
 	}()
 	ref, _ := layout.ParseRef(l.Addr().String() + "/s/app:v1")
-	c := &sync.Client{PlainHTTP: map[string]bool{l.Addr().String(): true}, RetryTimeout: 600 * time.Millisecond}
+	c := &remote.Client{PlainHTTP: map[string]bool{l.Addr().String(): true}, RetryTimeout: 600 * time.Millisecond}
 	start := time.Now()
 	_, err = c.Repository(ref, false).Resolve(context.Background(), "v1")
 	took := time.Since(start)
@@ -145,7 +145,7 @@ func TestUploadToServerThatStopsReading(t *testing.T) {
 	defer func() { close(done); srv.Close() }()
 	blob := make([]byte, 64<<20)
 	ref, _ := layout.ParseRef(strings.TrimPrefix(srv.URL, "http://") + "/s/app:v1")
-	c := &sync.Client{IdleTimeout: 300 * time.Millisecond}
+	c := &remote.Client{IdleTimeout: 300 * time.Millisecond}
 	start := time.Now()
 	err := c.Repository(ref, true).Push(context.Background(), blobDesc(blob), bytes.NewReader(blob))
 	if took := time.Since(start); err == nil || !strings.Contains(err.Error(), "idle time-out") || took > 5*time.Second {
@@ -159,9 +159,9 @@ func TestStallIsFinal(t *testing.T) {
 	blob := bytes.Repeat([]byte("stall "), 50000)
 	host, hits := stallingBlobs(t, blob, 1000)
 	ref, _ := layout.ParseRef(host + "/s/app:v1")
-	c := &sync.Client{IdleTimeout: 100 * time.Millisecond, RetryTimeout: time.Minute}
+	c := &remote.Client{IdleTimeout: 100 * time.Millisecond, RetryTimeout: time.Minute}
 	_, err := layout.ReadAll(context.Background(), c.Repository(ref, false), blobDesc(blob), 1<<20)
-	if err == nil || sync.Retryable(err) || !strings.Contains(err.Error(), "gave up after 5 resumes") || hits.Load() != 6 {
-		t.Fatalf("%d requests, retryable=%v: %v", hits.Load(), sync.Retryable(err), err)
+	if err == nil || remote.Retryable(err) || !strings.Contains(err.Error(), "gave up after 5 resumes") || hits.Load() != 6 {
+		t.Fatalf("%d requests, retryable=%v: %v", hits.Load(), remote.Retryable(err), err)
 	}
 }

@@ -1,4 +1,4 @@
-package sync
+package remote
 
 import (
 	"bytes"
@@ -9,7 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
-	gosync "sync"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -32,7 +32,7 @@ type Repository struct {
 
 	// last is the manifest Resolve fetched, kept so the walk that follows
 	// does not ask for it a second time.
-	mu   gosync.Mutex
+	mu   sync.Mutex
 	last map[digest.Digest][]byte
 }
 
