@@ -50,9 +50,9 @@ type Pulled struct {
 // read-only Store over the registries they come from.
 type Plan struct {
 	Sources *remote.Sources
-	Images []layout.Image
-	Graphs []*layout.Graph
-	Pulled []Pulled
+	Images  []layout.Image
+	Graphs  []*layout.Graph
+	Pulled  []Pulled
 }
 
 // Resolve reads the manifests of every image refs names (and of their
