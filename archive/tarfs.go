@@ -100,6 +100,9 @@ func eachEntry(ctx context.Context, tr *tar.Reader, label string, fn func(*entry
 			if cerr := ctx.Err(); cerr != nil {
 				return fmt.Errorf("%s: %w", label, cerr)
 			}
+			if we := (*windowError)(nil); errors.As(err, &we) {
+				return fmt.Errorf("%s: %w", label, err) // not truncated: say what it is
+			}
 			return fmt.Errorf("%s: reading tar: %w (is the archive truncated or not a tar?)", label, err)
 		}
 		e, err := headerEntry(h)
