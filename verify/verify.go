@@ -63,6 +63,10 @@ func Check(ctx context.Context, src Source, images []layout.Image, rep *Report, 
 	}
 	c := &checker{src: src, rep: rep, docs: map[digest.Digest]*doc{}, leaves: map[digest.Digest]ocispec.Descriptor{},
 		leafSt: map[digest.Digest]status{}, owner: map[digest.Digest]string{}, plat: map[digest.Digest]string{}}
+	for _, cl := range layout.NameClashes(images) {
+		c.rep.Problems = append(c.rep.Problems, Problem{Kind: KindName, Image: cl.Name, Digest: string(cl.Digests[0]),
+			Message: cl.String() + "; engines keep one without a word (docker load the last), and ferry import refuses it"})
+	}
 	for _, im := range images {
 		c.checkName(im)
 		c.visit(ctx, im.Desc, im.Name(), 0)
