@@ -100,6 +100,11 @@ func Import(ctx context.Context, src, dir string, opts ImportOptions) (res *Impo
 		}
 		res.Images = append(res.Images, ImportedImage{Name: im.Name(), Digest: im.Desc.Digest, Platforms: layout.RootPlatforms(ctx, s, g, im.Desc), Missing: missing})
 	}
+	notes, bad, err := layout.CheckConfigs(ctx, s, g)
+	if err != nil {
+		return nil, fmt.Errorf("%s: image %s: manifest %s: %w", src, imageName(images, g.Owner(bad)), bad, err)
+	}
+	res.Notes = append(res.Notes, notes...)
 	if opts.Total != nil {
 		opts.Total(g.Size())
 	}
