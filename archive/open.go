@@ -256,7 +256,7 @@ func (src *Source) Check(ctx context.Context, d ocispec.Descriptor) error {
 			return err
 		}
 		defer rc.Close()
-		vr, err := layout.NewVerifyReader(rc, d)
+		vr, err := layout.NewVerifyReader(ctxReader{ctx, rc}, d)
 		if err == nil {
 			err = vr.Drain()
 		}

@@ -244,3 +244,25 @@ func (p pastEnd) ReadAt(b []byte, off int64) (int, error) {
 func ociDesc(b layout.BlobInfo) ocispec.Descriptor {
 	return ocispec.Descriptor{MediaType: "application/octet-stream", Digest: b.Digest, Size: b.Size}
 }
+
+// Hashing a blob of an in-place archive stops with the context too, not
+// only the indexing: a signal during verify of a 50 GB layer is prompt.
+func TestCheckStopsWhenCancelled(t *testing.T) {
+	a := ferryArchive(t)
+	tfs, err := indexTar(context.Background(), bytes.NewReader(a), int64(len(a)), "a.tar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &Source{}
+	if err := src.load(context.Background(), layout.NewFS(tfs, "a.tar"), hashMember); err != nil {
+		t.Fatal(err)
+	}
+	blobs, _ := src.Blobs(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, b := range blobs {
+		if err := src.Check(ctx, ociDesc(b)); !errors.Is(err, context.Canceled) {
+			t.Fatalf("%s: %v", b.Path, err)
+		}
+	}
+}
