@@ -3,6 +3,7 @@ package archive
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 
@@ -47,9 +48,13 @@ func compressionOf(head []byte) Compression {
 	return None
 }
 
-// maxZstdWindow caps the decoder window: klauspost would otherwise accept
-// frames demanding up to 512 MiB of memory from a hostile archive.
-const maxZstdWindow = 64 << 20
+// maxZstdWindow caps the decoder window, which is the memory a zstd stream
+// makes its reader hold (klauspost would grant a hostile frame 512 MiB).
+// 128 MiB (windowLog 27) is what plain `zstd --long` and the strongest
+// levels (--ultra -22) write, so every archive zstd makes without an
+// explicit --long=28 or more opens; beyond it the stream is refused with
+// what to do, never with a guess.
+const maxZstdWindow = 128 << 20
 
 // decompress returns a reader of the decompressed stream.
 func decompress(r io.Reader, c Compression) (io.ReadCloser, error) {
@@ -61,13 +66,62 @@ func decompress(r io.Reader, c Compression) (io.ReadCloser, error) {
 		}
 		return zr, nil
 	case Zstd:
+		if br, ok := r.(*bufio.Reader); ok {
+			if err := checkZstdWindow(br); err != nil {
+				return nil, err
+			}
+		}
 		zr, err := zstd.NewReader(r, zstd.WithDecoderMaxWindow(maxZstdWindow), zstd.WithDecoderMaxMemory(maxZstdWindow), zstd.WithDecoderConcurrency(0))
 		if err != nil {
 			return nil, fmt.Errorf("zstd: %w", err)
 		}
-		return zr.IOReadCloser(), nil
+		return zstdReader{zr.IOReadCloser()}, nil
 	}
 	return io.NopCloser(r), nil
+}
+
+// windowError is a zstd frame that needs more window than maxZstdWindow.
+// Size is what the first frame asks for, 0 when a later frame asked.
+type windowError struct{ size uint64 }
+
+func (e *windowError) Error() string {
+	need := fmt.Sprintf("more than %d MiB", maxZstdWindow>>20)
+	if e.size > 0 {
+		need = fmt.Sprintf("%d MiB", (e.size+(1<<20)-1)>>20)
+	}
+	return fmt.Sprintf("zstd: the stream needs %s of memory as its decoding window (it was compressed with zstd --long=28 or more) and ferry allows %d MiB: "+
+		"recompress it with zstd --long=27 or less, or decompress it first (zstd -d --long=31) and give ferry the .tar, which is read in place",
+		need, maxZstdWindow>>20)
+}
+
+// checkZstdWindow reads the window the first frame asks for, so the
+// refusal can say how much it is.
+func checkZstdWindow(br *bufio.Reader) error {
+	head, _ := br.Peek(zstd.HeaderMaxSize)
+	var h zstd.Header
+	if h.Decode(head) != nil {
+		return nil // the decoder will say what is wrong
+	}
+	w := h.WindowSize
+	if h.SingleSegment {
+		w = h.FrameContentSize
+	}
+	if w > maxZstdWindow {
+		return &windowError{size: w}
+	}
+	return nil
+}
+
+// zstdReader turns the decoder's window refusals, which klauspost words as
+// a size limit, into windowError.
+type zstdReader struct{ io.ReadCloser }
+
+func (z zstdReader) Read(b []byte) (int, error) {
+	n, err := z.ReadCloser.Read(b)
+	if errors.Is(err, zstd.ErrWindowSizeExceeded) || errors.Is(err, zstd.ErrDecoderSizeExceeded) {
+		err = &windowError{}
+	}
+	return n, err
 }
 
 // CompressionFor picks the output compression from a file name: ferry

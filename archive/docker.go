@@ -210,7 +210,7 @@ func hashMember(s *layout.FS) factsFunc {
 			return fileFacts{}, err
 		}
 		h := digest.Canonical.Digester()
-		size, err := layout.CopyBuffer(h.Hash(), rs)
+		size, err := layout.CopyBuffer(h.Hash(), ctxReader{ctx, rs})
 		if err != nil {
 			return fileFacts{}, err
 		}
@@ -219,7 +219,7 @@ func hashMember(s *layout.FS) factsFunc {
 			if _, err := rs.Seek(0, io.SeekStart); err != nil {
 				return fileFacts{}, err
 			}
-			zr, err := decompress(rs, comp)
+			zr, err := decompress(ctxReader{ctx, rs}, comp)
 			if err != nil {
 				return fileFacts{}, err
 			}

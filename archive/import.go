@@ -75,6 +75,11 @@ func Import(ctx context.Context, src, dir string, opts ImportOptions) (res *Impo
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", src, err)
 	}
+	// Keeping either image of a clashing name would be a guess, and
+	// docker load's guess (the last) is not what another tool makes.
+	if cl := layout.NameClashes(images); len(cl) > 0 {
+		return nil, fmt.Errorf("%s: %w: %s; ferry will not pick one: import the one you mean by NAME@DIGEST", src, layout.ErrAmbiguous, cl[0])
+	}
 	res = &ImportResult{Format: s.Format, Mode: s.Mode, Notes: s.Notes}
 	roots := make([]ocispec.Descriptor, 0, len(images))
 	for _, im := range images {
@@ -95,6 +100,11 @@ func Import(ctx context.Context, src, dir string, opts ImportOptions) (res *Impo
 		}
 		res.Images = append(res.Images, ImportedImage{Name: im.Name(), Digest: im.Desc.Digest, Platforms: layout.RootPlatforms(ctx, s, g, im.Desc), Missing: missing})
 	}
+	notes, bad, err := layout.CheckConfigs(ctx, s, g)
+	if err != nil {
+		return nil, fmt.Errorf("%s: image %s: manifest %s: %w", src, imageName(images, g.Owner(bad)), bad, err)
+	}
+	res.Notes = append(res.Notes, notes...)
 	if opts.Total != nil {
 		opts.Total(g.Size())
 	}

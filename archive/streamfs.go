@@ -48,7 +48,7 @@ func readStream(ctx context.Context, r io.Reader, label string, txn *layout.Txn)
 	if txn != nil {
 		s.root = txn.Root()
 	}
-	tr := tar.NewReader(r)
+	tr := tar.NewReader(ctxReader{ctx, r})
 	br := bufio.NewReaderSize(nil, 64<<10)
 	err := eachEntry(ctx, tr, label, func(e *entry) error {
 		if e.kind == kindFile {
@@ -135,6 +135,20 @@ func (s *streamFS) ingest(ctx context.Context, e *entry, br *bufio.Reader, txn *
 		s.problems = append(s.problems, e.err)
 	}
 	return nil
+}
+
+// ctxReader ends a stream once ctx is done, so a signal stops the read
+// inside one huge entry or a long run of headers, not only between entries.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(b []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(b)
 }
 
 func looksJSON(head []byte) bool {

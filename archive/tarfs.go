@@ -4,58 +4,79 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 )
 
-// tarFS serves an uncompressed tar file in place: one pass over the headers
+// tarFS serves an uncompressed tar in place: one pass over the headers
 // records where each entry's data starts, and every Open is a section of
-// the file. Nothing is extracted, so reading a 50 GB archive needs no
-// scratch space, and many goroutines can hash blobs at once with ReadAt.
+// it. Nothing is extracted, so reading a 50 GB archive needs no scratch
+// space, and many goroutines can hash blobs at once with ReadAt. It needs
+// only an io.ReaderAt and a size, so a file, the volumes of a split
+// archive or a range server can stand behind it alike.
 type tarFS struct {
 	tree
-	f *os.File
+	r    io.ReaderAt
+	size int64
 }
 
-// positionReader tracks the offset archive/tar has consumed; after Next the
-// position is where the entry's data begins. It keeps io.Seeker so tar
-// skips entry data with a seek instead of reading it.
+// positionReader reads r from pos on and tracks the offset archive/tar has
+// consumed; after Next the position is where the entry's data begins. It
+// is an io.Seeker so tar skips entry data by moving pos instead of reading
+// it, and it never reads past size, so bytes appended to a file while it
+// is indexed are not taken for part of it.
 type positionReader struct {
-	f   *os.File
-	pos int64
+	r    io.ReaderAt
+	pos  int64
+	size int64
 }
 
 func (p *positionReader) Read(b []byte) (int, error) {
-	n, err := p.f.Read(b)
+	if p.pos >= p.size {
+		return 0, io.EOF
+	}
+	if rest := p.size - p.pos; int64(len(b)) > rest {
+		b = b[:rest]
+	}
+	n, err := p.r.ReadAt(b, p.pos)
 	p.pos += int64(n)
+	if err == io.EOF && n > 0 {
+		err = nil
+	}
 	return n, err
 }
 
 func (p *positionReader) Seek(off int64, whence int) (int64, error) {
-	n, err := p.f.Seek(off, whence)
-	if err == nil {
-		p.pos = n
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		off += p.pos
+	case io.SeekEnd:
+		off += p.size
+	default:
+		return 0, errors.New("seek: invalid whence")
 	}
-	return n, err
+	if off < 0 {
+		return 0, errors.New("seek: negative position")
+	}
+	p.pos = off
+	return off, nil
 }
 
-// indexTar reads the headers of the tar in f.
-func indexTar(f *os.File, label string) (*tarFS, error) {
-	t := &tarFS{tree: newTree(label), f: f}
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	end := fi.Size()
-	pr := &positionReader{f: f}
-	err = eachEntry(context.Background(), tar.NewReader(pr), label, func(e *entry) error {
+// indexTar reads the headers of the tar of size bytes in r. It stops, with
+// ctx's error, between any two entries once ctx is done: a tar of a million
+// entries is as interruptible as a small one.
+func indexTar(ctx context.Context, r io.ReaderAt, size int64, label string) (*tarFS, error) {
+	t := &tarFS{tree: newTree(label), r: r, size: size}
+	pr := &positionReader{r: r, size: size}
+	err := eachEntry(ctx, tar.NewReader(pr), label, func(e *entry) error {
 		e.off = pr.pos
-		if e.kind == kindFile && e.off+e.size > end {
-			return fmt.Errorf("%s: entry %q needs %d bytes but the file ends after %d: the archive is truncated: %w", label, e.name, e.size, end-e.off, io.ErrUnexpectedEOF)
+		if e.kind == kindFile && e.off+e.size > size {
+			return fmt.Errorf("%s: entry %q needs %d bytes but the file ends after %d: the archive is truncated: %w", label, e.name, e.size, size-e.off, io.ErrUnexpectedEOF)
 		}
-		return t.add(e, t.sameContent)
+		return t.add(e, func(a, b *entry) (bool, error) { return t.sameContent(ctx, a, b) })
 	})
 	if err != nil {
 		return nil, err
@@ -76,6 +97,12 @@ func eachEntry(ctx context.Context, tr *tar.Reader, label string, fn func(*entry
 			return nil
 		}
 		if err != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				return fmt.Errorf("%s: %w", label, cerr)
+			}
+			if we := (*windowError)(nil); errors.As(err, &we) {
+				return fmt.Errorf("%s: %w", label, err) // not truncated: say what it is
+			}
 			return fmt.Errorf("%s: reading tar: %w (is the archive truncated or not a tar?)", label, err)
 		}
 		e, err := headerEntry(h)
@@ -113,11 +140,14 @@ func headerEntry(h *tar.Header) (*entry, error) {
 }
 
 // sameContent compares two entries byte by byte.
-func (t *tarFS) sameContent(a, b *entry) (bool, error) {
-	ra := io.NewSectionReader(t.f, a.off, a.size)
-	rb := io.NewSectionReader(t.f, b.off, b.size)
+func (t *tarFS) sameContent(ctx context.Context, a, b *entry) (bool, error) {
+	ra := io.NewSectionReader(t.r, a.off, a.size)
+	rb := io.NewSectionReader(t.r, b.off, b.size)
 	ba, bb := make([]byte, 64<<10), make([]byte, 64<<10)
 	for {
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
 		na, ea := io.ReadFull(ra, ba)
 		nb, _ := io.ReadFull(rb, bb)
 		if na != nb || !bytes.Equal(ba[:na], bb[:nb]) {
@@ -138,7 +168,7 @@ func (t *tarFS) Open(name string) (fs.File, error) {
 	if err != nil || dir != nil {
 		return dir, err
 	}
-	return &sectionFile{e: e, SectionReader: io.NewSectionReader(t.f, e.off, e.size)}, nil
+	return &sectionFile{e: e, SectionReader: io.NewSectionReader(t.r, e.off, e.size)}, nil
 }
 
 // sectionFile is a regular entry of an in-place tar.

@@ -1,6 +1,8 @@
 package archive_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"os"
@@ -34,41 +36,12 @@ func TestEveryToolShape(t *testing.T) {
 		t.Run(f.Name+filepath.Ext(f.Path), func(t *testing.T) {
 			dst := filepath.Join(t.TempDir(), "dst")
 			if f.Bad {
-				if _, err := archive.Import(ctx, set.Dir, dst, archive.ImportOptions{Names: []string{"busybox:1.36"}}); err != nil {
-					t.Fatal(err)
-				}
-				before := tree(t, dst)
-				_, err := archive.Import(ctx, f.Path, dst, archive.ImportOptions{})
-				if err == nil {
-					t.Fatalf("import of %s succeeded (%s)", f.Name, f.Note)
-				}
-				for _, m := range f.Mention {
-					if !strings.Contains(err.Error(), m) && !strings.Contains(err.Error(), strings.ReplaceAll(m, `\`, `\\`)) {
-						t.Errorf("error does not mention %q: %v", m, err)
-					}
-				}
-				if after := tree(t, dst); !reflect.DeepEqual(before, after) {
-					t.Fatal("failed import changed the destination")
-				}
-				// verify must fail too, on the same evidence.
-				msgs := []string{}
-				if src, err := archive.Open(ctx, f.Path, archive.OpenOptions{}); err != nil {
-					msgs = append(msgs, err.Error())
-				} else {
-					rep := audit(src)
-					src.Close()
-					if rep.OK {
-						t.Fatalf("verify passed %s (%s)", f.Name, f.Note)
-					}
-					for _, p := range rep.Problems {
-						msgs = append(msgs, p.Message+" "+p.Digest+" "+p.File)
-					}
-				}
-				all := strings.Join(msgs, "\n")
-				for _, m := range f.Mention {
-					if !strings.Contains(all, m) && !strings.Contains(all, strings.ReplaceAll(m, `\`, `\\`)) {
-						t.Errorf("verify does not mention %q: %v", m, msgs)
-					}
+				refused(t, set.Dir, f.Path, f)
+				// The stream reader must refuse what the in-place one does.
+				if strings.HasSuffix(f.Path, ".tar") {
+					gz := filepath.Join(t.TempDir(), f.Name+".tar.gz")
+					writeGzip(t, f.Path, gz)
+					refused(t, set.Dir, gz, f)
 				}
 				return
 			}
@@ -118,6 +91,66 @@ func TestEveryToolShape(t *testing.T) {
 				t.Fatalf("changed in transit: %v vs %v", a, b)
 			}
 		})
+	}
+}
+
+// refused checks that import and verify of a hostile input at p both fail
+// naming f's defect, and that the failed import leaves an existing
+// destination exactly as it was.
+func refused(t *testing.T, good, p string, f fixtures.Fixture) {
+	t.Helper()
+	ctx := context.Background()
+	dst := filepath.Join(t.TempDir(), "dst")
+	if _, err := archive.Import(ctx, good, dst, archive.ImportOptions{Names: []string{"busybox:1.36"}}); err != nil {
+		t.Fatal(err)
+	}
+	before := tree(t, dst)
+	_, err := archive.Import(ctx, p, dst, archive.ImportOptions{})
+	if err == nil {
+		t.Fatalf("import of %s succeeded (%s)", p, f.Note)
+	}
+	for _, m := range f.Mention {
+		if !strings.Contains(err.Error(), m) && !strings.Contains(err.Error(), strings.ReplaceAll(m, `\`, `\\`)) {
+			t.Errorf("%s: error does not mention %q: %v", p, m, err)
+		}
+	}
+	if after := tree(t, dst); !reflect.DeepEqual(before, after) {
+		t.Fatal("failed import changed the destination")
+	}
+	// verify must fail too, on the same evidence.
+	msgs := []string{}
+	if src, err := archive.Open(ctx, p, archive.OpenOptions{}); err != nil {
+		msgs = append(msgs, err.Error())
+	} else {
+		rep := audit(src)
+		src.Close()
+		if rep.OK {
+			t.Fatalf("verify passed %s (%s)", p, f.Note)
+		}
+		for _, p := range rep.Problems {
+			msgs = append(msgs, p.Message+" "+p.Digest+" "+p.File)
+		}
+	}
+	all := strings.Join(msgs, "\n")
+	for _, m := range f.Mention {
+		if !strings.Contains(all, m) && !strings.Contains(all, strings.ReplaceAll(m, `\`, `\\`)) {
+			t.Errorf("%s: verify does not mention %q: %v", p, m, msgs)
+		}
+	}
+}
+
+func writeGzip(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(b)
+	zw.Close()
+	if err := os.WriteFile(to, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 

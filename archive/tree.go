@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"path"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -33,76 +34,138 @@ type entry struct {
 }
 
 // tree is the directory structure of a tar's entries, shared by the
-// in-place and streamed readers so both present the same fs.FS.
+// in-place and streamed readers so both present the same fs.FS. It is a
+// trie of path components: adding or finding a name is one pass over it,
+// where a map of every parent directory's full path would hash each prefix
+// again (quadratic in the depth of a hostile name).
 type tree struct {
-	label   string
-	entries map[string]*entry
-	dirs    map[string]map[string]bool
+	label string
+	root  *node
+}
+
+type node struct {
+	e    *entry
+	kids map[string]*node // nil unless e is a directory
 }
 
 func newTree(label string) tree {
-	return tree{label: label, entries: map[string]*entry{}, dirs: map[string]map[string]bool{".": {}}}
+	return tree{label: label, root: &node{e: &entry{name: ".", kind: kindDir}, kids: map[string]*node{}}}
 }
 
 // add records e. A repeated name is accepted only if same says the two
 // entries carry identical content: extraction semantics (last wins) and
-// validation (first wins) must never be able to disagree.
+// validation (first wins) must never be able to disagree. An entry below
+// a file or a link is refused: an extractor would write it through the
+// link, outside the place it seems to be.
 func (t *tree) add(e *entry, same func(a, b *entry) (bool, error)) error {
-	if old, ok := t.entries[e.name]; ok {
-		if old.kind == kindDir && e.kind == kindDir {
-			return nil
+	n, name := t.root, e.name
+	for i := 0; ; {
+		end := len(name)
+		if j := strings.IndexByte(name[i:], '/'); j >= 0 {
+			end = i + j
 		}
-		ok := old.kind == e.kind && old.size == e.size && old.link == e.link
-		if ok && e.kind == kindFile {
-			var err error
-			if ok, err = same(old, e); err != nil {
-				return err
+		comp := name[i:end]
+		child := n.kids[comp]
+		if end == len(name) {
+			if child == nil {
+				child = &node{e: e}
+				if e.kind == kindDir {
+					child.kids = map[string]*node{}
+				}
+				n.kids[comp] = child
+				return nil
 			}
+			return t.again(child.e, e, same)
 		}
-		if !ok {
-			return fmt.Errorf("%s: %w: duplicate entry %q with different content", t.label, layout.ErrUnsafe, e.name)
+		if child == nil {
+			child = &node{e: &entry{name: name[:end], kind: kindDir}, kids: map[string]*node{}}
+			n.kids[comp] = child
+		} else if child.e.kind != kindDir {
+			return fmt.Errorf("%s: %w: entry %q lies under %q, which is %s, not a directory", t.label, layout.ErrUnsafe, e.name, child.e.name, child.e.kind)
 		}
+		n, i = child, end+1
+	}
+}
+
+// again decides on a name seen twice.
+func (t *tree) again(old, e *entry, same func(a, b *entry) (bool, error)) error {
+	if old.kind == kindDir && e.kind == kindDir {
 		return nil
 	}
-	t.entries[e.name] = e
-	for p := e.name; p != "."; {
-		dir := path.Dir(p)
-		if t.dirs[dir] == nil {
-			t.dirs[dir] = map[string]bool{}
-		}
-		t.dirs[dir][path.Base(p)] = true
-		if _, ok := t.entries[dir]; !ok && dir != "." {
-			t.entries[dir] = &entry{name: dir, kind: kindDir}
-		}
-		p = dir
+	if old.kind == kindDir {
+		return fmt.Errorf("%s: %w: entry %q is %s, not a directory, but earlier entries lie under it", t.label, layout.ErrUnsafe, e.name, e.kind)
 	}
-	if e.kind == kindDir && t.dirs[e.name] == nil {
-		t.dirs[e.name] = map[string]bool{}
+	ok := old.kind == e.kind && old.size == e.size && old.link == e.link
+	if ok && e.kind == kindFile {
+		var err error
+		if ok, err = same(old, e); err != nil {
+			return err
+		}
+	}
+	if !ok {
+		return fmt.Errorf("%s: %w: duplicate entry %q with different content", t.label, layout.ErrUnsafe, e.name)
 	}
 	return nil
 }
 
-func (t *tree) lookup(op, name string) (*entry, error) {
+// find returns the node of a clean name, or nil.
+func (t *tree) find(name string) *node {
+	n := t.root
 	if name == "." {
-		return &entry{name: ".", kind: kindDir}, nil
+		return n
 	}
+	for comp := range strings.SplitSeq(name, "/") {
+		if n = n.kids[comp]; n == nil {
+			return nil
+		}
+	}
+	return n
+}
+
+// entry returns the entry of a clean name, or nil.
+func (t *tree) entry(name string) *entry {
+	if n := t.find(name); n != nil {
+		return n.e
+	}
+	return nil
+}
+
+// links lists the symbolic links, for refuseStrays.
+func (t *tree) links() []*entry {
+	var out []*entry
+	var walk func(n *node)
+	walk = func(n *node) {
+		for _, c := range n.kids {
+			if c.e.kind == kindSymlink {
+				out = append(out, c.e)
+			}
+			walk(c)
+		}
+	}
+	walk(t.root)
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+func (t *tree) lookup(op, name string) (*node, error) {
 	if !fs.ValidPath(name) {
 		return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
 	}
-	e, ok := t.entries[name]
-	if !ok {
+	n := t.find(name)
+	if n == nil {
 		return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
 	}
-	return e, nil
+	return n, nil
 }
 
 // openCheck is the part of Open both readers share: directories open as
 // directories, symlinks are never followed implicitly.
 func (t *tree) openCheck(name string) (*entry, fs.File, error) {
-	e, err := t.lookup("open", name)
+	n, err := t.lookup("open", name)
 	if err != nil {
 		return nil, nil, err
 	}
+	e := n.e
 	switch e.kind {
 	case kindDir:
 		return e, &dirFile{e: e}, nil
@@ -114,19 +177,20 @@ func (t *tree) openCheck(name string) (*entry, fs.File, error) {
 
 // Lstat implements fs.ReadLinkFS.
 func (t *tree) Lstat(name string) (fs.FileInfo, error) {
-	e, err := t.lookup("lstat", name)
+	n, err := t.lookup("lstat", name)
 	if err != nil {
 		return nil, err
 	}
-	return entryInfo{e}, nil
+	return entryInfo{n.e}, nil
 }
 
 // ReadLink implements fs.ReadLinkFS.
 func (t *tree) ReadLink(name string) (string, error) {
-	e, err := t.lookup("readlink", name)
+	n, err := t.lookup("readlink", name)
 	if err != nil {
 		return "", err
 	}
+	e := n.e
 	if e.kind != kindSymlink {
 		return "", &fs.PathError{Op: "readlink", Path: name, Err: errors.New("not a symbolic link")}
 	}
@@ -135,16 +199,16 @@ func (t *tree) ReadLink(name string) (string, error) {
 
 // ReadDir implements fs.ReadDirFS.
 func (t *tree) ReadDir(name string) ([]fs.DirEntry, error) {
-	e, err := t.lookup("readdir", name)
+	n, err := t.lookup("readdir", name)
 	if err != nil {
 		return nil, err
 	}
-	if e.kind != kindDir {
+	if n.e.kind != kindDir {
 		return nil, &fs.PathError{Op: "readdir", Path: name, Err: errors.New("not a directory")}
 	}
-	out := make([]fs.DirEntry, 0, len(t.dirs[name]))
-	for child := range t.dirs[name] {
-		out = append(out, fs.FileInfoToDirEntry(entryInfo{t.entries[path.Join(name, child)]}))
+	out := make([]fs.DirEntry, 0, len(n.kids))
+	for _, c := range n.kids {
+		out = append(out, fs.FileInfoToDirEntry(entryInfo{c.e}))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
 	return out, nil

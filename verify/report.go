@@ -59,7 +59,7 @@ const (
 	KindInvalid      = "invalid"         // a document breaks the OCI rules
 	KindUnsafe       = "unsafe"          // links, traversal, duplicate entries
 	KindUnsupported  = "unsupported"     // a digest algorithm ferry cannot check
-	KindName         = "name"            // a name annotation that cannot be used
+	KindName         = "name"            // a name that cannot be used, or one given to several images
 	KindSparse       = "sparse"          // platforms of an index absent (warning)
 	KindSubject      = "subject"         // a referrer whose subject is absent (warning)
 	KindUnreferenced = "unreferenced"    // a blob nothing refers to (warning)

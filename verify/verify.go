@@ -2,7 +2,6 @@ package verify
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -52,6 +51,10 @@ func Check(ctx context.Context, src Source, images []layout.Image, rep *Report, 
 	}
 	c := &checker{src: src, rep: rep, leaves: map[digest.Digest]ocispec.Descriptor{},
 		leafSt: map[digest.Digest]layout.State{}, names: map[digest.Digest]string{}, plat: map[digest.Digest]string{}}
+	for _, cl := range layout.NameClashes(images) {
+		c.rep.Problems = append(c.rep.Problems, Problem{Kind: KindName, Image: cl.Name, Digest: string(cl.Digests[0]),
+			Message: cl.String() + "; engines keep one without a word (docker load the last), and ferry import refuses it"})
+	}
 	roots := make([]ocispec.Descriptor, 0, len(images))
 	for _, im := range images {
 		c.checkName(im)
@@ -195,32 +198,16 @@ func (c *checker) checkConfig(ctx context.Context, n *layout.Node, image string)
 		return
 	}
 	c.leafSt[cfg.Digest] = layout.Whole
-	var parsed struct {
-		OS           string `json:"os"`
-		Architecture string `json:"architecture"`
-		Variant      string `json:"variant"`
-		RootFS       struct {
-			DiffIDs []digest.Digest `json:"diff_ids"`
-		} `json:"rootfs"`
+	f, err := layout.CheckConfig(b, n.Manifest)
+	if f.Platform != "" {
+		c.plat[cfg.Digest] = f.Platform
 	}
-	if err := layout.StrictConfigJSON(b); err == nil {
-		err = json.Unmarshal(b, &parsed)
-		if parsed.OS != "" && parsed.Architecture != "" {
-			c.plat[cfg.Digest] = layout.PlatformString(&ocispec.Platform{OS: parsed.OS, Architecture: parsed.Architecture, Variant: parsed.Variant})
-		}
-		if err == nil && (parsed.OS == "" || parsed.Architecture == "") {
-			err = fmt.Errorf("config %s lacks os or architecture, which the image-spec schema requires", cfg.Digest)
-		}
-		if err == nil && len(parsed.RootFS.DiffIDs) != len(n.Manifest.Layers) {
-			err = fmt.Errorf("config %s has %d diff_ids but manifest %s has %d layers", cfg.Digest, len(parsed.RootFS.DiffIDs), n.Desc.Digest, len(n.Manifest.Layers))
-		}
-		if err != nil {
-			c.leafSt[cfg.Digest] = layout.Bad
-			c.problem(fmt.Errorf("%w: %v", layout.ErrInvalid, err), image, cfg.Digest)
-		}
-	} else {
+	if f.Note != "" {
+		c.rep.Notes = append(c.rep.Notes, fmt.Sprintf("%s: %s", image, f.Note))
+	}
+	if err != nil {
 		c.leafSt[cfg.Digest] = layout.Bad
-		c.problem(fmt.Errorf("config %s: %w: %v", cfg.Digest, layout.ErrInvalid, err), image, cfg.Digest)
+		c.problem(err, image, cfg.Digest)
 	}
 }
 

@@ -82,7 +82,7 @@ func TestEscapeJSON(t *testing.T) {
 // hostileLayout is the test layout with one more name per hostile
 // character (a ref.name tag, as skopeo and oras write them) and a junk
 // blob whose file name carries them all.
-func hostileLayout(t *testing.T) (dir string, tags []string) {
+func hostileLayout(t *testing.T, withJunk bool) (dir string, tags []string) {
 	set := testimage.New(t)
 	p := filepath.Join(set.Dir, "index.json")
 	b, err := os.ReadFile(p)
@@ -111,12 +111,14 @@ func hostileLayout(t *testing.T) (dir string, tags []string) {
 	if err := os.WriteFile(p, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var junk strings.Builder
-	junk.WriteString("junk")
-	for _, h := range hostile {
-		junk.WriteString(h.raw)
+	if withJunk {
+		var junk strings.Builder
+		junk.WriteString("junk")
+		for _, h := range hostile {
+			junk.WriteString(h.raw)
+		}
+		os.WriteFile(filepath.Join(set.Dir, "blobs", "sha256", junk.String()), []byte("x"), 0o644)
 	}
-	os.WriteFile(filepath.Join(set.Dir, "blobs", "sha256", junk.String()), []byte("x"), 0o644)
 	return set.Dir, tags
 }
 
@@ -143,7 +145,20 @@ func assertEscaped(t *testing.T, what, out string, tags []string) {
 // TestHostileNamesEscaped: names from index.json and blob file names reach
 // ls, verify and import output escaped; --json keeps them exact.
 func TestHostileNamesEscaped(t *testing.T) {
-	dir, tags := hostileLayout(t)
+	// A file under blobs/ that is not a blob is refused by every command
+	// (one rule for import and verify); its name is shown escaped.
+	junkDir, _ := hostileLayout(t, true)
+	for _, cmd := range []string{"ls", "verify"} {
+		code, out, errs := ferry(t, cmd, junkDir)
+		if code != exitFailed || !strings.Contains(out+errs, `junk\x1b]0;pwned\a\r\n\a\u202e`) {
+			t.Errorf("%s does not refuse the junk blob, named escaped: exit %d\n%s%s", cmd, code, out, errs)
+		}
+		if strings.ContainsAny(out+errs, "\x1b\r\a\u202e") {
+			t.Errorf("%s prints the junk blob's name raw", cmd)
+		}
+	}
+
+	dir, tags := hostileLayout(t, false)
 	code, out, errs := ferry(t, "ls", dir)
 	if code != 0 {
 		t.Fatalf("ls: %d %s", code, errs)
@@ -152,8 +167,8 @@ func TestHostileNamesEscaped(t *testing.T) {
 
 	code, out, errs = ferry(t, "verify", dir)
 	assertEscaped(t, "verify", out+errs, tags)
-	if code != exitFailed || !strings.Contains(out, `junk\x1b]0;pwned\a\r\n\a\u202e`) {
-		t.Errorf("verify does not report the junk blob escaped: exit %d\n%s", code, out)
+	if code != 0 {
+		t.Errorf("verify of a sound layout with hostile names: exit %d\n%s", code, out)
 	}
 
 	code, out, errs = ferry(t, "import", dir, "--into", filepath.Join(t.TempDir(), "dst"))

@@ -1,0 +1,44 @@
+package archive
+
+import (
+	"context"
+	"io/fs"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/oci-ferry/ferry/layout"
+)
+
+// vanishing lists a blob that is gone by the time it is looked at, as when
+// gc removes it from a layout directory between ReadDir and Lstat.
+type vanishing struct{ fstest.MapFS }
+
+type goneEntry struct{ fs.DirEntry }
+
+func (goneEntry) Info() (fs.FileInfo, error) { return nil, fs.ErrNotExist }
+
+func (v vanishing) ReadDir(name string) ([]fs.DirEntry, error) {
+	ents, err := v.MapFS.ReadDir(name)
+	if name == "blobs/sha256" {
+		for i := range ents {
+			ents[i] = goneEntry{ents[i]}
+		}
+	}
+	return ents, err
+}
+
+// A blob that vanished is not junk: the graph walk will call it missing
+// if anything needs it. Junk that is there is refused, naming the entry.
+func TestStraysVanishedBlobIsNotJunk(t *testing.T) {
+	hex := strings.Repeat("a", 64)
+	fsys := vanishing{fstest.MapFS{"blobs/sha256/" + hex: {Data: []byte("x")}}}
+	if err := refuseStrays(context.Background(), layout.NewFS(fsys, "dir")); err != nil {
+		t.Fatal(err)
+	}
+	junk := fstest.MapFS{"blobs/sha256/" + hex + ".partial": {Data: []byte("x")}}
+	err := refuseStrays(context.Background(), layout.NewFS(junk, "dir"))
+	if err == nil || !strings.Contains(err.Error(), hex+".partial") || !strings.Contains(err.Error(), "dir:") {
+		t.Fatalf("junk: %v", err)
+	}
+}
