@@ -98,6 +98,11 @@ func Import(ctx context.Context, src, dir string, opts ImportOptions) (res *Impo
 	if opts.Total != nil {
 		opts.Total(g.Size())
 	}
+	// What the import will find already present must survive a gc until
+	// Commit names it.
+	if err := dst.Pin(g.Descriptors()); err != nil {
+		return nil, err
+	}
 	if !s.Streamed() { // a stream is already staged by now
 		if err := dst.CheckRoomFor(ctx, g.Blobs); err != nil {
 			return nil, err

@@ -11,7 +11,6 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"sync"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -61,30 +60,69 @@ func OpenDir(dir string) (*Dir, error) {
 }
 
 // CreateDir opens the layout at dir, creating an empty one if dir does not
-// exist or is an empty directory.
+// exist or is an empty directory. The handle registers its session (see
+// session) before it returns, so a concurrent Undo of a layout that another
+// process has just created sees this one and leaves the layout alone.
 func CreateDir(dir string) (*Dir, error) {
+	for attempt := 0; ; attempt++ {
+		d, err := createDir(dir)
+		// A failed command that created dir may remove it (Undo) between
+		// our mkdir and our lock; starting over creates it anew.
+		if err != nil && errors.Is(err, fs.ErrNotExist) && attempt < 3 {
+			continue
+		}
+		return d, err
+	}
+}
+
+func createDir(dir string) (*Dir, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create layout: %w", err)
 	}
-	if _, err := os.Lstat(filepath.Join(dir, ocispec.ImageLayoutFile)); err == nil {
-		return OpenDir(dir)
-	}
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	if !onlyOurs(ents) {
-		return nil, fmt.Errorf("%s exists, is not empty and is not an OCI layout (no %s): refusing to write into it", dir, ocispec.ImageLayoutFile)
-	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
+		return nil, fmt.Errorf("create layout: %w", err)
+	}
+	d := &Dir{FS: NewFS(root.FS(), dir), root: root, path: dir}
+	ok := false
+	defer func() {
+		if !ok {
+			d.endSession()
+			root.Close()
+		}
+	}()
+	// Refuse a foreign directory before writing anything into it.
+	if _, err := root.Lstat(ocispec.ImageLayoutFile); err != nil {
+		ents, err := fs.ReadDir(root.FS(), ".")
+		if err != nil {
+			return nil, err
+		}
+		if !onlyOurs(ents) {
+			return nil, fmt.Errorf("%s exists, is not empty and is not an OCI layout (no %s): refusing to write into it", dir, ocispec.ImageLayoutFile)
+		}
+	}
+	if err := root.MkdirAll(stagePath, 0o755); err != nil {
 		return nil, err
 	}
-	d := &Dir{FS: NewFS(root.FS(), dir), root: root, path: dir, fresh: true}
-	if err := d.init(); err != nil {
-		root.Close()
+	l, err := lockFile(root, lockName, true, true)
+	if err != nil {
 		return nil, err
 	}
+	defer l.unlock()
+	if _, err := root.Lstat(ocispec.ImageLayoutFile); err == nil {
+		if err := d.CheckLayout(); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := d.init(); err != nil {
+			return nil, err
+		}
+		d.fresh = true
+	}
+	if _, err := d.session(); err != nil {
+		return nil, err
+	}
+	ok = true
 	return d, nil
 }
 
@@ -101,20 +139,10 @@ func onlyOurs(ents []os.DirEntry) bool {
 	return true
 }
 
+// init writes an empty layout; the caller holds the layout lock.
 func (d *Dir) init() error {
 	if err := d.root.MkdirAll("blobs/sha256", 0o755); err != nil {
 		return err
-	}
-	if err := d.root.MkdirAll(stagePath, 0o755); err != nil {
-		return err
-	}
-	l, err := lockFile(d.root, lockName, true, true)
-	if err != nil {
-		return err
-	}
-	defer l.unlock()
-	if _, err := d.root.Lstat(ocispec.ImageLayoutFile); err == nil {
-		return nil // another process initialised it while we waited
 	}
 	// index.json first, oci-layout last: a directory is only a layout once
 	// both exist, and a crash in between leaves one CreateDir can finish.
@@ -132,22 +160,50 @@ func emptyIndex() []byte {
 }
 
 // Undo removes a layout this handle created and nothing has used yet, so a
-// command that failed leaves no empty layout behind. It does nothing to a
-// layout that existed before or that holds blobs or images.
+// command that failed leaves no empty layout behind. It runs under the
+// layout lock and does nothing to a layout that existed before, that holds
+// blobs or images, or that another live process has open (a second import
+// into the same new directory): what it removes is only what this handle
+// created and nobody else relies on.
 func (d *Dir) Undo() {
 	if !d.fresh {
 		return
 	}
+	l, err := lockFile(d.root, lockName, true, true)
+	if err != nil {
+		return
+	}
+	defer l.unlock()
 	if ims, err := d.Images(); err != nil || len(ims) > 0 {
 		return
 	}
 	if blobs, err := d.Blobs(context.Background()); err != nil || len(blobs) > 0 {
 		return
 	}
-	for _, n := range []string{ocispec.ImageLayoutFile, ocispec.ImageIndexFile, "blobs/sha256", "blobs"} {
+	if d.othersAlive() {
+		return
+	}
+	d.endSession()
+	// oci-layout first: from then on the directory is no layout, and a
+	// CreateDir that comes next starts it afresh.
+	for _, n := range []string{ocispec.ImageLayoutFile, ocispec.ImageIndexFile, "blobs/sha256", "blobs", stagePath} {
 		d.root.Remove(n)
 	}
-	d.root.RemoveAll(ferryDir)
+	// The lock file goes while we hold it; a waiter notices (lockFile) and
+	// locks whatever is at the path by then.
+	d.root.Remove(lockName)
+	d.root.Remove(ferryDir)
+	d.fresh = false
+}
+
+// othersAlive reports whether a session other than this handle's is live.
+func (d *Dir) othersAlive() bool {
+	for _, s := range d.sessions() {
+		if s.alive {
+			return true
+		}
+	}
+	return false
 }
 
 // Path is the directory of the layout.
@@ -155,37 +211,19 @@ func (d *Dir) Path() string { return d.path }
 
 // Close releases the directory and this process's staging area.
 func (d *Dir) Close() error {
-	if d.sess != "" {
-		d.root.RemoveAll(d.sess)
-		d.sessLock.unlock()
-		d.root.Remove(d.sess + ".lock")
-	}
+	d.endSession()
 	return d.root.Close()
 }
 
-// session returns this process's private staging directory. It holds a
-// shared lock on a sibling .lock file while alive, which is how gc tells a
-// live staging area from one a crashed process left behind.
-func (d *Dir) session() (string, error) {
-	d.sessOnce.Do(func() {
-		if err := d.root.MkdirAll(stagePath, 0o755); err != nil {
-			d.sessErr = err
-			return
-		}
-		name := path.Join(stagePath, randomName("s-"))
-		l, err := lockFile(d.root, name+".lock", false, true)
-		if err != nil {
-			d.sessErr = err
-			return
-		}
-		if err := d.root.Mkdir(name, 0o755); err != nil {
-			l.unlock()
-			d.sessErr = err
-			return
-		}
-		d.sess, d.sessLock = name, l
-	})
-	return d.sess, d.sessErr
+// endSession drops this handle's staging area. The lock file is removed
+// before it is released, so gc never takes a live session for a dead one.
+func (d *Dir) endSession() {
+	if d.sess != "" {
+		d.root.RemoveAll(d.sess)
+		d.root.Remove(d.sess + ".lock")
+		d.sessLock.unlock()
+		d.sess, d.sessLock = "", nil
+	}
 }
 
 func randomName(prefix string) string {

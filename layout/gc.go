@@ -2,6 +2,7 @@ package layout
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"path"
 	"strings"
@@ -46,6 +47,16 @@ func (d *Dir) GC(ctx context.Context, dryRun bool) (*GCResult, error) {
 	for _, n := range g.Nodes {
 		live[n.Desc.Digest] = true
 	}
+	// Live sessions' pins are roots too: content a pull or import has
+	// written or counted on but not yet named in index.json.
+	for _, s := range d.sessions() {
+		if !s.alive {
+			continue
+		}
+		if err := d.pinned(s.dir, live); err != nil {
+			return nil, fmt.Errorf("%s: read what a running ferry relies on (%s): %w", d.path, s.dir, err)
+		}
+	}
 	blobs, err := d.Blobs(ctx)
 	if err != nil {
 		return nil, err
@@ -68,36 +79,37 @@ func (d *Dir) GC(ctx context.Context, dryRun bool) (*GCResult, error) {
 }
 
 // removeStale deletes staging areas whose owner is gone (its lock file can
-// be locked exclusively) and temp files of interrupted index writes.
+// be locked exclusively) and temp files of interrupted index writes. The
+// caller holds the layout lock.
 func (d *Dir) removeStale(dryRun bool) int {
-	ents, err := fs.ReadDir(d.root.FS(), stagePath)
-	if err != nil {
-		return 0
-	}
 	n := 0
-	for _, e := range ents {
-		name := path.Join(stagePath, e.Name())
-		switch {
-		case strings.HasSuffix(e.Name(), ".lock"):
-			sess := strings.TrimSuffix(name, ".lock")
-			if sess == d.sess {
+	for _, s := range d.sessions() {
+		if s.alive {
+			continue
+		}
+		if !dryRun {
+			// Take the lock again and hold it while removing, so a
+			// session cannot come to life under our feet.
+			l, gone, err := probe(d.root, s.dir+".lock")
+			if gone || err != nil {
 				continue
 			}
-			l, err := lockFile(d.root, name, true, false)
-			if err != nil {
-				continue // its owner is alive
-			}
-			if !dryRun {
-				d.root.RemoveAll(sess)
-				d.root.Remove(name)
-			}
+			d.root.RemoveAll(s.dir)
+			d.root.Remove(s.dir + ".lock")
 			l.unlock()
-			n++
-		case strings.HasPrefix(e.Name(), "f-"):
+		}
+		n++
+	}
+	ents, err := fs.ReadDir(d.root.FS(), stagePath)
+	if err != nil {
+		return n
+	}
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), "f-") {
 			// Index writes happen under the lock gc holds: any such file
 			// is left over from a crash.
 			if !dryRun {
-				d.root.Remove(name)
+				d.root.Remove(path.Join(stagePath, e.Name()))
 			}
 			n++
 		}

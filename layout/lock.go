@@ -1,7 +1,9 @@
 package layout
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"syscall"
 )
@@ -11,6 +13,21 @@ import (
 type fileLock struct{ f *os.File }
 
 func lockFile(root *os.Root, name string, exclusive, wait bool) (*fileLock, error) {
+	for {
+		l, err := lockOnce(root, name, exclusive, wait)
+		if err != errLockMoved {
+			return l, err
+		}
+	}
+}
+
+// errLockMoved means the lock file was removed or replaced while we waited
+// for it: its holder (a gc dropping a dead session, an Undo dropping the
+// layout) deletes it before releasing it, so the lock we got guards
+// nothing and the caller must lock the file now at that path instead.
+var errLockMoved = errors.New("lock file replaced")
+
+func lockOnce(root *os.Root, name string, exclusive, wait bool) (*fileLock, error) {
 	f, err := root.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, err
@@ -31,6 +48,20 @@ func lockFile(root *os.Root, name string, exclusive, wait bool) (*fileLock, erro
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("lock %s: %w", name, err)
+	}
+	held, err := f.Stat()
+	if err == nil {
+		var now os.FileInfo
+		if now, err = root.Lstat(name); err == nil && !os.SameFile(held, now) {
+			err = errLockMoved
+		}
+	}
+	if err != nil {
+		f.Close()
+		if errors.Is(err, fs.ErrNotExist) {
+			err = errLockMoved
+		}
+		return nil, err
 	}
 	return &fileLock{f: f}, nil
 }

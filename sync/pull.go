@@ -131,6 +131,12 @@ func Pull(ctx context.Context, c *Client, refs []string, dir string, opts PullOp
 	if opts.Total != nil {
 		opts.Total(all.Size())
 	}
+	// Pinned before Copy looks for what is already there: a gc running
+	// meanwhile keeps it, and the manifests Copy commits early, until the
+	// index.json entries below name them.
+	if err := dst.Pin(all.Descriptors()); err != nil {
+		return nil, err
+	}
 	if err := dst.CheckRoomFor(ctx, all.Blobs); err != nil {
 		return nil, err
 	}
@@ -146,13 +152,12 @@ func Pull(ctx context.Context, c *Client, refs []string, dir string, opts PullOp
 		return nil, fmt.Errorf("pull: %w", err)
 	}
 	err = dst.UpdateIndex(func(cur []layout.Image) ([]layout.Image, error) {
-		// Under the lock: a gc that ran meanwhile must not leave an entry
-		// pointing at deleted blobs.
-		for _, g := range p.Graphs {
-			for _, b := range g.Blobs {
-				if ok, err := dst.Exists(ctx, b); err != nil || !ok {
-					return nil, fmt.Errorf("blob %s vanished before the pull committed (a concurrent gc?); run the pull again", b.Digest)
-				}
+		// Under the lock, manifests as well as layers: whatever removed
+		// content meanwhile (a gc of an older ferry, a user) must not
+		// leave an entry pointing at it.
+		for _, d := range all.Descriptors() {
+			if ok, err := dst.Exists(ctx, d); err != nil || !ok {
+				return nil, fmt.Errorf("%s %s vanished from %s before the pull committed (removed by hand or by a concurrent gc?); run the pull again", d.MediaType, d.Digest, dir)
 			}
 		}
 		return layout.MergeImages(cur, p.Images), nil
