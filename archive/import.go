@@ -32,6 +32,9 @@ type ImportResult struct {
 	Notes  []string        `json:"notes,omitempty"`
 	Blobs  int             `json:"blobs"`
 	Size   int64           `json:"size"`
+	// Repaired are blobs the destination held in a corrupt copy of the
+	// right size, replaced with the source's verified content.
+	Repaired []digest.Digest `json:"repaired,omitempty"`
 }
 
 // ImportedImage is one image as it now stands in the destination.
@@ -136,6 +139,10 @@ func Import(ctx context.Context, src, dir string, opts ImportOptions) (res *Impo
 	res.Notes = append(res.Notes, movedNames(dst, images)...)
 	if err := txn.Commit(keep, images); err != nil {
 		return nil, err
+	}
+	for _, r := range dst.Repaired() {
+		res.Repaired = append(res.Repaired, r.Desc.Digest)
+		res.Notes = append(res.Notes, fmt.Sprintf("%s %s in %s was corrupt (%v); replaced with the verified copy from %s", r.Desc.MediaType, r.Desc.Digest, dir, r.Err, src))
 	}
 	return res, nil
 }

@@ -37,6 +37,9 @@ type Dir struct {
 
 	fresh bool // this handle created the layout
 
+	mu       sync.Mutex
+	repaired []Repair
+
 	sessOnce sync.Once
 	sess     string // this process's staging directory under .ferry/tmp
 	sessLock *fileLock
@@ -264,8 +267,15 @@ func (d *Dir) writeTemp(ctx context.Context, desc ocispec.Descriptor, r io.Reade
 	if err != nil {
 		return "", err
 	}
+	var bad error
 	if ok, _ := d.FS.Exists(ctx, desc); ok {
-		return "", vr.Drain()
+		// A present copy of the right size may still be corrupt (a flipped
+		// bit on a stick): hashing it costs a read, which measured cheaper
+		// than writing and syncing the source's copy every time, and a bad
+		// one is replaced from the source below.
+		if bad = d.checkPresent(ctx, desc); bad == nil {
+			return "", vr.Drain()
+		}
 	}
 	sess, err := d.session()
 	if err != nil {
@@ -287,7 +297,32 @@ func (d *Dir) writeTemp(ctx context.Context, desc ocispec.Descriptor, r io.Reade
 		d.root.Remove(tmp)
 		return "", err
 	}
+	if bad != nil {
+		d.mu.Lock()
+		d.repaired = append(d.repaired, Repair{Desc: desc, Err: bad})
+		d.mu.Unlock()
+	}
 	return tmp, nil
+}
+
+// checkPresent hashes the copy of desc the layout holds.
+func (d *Dir) checkPresent(ctx context.Context, desc ocispec.Descriptor) error {
+	return intact(ctx, d.FS, desc)
+}
+
+// Repair is a blob the layout held in a corrupt copy (of the right size)
+// that a write replaced with the verified content from its source.
+type Repair struct {
+	Desc ocispec.Descriptor
+	Err  error // what was wrong with the old copy
+}
+
+// Repaired lists the corrupt copies this handle's writes replaced, so a
+// command can say so rather than only "verified".
+func (d *Dir) Repaired() []Repair {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]Repair(nil), d.repaired...)
 }
 
 // contextReader stops a long copy promptly when the context is cancelled.

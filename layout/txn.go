@@ -168,16 +168,21 @@ func (t *Txn) Commit(keep map[digest.Digest]bool, add []Image) error {
 		if err != nil {
 			return rollback(err)
 		}
-		if fi, err := t.d.root.Lstat(target); err == nil && fi.Mode().IsRegular() && fi.Size() == t.sizes[d] {
-			continue
-		}
+		// A copy already in place is replaced all the same: the staged
+		// one is verified and the rename costs nothing, while the old one
+		// may be corrupt (only its size was ever compared). Rollback
+		// leaves a replaced blob alone: it was there before.
+		_, err = t.d.root.Lstat(target)
+		existed := err == nil
 		if err := t.d.root.MkdirAll(path.Dir(target), 0o755); err != nil {
 			return rollback(err)
 		}
 		if err := t.d.root.Rename(tmp, target); err != nil {
 			return rollback(err)
 		}
-		added = append(added, target)
+		if !existed {
+			added = append(added, target)
+		}
 		dirs[path.Dir(target)] = true
 	}
 	for dir := range dirs {

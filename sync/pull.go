@@ -35,6 +35,9 @@ type Pulled struct {
 	// out; the index itself is kept byte for byte (digest unchanged).
 	Filtered bool  `json:"filtered"`
 	Size     int64 `json:"size"`
+	// Repaired are blobs the layout held in a corrupt copy, replaced by
+	// the pull with the registry's verified content.
+	Repaired []digest.Digest `json:"repaired,omitempty"`
 }
 
 // Plan is what a pull will carry: the images, each with its graph, and a
@@ -140,7 +143,7 @@ func Pull(ctx context.Context, c *Client, refs []string, dir string, opts PullOp
 	if err := dst.CheckRoomFor(ctx, all.Blobs); err != nil {
 		return nil, err
 	}
-	if err := layout.Copy(ctx, p.Remote, dst, all, layout.CopyOptions{Concurrency: opts.Concurrency, SkipExisting: true, Progress: opts.Progress, Retry: Retryable}); err != nil {
+	if err := layout.Copy(ctx, p.Remote, dst, all, layout.CopyOptions{Concurrency: opts.Concurrency, SkipExisting: true, VerifyExisting: true, Progress: opts.Progress, Retry: Retryable}); err != nil {
 		var ce *layout.CopyError
 		if errors.As(err, &ce) {
 			for i, im := range p.Images {
@@ -162,7 +165,18 @@ func Pull(ctx context.Context, c *Client, refs []string, dir string, opts PullOp
 		}
 		return layout.MergeImages(cur, p.Images), nil
 	})
-	return p.Pulled, err
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range dst.Repaired() {
+		for i, im := range p.Images {
+			if p.Graphs[i].Owner(r.Desc.Digest) == im.Desc.Digest {
+				p.Pulled[i].Repaired = append(p.Pulled[i].Repaired, r.Desc.Digest)
+				break
+			}
+		}
+	}
+	return p.Pulled, nil
 }
 
 // referrers finds what refers to the manifests of g, recursively (a

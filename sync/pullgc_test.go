@@ -2,6 +2,8 @@ package sync_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	gosync "sync"
 	"testing"
 
@@ -91,5 +93,41 @@ func TestPullRacingGC(t *testing.T) {
 		if !rep.OK || len(rep.Warnings) > 0 || len(rep.Images) != 1 || rep.Images[0].Status != "ok" || len(rep.Images[0].Platforms) != 2 {
 			t.Fatalf("round %d: layout after a pull reported as done: %+v", i, rep)
 		}
+	}
+}
+
+// TestPullRepairsACorruptPresentBlob: a re-pull used to skip a layer the
+// layout held at the right size, corrupt or not; it must hash it, fetch it
+// again, and say so.
+func TestPullRepairsACorruptPresentBlob(t *testing.T) {
+	ctx := context.Background()
+	reg := regtest.Start(t)
+	set := testimage.New(t)
+	src := open(t, set.Dir)
+	app, _ := archive.Select(src.Images, []string{"example.com/app:v1"})
+	c := &sync.Client{}
+	if _, err := sync.Push(ctx, c, src, app, sync.PushOptions{To: reg.Host}); err != nil {
+		t.Fatal(err)
+	}
+	ref := reg.Host + "/app:v1"
+	dir := t.TempDir()
+	if _, err := sync.Pull(ctx, c, []string{ref}, dir, sync.PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	layer := set.ARM64.Layer.Digest
+	p := filepath.Join(dir, "blobs", "sha256", layer.Encoded())
+	b, _ := os.ReadFile(p)
+	b[len(b)/2] ^= 1
+	os.WriteFile(p, b, 0o644)
+	pulled, err := sync.Pull(ctx, c, []string{ref}, dir, sync.PullOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pulled) != 1 || len(pulled[0].Repaired) != 1 || pulled[0].Repaired[0] != layer {
+		t.Fatalf("the pull does not say it replaced %s: %+v", layer, pulled)
+	}
+	got := open(t, dir)
+	if rep := verify.Check(ctx, got, got.Images, nil, verify.Options{Workers: 1}); !rep.OK {
+		t.Fatalf("the corrupt layer is still there: %+v", rep.Problems)
 	}
 }
