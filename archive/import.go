@@ -101,6 +101,18 @@ func Import(ctx context.Context, src, dir string, opts ImportOptions) (res *Impo
 	if opts.Total != nil {
 		opts.Total(g.Size())
 	}
+	// Names are written in ferry's convention whatever the source used,
+	// so the layout reads the same in every engine.
+	for i, im := range images {
+		if im.Ref.Repo != "" {
+			images[i].Desc = layout.Annotate(im.Desc, im.Ref)
+		}
+	}
+	// Refused now rather than after the copy: names are entries, and an
+	// index.json over the cap would lock every command out of the layout.
+	if err := dst.CheckIndexRoom(images); err != nil {
+		return nil, fmt.Errorf("%s: %w", src, err)
+	}
 	// What the import will find already present must survive a gc until
 	// Commit names it.
 	if err := dst.Pin(g.Descriptors()); err != nil {
@@ -129,13 +141,6 @@ func Import(ctx context.Context, src, dir string, opts ImportOptions) (res *Impo
 		res.Size += n.Desc.Size
 	}
 	res.Blobs = len(keep)
-	// Names are written in ferry's convention whatever the source used,
-	// so the layout reads the same in every engine.
-	for i, im := range images {
-		if im.Ref.Repo != "" {
-			images[i].Desc = layout.Annotate(im.Desc, im.Ref)
-		}
-	}
 	res.Notes = append(res.Notes, movedNames(dst, images)...)
 	if err := txn.Commit(keep, images); err != nil {
 		return nil, err

@@ -208,7 +208,11 @@ func writeTar(ctx context.Context, w io.Writer, comp Compression, format Format,
 		if err := file(ocispec.ImageLayoutFile, []byte(`{"imageLayoutVersion":"1.0.0"}`)); err != nil {
 			return err
 		}
-		if err := file(ocispec.ImageIndexFile, layout.IndexJSON(p.images, ann)); err != nil {
+		b, err := layout.EncodeIndex(p.images, ann, res.Path)
+		if err != nil {
+			return err
+		}
+		if err := file(ocispec.ImageIndexFile, b); err != nil {
 			return err
 		}
 	}

@@ -395,19 +395,11 @@ func (d *Dir) UpdateIndex(fn func([]Image) ([]Image, error)) error {
 	if err != nil {
 		return err
 	}
-	return d.writeFileAtomic(ocispec.ImageIndexFile, IndexJSON(ims, nil))
-}
-
-// IndexJSON renders entries as an index.json, sorted by name then digest.
-func IndexJSON(ims []Image, annotations map[string]string) []byte {
-	sorted := append([]Image(nil), ims...)
-	SortImages(sorted)
-	idx := ocispec.Index{Versioned: specsV2, MediaType: ocispec.MediaTypeImageIndex, Manifests: make([]ocispec.Descriptor, 0, len(sorted)), Annotations: annotations}
-	for _, im := range sorted {
-		idx.Manifests = append(idx.Manifests, im.Desc)
+	b, err := EncodeIndex(ims, nil, d.path)
+	if err != nil {
+		return err
 	}
-	b, _ := json.Marshal(idx)
-	return b
+	return d.writeFileAtomic(ocispec.ImageIndexFile, b)
 }
 
 // entryKey identifies an index entry for merging: its full name, or its tag,

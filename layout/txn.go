@@ -207,7 +207,11 @@ func (t *Txn) Commit(keep map[digest.Digest]bool, add []Image) error {
 		if err != nil {
 			return rollback(err)
 		}
-		if err := t.d.writeFileAtomic(ocispec.ImageIndexFile, IndexJSON(MergeImages(ims, add), nil)); err != nil {
+		b, err := EncodeIndex(MergeImages(ims, add), nil, t.d.path)
+		if err != nil {
+			return rollback(err)
+		}
+		if err := t.d.writeFileAtomic(ocispec.ImageIndexFile, b); err != nil {
 			return rollback(err)
 		}
 	}

@@ -35,7 +35,9 @@ func tagCommand() *cli.Command {
 				return err
 			}
 			defer d.Close()
-			return d.UpdateIndex(func(ims []layout.Image) ([]layout.Image, error) {
+			// Said once index.json is written: a refused write tags nothing.
+			var done []string
+			err = d.UpdateIndex(func(ims []layout.Image) ([]layout.Image, error) {
 				found, err := layout.Match(ims, c.Args().Get(1))
 				if err != nil {
 					return nil, err
@@ -44,10 +46,17 @@ func tagCommand() *cli.Command {
 				var add []layout.Image
 				for _, r := range targets {
 					add = append(add, layout.Image{Ref: r, Desc: layout.Annotate(desc, r), NameFrom: layout.NameFromContainerd})
-					fmt.Fprintf(c.App.Writer, "tagged %s as %s (%s)\n", found[0].Name(), r, desc.Digest)
+					done = append(done, fmt.Sprintf("tagged %s as %s (%s)", found[0].Name(), r, desc.Digest))
 				}
 				return layout.MergeImages(ims, add), nil
 			})
+			if err != nil {
+				return err
+			}
+			for _, line := range done {
+				fmt.Fprintln(c.App.Writer, line)
+			}
+			return nil
 		},
 	}
 }
