@@ -122,17 +122,16 @@ func Write(ctx context.Context, src layout.Store, images []layout.Image, dest st
 			return nil, err
 		}
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".tmp-*")
+	root, err := os.OpenRoot(filepath.Dir(dest))
 	if err != nil {
 		return nil, err
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
+	defer root.Close()
+	tmp, err := layout.Stage(root, ".", tempPrefix(dest))
+	if err != nil {
+		return nil, err
+	}
+	defer tmp.Abort()
 	res := &Result{Path: dest, Format: opts.Format, Images: named, Blobs: len(p.meta) + len(p.layers), Notes: p.skipped}
 	for _, d := range append(append([]ocispec.Descriptor(nil), p.meta...), p.layers...) {
 		res.Size += d.Size
@@ -150,25 +149,19 @@ func Write(ctx context.Context, src layout.Store, images []layout.Image, dest st
 		res.Images = p.dockerImages
 		res.Notes = append(res.Notes, fmt.Sprintf("docker format: one platform per image (%s); loaders will compute new manifest digests, image IDs stay the config digests", p.platform))
 	}
-	if err := writeTar(ctx, layout.NewWriteback(tmp), comp, opts.Format, src, p, res, opts.Progress); err != nil {
+	if err := writeTar(ctx, tmp, comp, opts.Format, src, p, res, opts.Progress); err != nil {
 		return nil, err
 	}
-	if err := tmp.Sync(); err != nil {
+	if err := tmp.Commit(filepath.Base(dest)); err != nil {
 		return nil, err
-	}
-	if err := tmp.Close(); err != nil {
-		return nil, err
-	}
-	if err := os.Rename(tmp.Name(), dest); err != nil {
-		return nil, err
-	}
-	ok = true
-	if d, err := os.Open(filepath.Dir(dest)); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return res, nil
 }
+
+// tempPrefix names the temp file an archive is written to before it is
+// renamed to dest: hidden, beside dest (a rename cannot cross file
+// systems), and recognisable, so leftovers of a killed run can be found.
+func tempPrefix(dest string) string { return "." + filepath.Base(dest) + ".tmp-" }
 
 func writeTar(ctx context.Context, w io.Writer, comp Compression, format Format, src layout.Store, p *plan, res *Result, progress func(int64)) error {
 	var zw io.WriteCloser

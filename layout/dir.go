@@ -10,7 +10,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"sync"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -244,28 +243,20 @@ func (d *Dir) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader) er
 	if err != nil {
 		return err
 	}
-	tmp, err := d.writeTemp(ctx, desc, r)
-	if err != nil || tmp == "" {
+	st, err := d.writeTemp(ctx, desc, r)
+	if err != nil || st == nil {
 		return err
 	}
-	if err := d.root.MkdirAll(path.Dir(target), 0o755); err != nil {
-		d.root.Remove(tmp)
-		return err
-	}
-	if err := d.root.Rename(tmp, target); err != nil {
-		d.root.Remove(tmp)
-		return err
-	}
-	return syncDir(d.root, path.Dir(target))
+	return st.Commit(target)
 }
 
-// writeTemp stores r, verified against desc, in the staging area and
-// returns the temp path. It returns "" with no error when the blob is
-// already in place (after verifying r all the same).
-func (d *Dir) writeTemp(ctx context.Context, desc ocispec.Descriptor, r io.Reader) (string, error) {
+// writeTemp stores r, verified against desc, in the staging area, for the
+// caller to Commit or Keep. It returns nil with no error when an intact
+// copy is already in place (after verifying r all the same).
+func (d *Dir) writeTemp(ctx context.Context, desc ocispec.Descriptor, r io.Reader) (*Staged, error) {
 	vr, err := NewVerifyReader(r, desc)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	var bad error
 	if ok, _ := d.FS.Exists(ctx, desc); ok {
@@ -274,55 +265,27 @@ func (d *Dir) writeTemp(ctx context.Context, desc ocispec.Descriptor, r io.Reade
 		// than writing and syncing the source's copy every time, and a bad
 		// one is replaced from the source below.
 		if bad = d.checkPresent(ctx, desc); bad == nil {
-			return "", vr.Drain()
+			return nil, vr.Drain()
 		}
 	}
 	sess, err := d.session()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	tmp := path.Join(sess, randomName("b-"))
-	f, err := d.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	st, err := Stage(d.root, sess, "b-")
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	_, err = CopyBuffer(NewWriteback(f), contextReader{ctx, vr})
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		d.root.Remove(tmp)
-		return "", err
+	if _, err := st.CopyFrom(ctx, vr); err != nil {
+		st.Abort()
+		return nil, err
 	}
 	if bad != nil {
 		d.mu.Lock()
 		d.repaired = append(d.repaired, Repair{Desc: desc, Err: bad})
 		d.mu.Unlock()
 	}
-	return tmp, nil
-}
-
-// checkPresent hashes the copy of desc the layout holds.
-func (d *Dir) checkPresent(ctx context.Context, desc ocispec.Descriptor) error {
-	return intact(ctx, d.FS, desc)
-}
-
-// Repair is a blob the layout held in a corrupt copy (of the right size)
-// that a write replaced with the verified content from its source.
-type Repair struct {
-	Desc ocispec.Descriptor
-	Err  error // what was wrong with the old copy
-}
-
-// Repaired lists the corrupt copies this handle's writes replaced, so a
-// command can say so rather than only "verified".
-func (d *Dir) Repaired() []Repair {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return append([]Repair(nil), d.repaired...)
+	return st, nil
 }
 
 // contextReader stops a long copy promptly when the context is cancelled.
@@ -338,44 +301,22 @@ func (c contextReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// writeFileAtomic replaces name with b: temp file, fsync, rename, fsync of
-// the directory. Readers see the old file or the new one, never a mix.
+// writeFileAtomic replaces name with b through a Staged file in the
+// staging area. Index writes happen under the layout lock, so the temp
+// file of one that crashed is known dead and gc removes it.
 func (d *Dir) writeFileAtomic(name string, b []byte) error {
 	if err := d.root.MkdirAll(stagePath, 0o755); err != nil {
 		return err
 	}
-	tmp := path.Join(stagePath, randomName("f-"))
-	f, err := d.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	st, err := Stage(d.root, stagePath, "f-")
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = d.root.Rename(tmp, name)
-	}
-	if err != nil {
-		d.root.Remove(tmp)
+	if _, err := st.Write(b); err != nil {
+		st.Abort()
 		return err
 	}
-	return syncDir(d.root, path.Dir(name))
-}
-
-func syncDir(root *os.Root, dir string) error {
-	f, err := root.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil && !errors.Is(err, fs.ErrInvalid) {
-		return err
-	}
-	return nil
+	return st.Commit(name)
 }
 
 // UpdateIndex changes index.json under the layout lock: it reads the

@@ -62,17 +62,20 @@ func (t *Txn) Exists(ctx context.Context, desc ocispec.Descriptor) (bool, error)
 
 // Push implements Store: the blob is verified into the staging area.
 func (t *Txn) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader) error {
-	tmp, err := t.d.writeTemp(ctx, desc, r)
+	st, err := t.d.writeTemp(ctx, desc, r)
 	if err != nil {
 		return err
 	}
-	if tmp == "" {
+	if st == nil {
 		t.mu.Lock()
 		t.present[desc.Digest] = desc.Size
 		t.mu.Unlock()
 		return nil
 	}
-	t.record(desc.Digest, desc.Size, tmp)
+	if err := st.Keep(); err != nil {
+		return err
+	}
+	t.record(desc.Digest, desc.Size, st.Name())
 	return nil
 }
 
@@ -103,27 +106,25 @@ func (t *Txn) Ingest(ctx context.Context, r io.Reader, want digest.Digest) (ocis
 		}
 		alg = want.Algorithm()
 	}
-	tmp := path.Join(sess, randomName("b-"))
-	f, err := t.d.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	st, err := Stage(t.d.root, sess, "b-")
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
 	h := alg.Digester()
-	n, err := CopyBuffer(io.MultiWriter(NewWriteback(f), h.Hash()), contextReader{ctx, r})
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	got := h.Digest()
-	if err == nil && want != "" && got != want {
-		err = &MismatchError{Want: want, Got: got}
-	}
+	n, err := st.CopyFrom(ctx, io.TeeReader(r, h.Hash()))
 	if err != nil {
-		t.d.root.Remove(tmp)
+		st.Abort()
 		return ocispec.Descriptor{}, err
 	}
+	got := h.Digest()
+	if want != "" && got != want {
+		st.Abort()
+		return ocispec.Descriptor{}, &MismatchError{Want: want, Got: got}
+	}
+	if err := st.Keep(); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	tmp := st.Name()
 	t.record(got, n, tmp)
 	return ocispec.Descriptor{Digest: got, Size: n}, nil
 }
