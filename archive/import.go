@@ -79,6 +79,9 @@ func Import(ctx context.Context, src, dir string, opts ImportOptions) (res *Impo
 		return nil, fmt.Errorf("%s: %w", src, err)
 	}
 	res = &ImportResult{Format: s.Format, Mode: s.Mode, Notes: s.Notes}
+	if cl := dst.Cleaned(); len(cl) > 0 {
+		res.Notes = append(res.Notes, LeftoverNote(cl, "in "+dir, "removed"))
+	}
 	roots := make([]ocispec.Descriptor, 0, len(images))
 	for _, im := range images {
 		roots = append(roots, im.Desc)

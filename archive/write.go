@@ -127,12 +127,18 @@ func Write(ctx context.Context, src layout.Store, images []layout.Image, dest st
 		return nil, err
 	}
 	defer root.Close()
+	// A killed earlier write of dest left its temp file; a live one's is
+	// locked and stays.
+	stale := layout.StaleTemps(root, ".", tempPrefix(dest), true)
 	tmp, err := layout.Stage(root, ".", tempPrefix(dest))
 	if err != nil {
 		return nil, err
 	}
 	defer tmp.Abort()
 	res := &Result{Path: dest, Format: opts.Format, Images: named, Blobs: len(p.meta) + len(p.layers), Notes: p.skipped}
+	if len(stale) > 0 {
+		res.Notes = append(res.Notes, LeftoverNote(stale, "beside "+dest, "removed"))
+	}
 	for _, d := range append(append([]ocispec.Descriptor(nil), p.meta...), p.layers...) {
 		res.Size += d.Size
 	}
@@ -156,6 +162,28 @@ func Write(ctx context.Context, src layout.Store, images []layout.Image, dest st
 		return nil, err
 	}
 	return res, nil
+}
+
+// Leftovers lists the temp files killed writes of the archive dest left
+// beside it, without removing them (verify reports them).
+func Leftovers(dest string) []layout.Leftover {
+	root, err := os.OpenRoot(filepath.Dir(dest))
+	if err != nil {
+		return nil
+	}
+	defer root.Close()
+	return layout.StaleTemps(root, ".", tempPrefix(dest), false)
+}
+
+// LeftoverNote words leftovers for notes: how many, where, their bytes.
+func LeftoverNote(los []layout.Leftover, where, what string) string {
+	var size int64
+	names := make([]string, 0, len(los))
+	for _, l := range los {
+		size += l.Size
+		names = append(names, l.Path)
+	}
+	return fmt.Sprintf("%s %d leftover(s) of killed ferry runs %s, %d bytes: %s", what, len(los), where, size, strings.Join(names, ", "))
 }
 
 // tempPrefix names the temp file an archive is written to before it is

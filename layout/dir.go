@@ -38,6 +38,7 @@ type Dir struct {
 
 	mu       sync.Mutex
 	repaired []Repair
+	cleaned  []Leftover // what killed runs had left, removed on opening
 
 	sessOnce sync.Once
 	sess     string // this process's staging directory under .ferry/tmp
@@ -124,6 +125,9 @@ func createDir(dir string) (*Dir, error) {
 	if _, err := d.session(); err != nil {
 		return nil, err
 	}
+	// Every import and pull comes through here, under the lock: the
+	// staging of runs that were killed goes now, not only at the next gc.
+	d.cleaned = d.removeStale(false)
 	ok = true
 	return d, nil
 }
@@ -207,6 +211,10 @@ func (d *Dir) othersAlive() bool {
 	}
 	return false
 }
+
+// Cleaned is what killed runs had left in the layout, removed when this
+// handle opened it.
+func (d *Dir) Cleaned() []Leftover { return d.cleaned }
 
 // Path is the directory of the layout.
 func (d *Dir) Path() string { return d.path }

@@ -3,9 +3,6 @@ package layout
 import (
 	"context"
 	"fmt"
-	"io/fs"
-	"path"
-	"strings"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -16,6 +13,8 @@ type GCResult struct {
 	Removed []BlobInfo `json:"removed"` // unreferenced blobs deleted
 	Freed   int64      `json:"freed"`   // their bytes
 	Stale   int        `json:"stale"`   // abandoned staging areas and temp files deleted
+	// StaleBytes are the bytes those held.
+	StaleBytes int64 `json:"staleBytes"`
 }
 
 // GC deletes blobs no index.json entry reaches and staging left by crashed
@@ -74,45 +73,38 @@ func (d *Dir) GC(ctx context.Context, dryRun bool) (*GCResult, error) {
 			}
 		}
 	}
-	res.Stale = d.removeStale(dryRun)
+	for _, lo := range d.removeStale(dryRun) {
+		res.Stale++
+		res.StaleBytes += lo.Size
+	}
 	return res, nil
 }
 
-// removeStale deletes staging areas whose owner is gone (its lock file can
-// be locked exclusively) and temp files of interrupted index writes. The
-// caller holds the layout lock.
-func (d *Dir) removeStale(dryRun bool) int {
-	n := 0
+// removeStale deletes, or with dryRun only lists, staging areas whose
+// owner is gone (its lock file can be locked exclusively, or is missing)
+// and temp files of interrupted index writes. The caller holds the layout
+// lock.
+func (d *Dir) removeStale(dryRun bool) []Leftover {
+	var out []Leftover
 	for _, s := range d.sessions() {
 		if s.alive {
 			continue
 		}
+		lo := Leftover{Path: s.dir, Size: treeSize(d.root, s.dir)}
 		if !dryRun {
-			// Take the lock again and hold it while removing, so a
-			// session cannot come to life under our feet.
+			// Hold the lock while removing, so that nothing could come to
+			// life under our feet.
 			l, gone, err := probe(d.root, s.dir+".lock")
-			if gone || err != nil {
+			if err != nil {
 				continue
 			}
 			d.root.RemoveAll(s.dir)
-			d.root.Remove(s.dir + ".lock")
-			l.unlock()
-		}
-		n++
-	}
-	ents, err := fs.ReadDir(d.root.FS(), stagePath)
-	if err != nil {
-		return n
-	}
-	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), "f-") {
-			// Index writes happen under the lock gc holds: any such file
-			// is left over from a crash.
-			if !dryRun {
-				d.root.Remove(path.Join(stagePath, e.Name()))
+			if !gone {
+				d.root.Remove(s.dir + ".lock")
+				l.unlock()
 			}
-			n++
 		}
+		out = append(out, lo)
 	}
-	return n
+	return append(out, StaleTemps(d.root, stagePath, "f-", !dryRun)...)
 }

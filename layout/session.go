@@ -60,7 +60,17 @@ func (d *Dir) sessions() []sessionInfo {
 		return nil
 	}
 	var out []sessionInfo
+	locks := map[string]bool{}
 	for _, e := range ents {
+		locks[e.Name()] = strings.HasSuffix(e.Name(), ".lock")
+	}
+	for _, e := range ents {
+		if e.IsDir() && strings.HasPrefix(e.Name(), "s-") && !locks[e.Name()+".lock"] {
+			// A session creates its lock before its directory and removes
+			// it after: a directory without one is a dead session's.
+			out = append(out, sessionInfo{dir: path.Join(stagePath, e.Name())})
+			continue
+		}
 		if !strings.HasSuffix(e.Name(), ".lock") {
 			continue
 		}
@@ -81,8 +91,9 @@ func (d *Dir) sessions() []sessionInfo {
 
 // probe takes the lock file name exclusively without waiting and without
 // creating it: an error means its owner holds it; gone means it vanished.
+// It opens read-only (flock needs no more), so it works on read-only media.
 func probe(root *os.Root, name string) (l *fileLock, gone bool, err error) {
-	f, err := root.OpenFile(name, os.O_RDWR, 0)
+	f, err := root.OpenFile(name, os.O_RDONLY, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, true, nil
 	}

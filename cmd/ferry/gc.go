@@ -39,7 +39,7 @@ func gcCommand() *cli.Command {
 			for _, b := range res.Removed {
 				fmt.Fprintf(c.App.Writer, "%s %s (%s)\n", verb, b.Path, humanSize(b.Size))
 			}
-			fmt.Fprintf(c.App.Writer, "%s %d unreferenced blob(s), %s; %d stale staging area(s)\n", verb, len(res.Removed), humanSize(res.Freed), res.Stale)
+			fmt.Fprintf(c.App.Writer, "%s %d unreferenced blob(s), %s; %d stale staging area(s), %s\n", verb, len(res.Removed), humanSize(res.Freed), res.Stale, humanSize(res.StaleBytes))
 			return nil
 		},
 	}
