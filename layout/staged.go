@@ -31,17 +31,46 @@ type Staged struct {
 // random characters. The caller writes it (Write, CopyFrom) and then
 // Commits, Keeps or Aborts it.
 func Stage(root *os.Root, dir, prefix string) (*Staged, error) {
-	name := path.Join(dir, randomName(prefix))
-	f, err := root.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	for {
+		name := path.Join(dir, randomName(prefix))
+		f, err := root.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		// A cleaner may take the new file for a dead writer's between the
+		// create and the lock (StaleTemps); it holds the lock only while
+		// it removes the file, so wait for it, then make sure the file at
+		// the name is still ours.
+		if err := flock(f, syscall.LOCK_EX); err != nil {
+			f.Close()
+			root.Remove(name)
+			return nil, fmt.Errorf("lock %s: %w", name, err)
+		}
+		held, err := f.Stat()
+		if err != nil {
+			f.Close()
+			root.Remove(name)
+			return nil, err
+		}
+		now, err := root.Lstat(name)
+		if err == nil && os.SameFile(held, now) {
+			return &Staged{root: root, name: name, f: f, w: NewWriteback(f)}, nil
+		}
 		f.Close()
-		root.Remove(name)
-		return nil, fmt.Errorf("lock %s: %w", name, err)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
 	}
-	return &Staged{root: root, name: name, f: f, w: NewWriteback(f)}, nil
+}
+
+// flock is flock(2), retried when a signal interrupts it.
+func flock(f *os.File, how int) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), how)
+		if err != syscall.EINTR {
+			return err
+		}
+	}
 }
 
 // Name is the temp file's path relative to the root.
