@@ -68,3 +68,63 @@ func TestTwoImportsIntoANewDirectory(t *testing.T) {
 		}
 	}
 }
+
+// TestImportRacingGC imports an index whose amd64 platform the layout
+// already holds under another name, again and again while gc runs without
+// pause. The import relies on the present blobs (and gc used to delete the
+// unnamed ones between the import's look and its commit, failing it);
+// pinned, they survive, and every import succeeds with the image whole.
+func TestImportRacingGC(t *testing.T) {
+	ctx := context.Background()
+	set := testimage.New(t)
+	dir := filepath.Join(t.TempDir(), "dst")
+	if _, err := archive.Import(ctx, set.Dir, dir, archive.ImportOptions{Names: []string{"example.com/app:v1"}}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := layout.OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	keep, _ := layout.ParseRef("example.com/keep:amd64")
+	unname := func(ims []layout.Image) ([]layout.Image, error) {
+		return []layout.Image{{Ref: keep, Desc: layout.Annotate(set.AMD64.Manifest, keep)}}, nil
+	}
+	for i := range 40 {
+		if err := d.UpdateIndex(unname); err != nil {
+			t.Fatal(err)
+		}
+		stop := make(chan struct{})
+		var wg gosync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := d.GC(ctx, false); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+		_, err := archive.Import(ctx, set.Dir, dir, archive.ImportOptions{Names: []string{"example.com/app:v1"}})
+		close(stop)
+		wg.Wait()
+		if err != nil {
+			t.Fatalf("round %d: import failed beside gc: %v", i, err)
+		}
+		got, err := archive.Open(ctx, dir, archive.OpenOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ims, _ := archive.Select(got.Images, []string{"example.com/app:v1"})
+		rep := verify.Check(ctx, got, ims, nil, verify.Options{Workers: 1})
+		got.Close()
+		if !rep.OK || len(rep.Images) != 1 || rep.Images[0].Status != "ok" || len(rep.Images[0].Platforms) != 2 {
+			t.Fatalf("round %d: layout after an import reported as done: %+v", i, rep)
+		}
+	}
+}
