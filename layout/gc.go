@@ -19,8 +19,10 @@ type GCResult struct {
 
 // GC deletes blobs no index.json entry reaches and staging left by crashed
 // processes. It holds the layout lock, so a concurrent import either
-// commits before gc looks or after it is done. Missing children are
-// tolerated: a sparse layout keeps what it has.
+// commits before gc looks or after it is done, and it keeps what live
+// sessions pinned: a pull commits manifests before it names them, and an
+// import relies on blobs it found present. Missing children are tolerated:
+// a sparse layout keeps what it has.
 func (d *Dir) GC(ctx context.Context, dryRun bool) (*GCResult, error) {
 	l, err := lockFile(d.root, lockName, true, true)
 	if err != nil {

@@ -15,14 +15,15 @@ import (
 // Txn stages blobs for a layout and publishes them, with their index
 // entries, in one step. Until Commit nothing is visible in blobs/ or
 // index.json; Abort (or a crash) leaves the layout exactly as it was, with
-// at most a staging directory that gc removes.
+// at most a staging directory that gc, or the next CreateDir, removes.
 type Txn struct {
 	d      *Dir
 	mu     sync.Mutex
 	staged map[digest.Digest]string // digest → temp path in the session
 	sizes  map[digest.Digest]int64
-	// present are blobs Push found already committed; Commit checks they
-	// are still there, since a gc may run between Push and Commit.
+	// present are blobs Push found already committed (and hashed). The
+	// caller pins them against gc (Dir.Pin); Commit still checks they are
+	// there, as the last word before index.json names them.
 	present map[digest.Digest]int64
 }
 

@@ -14,7 +14,8 @@ func gcCommand() *cli.Command {
 		Usage:     "delete blobs no image in a layout uses",
 		ArgsUsage: "DIR",
 		Description: "Deletes blobs that no index.json entry reaches, and staging left behind by interrupted runs.\n" +
-			"It holds the layout lock, so it is safe while other ferry processes import into DIR.",
+			"It holds the layout lock, so it is safe while other ferry processes import or pull into DIR: what\n" +
+			"they have written or counted on but not yet named in index.json is kept.",
 		Flags: []cli.Flag{&cli.BoolFlag{Name: "dry-run", Usage: "only say what would be deleted"}, jsonFlag},
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 1, 1); err != nil {
