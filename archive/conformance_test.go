@@ -22,7 +22,7 @@ func openStaged(t *testing.T, p string, staged bool) *archive.Source {
 	t.Helper()
 	opts := archive.OpenOptions{}
 	if staged {
-		d, err := layout.CreateDir(filepath.Join(t.TempDir(), "stage"))
+		d, err := layout.CreateDir(context.Background(), filepath.Join(t.TempDir(), "stage"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -32,6 +32,9 @@ type ImportResult struct {
 	Notes  []string        `json:"notes,omitempty"`
 	Blobs  int             `json:"blobs"`
 	Size   int64           `json:"size"`
+	// Repaired are blobs the destination held in a corrupt copy of the
+	// right size, replaced with the source's verified content.
+	Repaired []digest.Digest `json:"repaired,omitempty"`
 }
 
 // ImportedImage is one image as it now stands in the destination.
@@ -51,7 +54,7 @@ type ImportedImage struct {
 // image checked out, so a failed import leaves dir exactly as it was.
 func Import(ctx context.Context, src, dir string, opts ImportOptions) (res *ImportResult, err error) {
 	_, statErr := os.Stat(dir)
-	dst, err := layout.CreateDir(dir)
+	dst, err := layout.CreateDir(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -81,6 +84,9 @@ func Import(ctx context.Context, src, dir string, opts ImportOptions) (res *Impo
 		return nil, fmt.Errorf("%s: %w: %s; ferry will not pick one: import the one you mean by NAME@DIGEST", src, layout.ErrAmbiguous, cl[0])
 	}
 	res = &ImportResult{Format: s.Format, Mode: s.Mode, Notes: s.Notes}
+	if cl := dst.Cleaned(); len(cl) > 0 {
+		res.Notes = append(res.Notes, LeftoverNote(cl, "in "+dir, "removed"))
+	}
 	roots := make([]ocispec.Descriptor, 0, len(images))
 	for _, im := range images {
 		roots = append(roots, im.Desc)
@@ -108,6 +114,23 @@ func Import(ctx context.Context, src, dir string, opts ImportOptions) (res *Impo
 	if opts.Total != nil {
 		opts.Total(g.Size())
 	}
+	// Names are written in ferry's convention whatever the source used,
+	// so the layout reads the same in every engine.
+	for i, im := range images {
+		if im.Ref.Repo != "" {
+			images[i].Desc = layout.Annotate(im.Desc, im.Ref)
+		}
+	}
+	// Refused now rather than after the copy: names are entries, and an
+	// index.json over the cap would lock every command out of the layout.
+	if err := dst.CheckIndexRoom(images); err != nil {
+		return nil, fmt.Errorf("%s: %w", src, err)
+	}
+	// What the import will find already present must survive a gc until
+	// Commit names it.
+	if err := dst.Pin(ctx, g.Descriptors()); err != nil {
+		return nil, err
+	}
 	if !s.Streamed() { // a stream is already staged by now
 		if err := dst.CheckRoomFor(ctx, g.Blobs); err != nil {
 			return nil, err
@@ -131,16 +154,13 @@ func Import(ctx context.Context, src, dir string, opts ImportOptions) (res *Impo
 		res.Size += n.Desc.Size
 	}
 	res.Blobs = len(keep)
-	// Names are written in ferry's convention whatever the source used,
-	// so the layout reads the same in every engine.
-	for i, im := range images {
-		if im.Ref.Repo != "" {
-			images[i].Desc = layout.Annotate(im.Desc, im.Ref)
-		}
-	}
 	res.Notes = append(res.Notes, movedNames(dst, images)...)
 	if err := txn.Commit(ctx, keep, images); err != nil {
 		return nil, err
+	}
+	for _, r := range dst.Repaired() {
+		res.Repaired = append(res.Repaired, r.Desc.Digest)
+		res.Notes = append(res.Notes, fmt.Sprintf("%s %s in %s was corrupt (%v); replaced with the verified copy from %s", r.Desc.MediaType, r.Desc.Digest, dir, r.Err, src))
 	}
 	return res, nil
 }

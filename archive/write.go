@@ -122,18 +122,23 @@ func Write(ctx context.Context, src layout.ReadOnly, images []layout.Image, dest
 			return nil, err
 		}
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".tmp-*")
+	root, err := os.OpenRoot(filepath.Dir(dest))
 	if err != nil {
 		return nil, err
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
+	defer root.Close()
+	// A killed earlier write of dest left its temp file; a live one's is
+	// locked and stays.
+	stale := layout.StaleTemps(root, ".", tempPrefix(dest), true)
+	tmp, err := layout.Stage(root, ".", tempPrefix(dest))
+	if err != nil {
+		return nil, err
+	}
+	defer tmp.Abort()
 	res := &Result{Path: dest, Format: opts.Format, Images: named, Blobs: len(p.meta) + len(p.layers), Notes: p.skipped}
+	if len(stale) > 0 {
+		res.Notes = append(res.Notes, LeftoverNote(stale, "beside "+dest, "removed"))
+	}
 	for _, d := range append(append([]ocispec.Descriptor(nil), p.meta...), p.layers...) {
 		res.Size += d.Size
 	}
@@ -150,28 +155,41 @@ func Write(ctx context.Context, src layout.ReadOnly, images []layout.Image, dest
 		res.Images = p.dockerImages
 		res.Notes = append(res.Notes, fmt.Sprintf("docker format: one platform per image (%s); loaders will compute new manifest digests, image IDs stay the config digests", p.platform))
 	}
-	if err := writeTar(ctx, layout.NewWriteback(tmp), comp, opts.Format, src, p, res, opts.Progress); err != nil {
+	if err := writeTar(ctx, tmp, comp, opts.Format, src, p, res, opts.Progress); err != nil {
 		return nil, err
 	}
-	if err := tmp.Chmod(0o666 &^ umask()); err != nil {
+	if err := tmp.Commit(filepath.Base(dest)); err != nil {
 		return nil, err
-	}
-	if err := tmp.Sync(); err != nil {
-		return nil, err
-	}
-	if err := tmp.Close(); err != nil {
-		return nil, err
-	}
-	if err := os.Rename(tmp.Name(), dest); err != nil {
-		return nil, err
-	}
-	ok = true
-	if d, err := os.Open(filepath.Dir(dest)); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return res, nil
 }
+
+// Leftovers lists the temp files killed writes of the archive dest left
+// beside it, without removing them (verify reports them).
+func Leftovers(dest string) []layout.Leftover {
+	root, err := os.OpenRoot(filepath.Dir(dest))
+	if err != nil {
+		return nil
+	}
+	defer root.Close()
+	return layout.StaleTemps(root, ".", tempPrefix(dest), false)
+}
+
+// LeftoverNote words leftovers for notes: how many, where, their bytes.
+func LeftoverNote(los []layout.Leftover, where, what string) string {
+	var size int64
+	names := make([]string, 0, len(los))
+	for _, l := range los {
+		size += l.Size
+		names = append(names, l.Path)
+	}
+	return fmt.Sprintf("%s %d leftover(s) of killed ferry runs %s, %d bytes: %s", what, len(los), where, size, strings.Join(names, ", "))
+}
+
+// tempPrefix names the temp file an archive is written to before it is
+// renamed to dest: hidden, beside dest (a rename cannot cross file
+// systems), and recognisable, so leftovers of a killed run can be found.
+func tempPrefix(dest string) string { return "." + filepath.Base(dest) + ".tmp-" }
 
 func writeTar(ctx context.Context, w io.Writer, comp Compression, format Format, src layout.ReadOnly, p *plan, res *Result, progress func(int64)) error {
 	var zw io.WriteCloser
@@ -211,7 +229,11 @@ func writeTar(ctx context.Context, w io.Writer, comp Compression, format Format,
 		if err := file(ocispec.ImageLayoutFile, []byte(`{"imageLayoutVersion":"1.0.0"}`)); err != nil {
 			return err
 		}
-		if err := file(ocispec.ImageIndexFile, layout.IndexJSON(p.images, ann)); err != nil {
+		b, err := layout.EncodeIndex(p.images, ann, res.Path)
+		if err != nil {
+			return err
+		}
+		if err := file(ocispec.ImageIndexFile, b); err != nil {
 			return err
 		}
 	}

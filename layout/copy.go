@@ -22,6 +22,11 @@ type CopyOptions struct {
 	// SkipExisting trusts blobs the destination already holds instead of
 	// reading and verifying the source copy too.
 	SkipExisting bool
+	// VerifyExisting, with SkipExisting, reads back and hashes what the
+	// destination holds instead of trusting its size; a bad copy is copied
+	// again from the source (a layout's Push replaces it). Local reads are
+	// cheap beside a registry's, and a corrupt blob must not be kept.
+	VerifyExisting bool
 	// Progress, if set, is called as bytes are copied (from several
 	// goroutines at once).
 	Progress func(n int64)
@@ -58,7 +63,9 @@ func Copy(ctx context.Context, src ReadOnly, dst Writable, g *Graph, opts CopyOp
 		return err
 	}
 	for _, n := range g.Nodes {
-		if opts.SkipExisting {
+		// Pushing a document from memory is as cheap as checking it; a
+		// verifying destination (a layout) hashes its present copy then.
+		if opts.SkipExisting && !opts.VerifyExisting {
 			if ok, err := dst.Exists(ctx, n.Desc); err != nil {
 				return err
 			} else if ok {
@@ -84,7 +91,7 @@ func copyBlob(ctx context.Context, src ReadOnly, dst Writable, d ocispec.Descrip
 	if opts.SkipExisting {
 		if ok, err := dst.Exists(ctx, d); err != nil {
 			return err
-		} else if ok {
+		} else if ok && (!opts.VerifyExisting || intact(ctx, dst, d) == nil) {
 			if opts.Progress != nil {
 				opts.Progress(d.Size)
 			}
@@ -109,6 +116,20 @@ func copyBlob(ctx context.Context, src ReadOnly, dst Writable, d ocispec.Descrip
 		return fmt.Errorf("%s %s: %w", d.MediaType, d.Digest, err)
 	}
 	return nil
+}
+
+// intact reads d back from s and hashes it.
+func intact(ctx context.Context, s ReadOnly, d ocispec.Descriptor) error {
+	rc, err := s.Fetch(ctx, d)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	vr, err := NewVerifyReader(contextReader{ctx, rc}, d)
+	if err != nil {
+		return err
+	}
+	return vr.Drain()
 }
 
 // progressReader reports bytes as they are read from the source.

@@ -10,8 +10,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
-	"path/filepath"
 	"sync"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -38,6 +36,10 @@ type Dir struct {
 
 	fresh bool // this handle created the layout
 
+	mu       sync.Mutex
+	repaired []Repair
+	cleaned  []Leftover // what killed runs had left, removed on opening
+
 	sessOnce sync.Once
 	sess     string // this process's staging directory under .ferry/tmp
 	sessLock *fileLock
@@ -61,8 +63,22 @@ func OpenDir(dir string) (*Dir, error) {
 }
 
 // CreateDir opens the layout at dir, creating an empty one if dir does not
-// exist or is an empty directory.
-func CreateDir(dir string) (*Dir, error) {
+// exist or is an empty directory. The handle registers its session (see
+// session) before it returns, so a concurrent Undo of a layout that another
+// process has just created sees this one and leaves the layout alone.
+func CreateDir(ctx context.Context, dir string) (*Dir, error) {
+	for attempt := 0; ; attempt++ {
+		d, err := createDir(ctx, dir)
+		// A failed command that created dir may remove it (Undo) between
+		// our mkdir and our lock; starting over creates it anew.
+		if err != nil && errors.Is(err, fs.ErrNotExist) && attempt < 3 {
+			continue
+		}
+		return d, err
+	}
+}
+
+func createDir(ctx context.Context, dir string) (*Dir, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		_, serr := os.Stat(dir)
 		if to, lerr := os.Readlink(dir); lerr == nil && errors.Is(serr, fs.ErrNotExist) {
@@ -70,25 +86,55 @@ func CreateDir(dir string) (*Dir, error) {
 		}
 		return nil, fmt.Errorf("create layout: %w", err)
 	}
-	if _, err := os.Lstat(filepath.Join(dir, ocispec.ImageLayoutFile)); err == nil {
-		return OpenDir(dir)
-	}
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	if !onlyOurs(ents) {
-		return nil, fmt.Errorf("%s exists, is not empty and is not an OCI layout (no %s): refusing to write into it", dir, ocispec.ImageLayoutFile)
-	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
+		return nil, fmt.Errorf("create layout: %w", err)
+	}
+	d := &Dir{FS: NewFS(RootFS(root), dir), root: root, path: dir}
+	ok := false
+	defer func() {
+		if !ok {
+			d.endSession()
+			root.Close()
+		}
+	}()
+	// Refuse a foreign directory before writing anything into it.
+	if _, err := root.Lstat(ocispec.ImageLayoutFile); err != nil {
+		ents, err := fs.ReadDir(root.FS(), ".")
+		if err != nil {
+			return nil, err
+		}
+		if !onlyOurs(ents) {
+			return nil, fmt.Errorf("%s exists, is not empty and is not an OCI layout (no %s): refusing to write into it", dir, ocispec.ImageLayoutFile)
+		}
+	}
+	if err := root.MkdirAll(stagePath, 0o755); err != nil {
 		return nil, err
 	}
-	d := &Dir{FS: NewFS(RootFS(root), dir), root: root, path: dir, fresh: true}
-	if err := d.init(); err != nil {
-		root.Close()
+	// An existing layout may be locked by a long import of another
+	// process: the wait ends when the command is cancelled.
+	l, err := lockFile(ctx, root, lockName, true, true)
+	if err != nil {
 		return nil, err
 	}
+	defer l.unlock()
+	if _, err := root.Lstat(ocispec.ImageLayoutFile); err == nil {
+		if err := d.CheckLayout(); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := d.init(); err != nil {
+			return nil, err
+		}
+		d.fresh = true
+	}
+	if _, err := d.session(); err != nil {
+		return nil, err
+	}
+	// Every import and pull comes through here, under the lock: the
+	// staging of runs that were killed goes now, not only at the next gc.
+	d.cleaned = d.removeStale(false)
+	ok = true
 	return d, nil
 }
 
@@ -105,22 +151,10 @@ func onlyOurs(ents []os.DirEntry) bool {
 	return true
 }
 
+// init writes an empty layout; the caller holds the layout lock.
 func (d *Dir) init() error {
 	if err := d.root.MkdirAll("blobs/sha256", 0o755); err != nil {
 		return err
-	}
-	if err := d.root.MkdirAll(stagePath, 0o755); err != nil {
-		return err
-	}
-	// A fresh layout only waits here on another process's init, which is
-	// short: not worth a context in CreateDir's signature.
-	l, err := lockFile(context.Background(), d.root, lockName, true, true)
-	if err != nil {
-		return err
-	}
-	defer l.unlock()
-	if _, err := d.root.Lstat(ocispec.ImageLayoutFile); err == nil {
-		return nil // another process initialised it while we waited
 	}
 	// index.json first, oci-layout last: a directory is only a layout once
 	// both exist, and a crash in between leaves one CreateDir can finish.
@@ -138,62 +172,76 @@ func emptyIndex() []byte {
 }
 
 // Undo removes a layout this handle created and nothing has used yet, so a
-// command that failed leaves no empty layout behind. It does nothing to a
-// layout that existed before or that holds blobs or images.
+// command that failed leaves no empty layout behind. It runs under the
+// layout lock and does nothing to a layout that existed before, that holds
+// blobs or images, or that another live process has open (a second import
+// into the same new directory): what it removes is only what this handle
+// created and nobody else relies on.
 func (d *Dir) Undo() {
 	if !d.fresh {
 		return
 	}
+	// A clean-up after a failure: it must run even when the command was
+	// cancelled, and it waits only on short critical sections.
+	l, err := lockFile(context.Background(), d.root, lockName, true, true)
+	if err != nil {
+		return
+	}
+	defer l.unlock()
 	if ims, err := d.Images(); err != nil || len(ims) > 0 {
 		return
 	}
 	if blobs, err := d.Blobs(context.Background()); err != nil || len(blobs) > 0 {
 		return
 	}
-	for _, n := range []string{ocispec.ImageLayoutFile, ocispec.ImageIndexFile, "blobs/sha256", "blobs"} {
+	if d.othersAlive() {
+		return
+	}
+	d.endSession()
+	// oci-layout first: from then on the directory is no layout, and a
+	// CreateDir that comes next starts it afresh.
+	for _, n := range []string{ocispec.ImageLayoutFile, ocispec.ImageIndexFile, "blobs/sha256", "blobs", stagePath} {
 		d.root.Remove(n)
 	}
-	d.root.RemoveAll(ferryDir)
+	// The lock file goes while we hold it; a waiter notices (lockFile) and
+	// locks whatever is at the path by then.
+	d.root.Remove(lockName)
+	d.root.Remove(ferryDir)
+	d.fresh = false
 }
+
+// othersAlive reports whether a session other than this handle's is live.
+func (d *Dir) othersAlive() bool {
+	for _, s := range d.sessions() {
+		if s.alive {
+			return true
+		}
+	}
+	return false
+}
+
+// Cleaned is what killed runs had left in the layout, removed when this
+// handle opened it.
+func (d *Dir) Cleaned() []Leftover { return d.cleaned }
 
 // Path is the directory of the layout.
 func (d *Dir) Path() string { return d.path }
 
 // Close releases the directory and this process's staging area.
 func (d *Dir) Close() error {
-	if d.sess != "" {
-		d.root.RemoveAll(d.sess)
-		d.sessLock.unlock()
-		d.root.Remove(d.sess + ".lock")
-	}
+	d.endSession()
 	return d.root.Close()
 }
 
-// session returns this process's private staging directory. It holds a
-// shared lock on a sibling .lock file while alive, which is how gc tells a
-// live staging area from one a crashed process left behind.
-func (d *Dir) session() (string, error) {
-	d.sessOnce.Do(func() {
-		if err := d.root.MkdirAll(stagePath, 0o755); err != nil {
-			d.sessErr = err
-			return
-		}
-		name := path.Join(stagePath, randomName("s-"))
-		// Nobody else holds this fresh name except a gc probing it with
-		// LOCK_NB for a moment, so the wait needs no context.
-		l, err := lockFile(context.Background(), d.root, name+".lock", false, true)
-		if err != nil {
-			d.sessErr = err
-			return
-		}
-		if err := d.root.Mkdir(name, 0o755); err != nil {
-			l.unlock()
-			d.sessErr = err
-			return
-		}
-		d.sess, d.sessLock = name, l
-	})
-	return d.sess, d.sessErr
+// endSession drops this handle's staging area. The lock file is removed
+// before it is released, so gc never takes a live session for a dead one.
+func (d *Dir) endSession() {
+	if d.sess != "" {
+		d.root.RemoveAll(d.sess)
+		d.root.Remove(d.sess + ".lock")
+		d.sessLock.unlock()
+		d.sess, d.sessLock = "", nil
+	}
 }
 
 func randomName(prefix string) string {
@@ -211,53 +259,49 @@ func (d *Dir) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader) er
 	if err != nil {
 		return err
 	}
-	tmp, err := d.writeTemp(ctx, desc, r)
-	if err != nil || tmp == "" {
+	st, err := d.writeTemp(ctx, desc, r)
+	if err != nil || st == nil {
 		return err
 	}
-	if err := d.root.MkdirAll(path.Dir(target), 0o755); err != nil {
-		d.root.Remove(tmp)
-		return err
-	}
-	if err := d.root.Rename(tmp, target); err != nil {
-		d.root.Remove(tmp)
-		return err
-	}
-	return syncDir(d.root, path.Dir(target))
+	return st.Commit(target)
 }
 
-// writeTemp stores r, verified against desc, in the staging area and
-// returns the temp path. It returns "" with no error when the blob is
-// already in place (after verifying r all the same).
-func (d *Dir) writeTemp(ctx context.Context, desc ocispec.Descriptor, r io.Reader) (string, error) {
+// writeTemp stores r, verified against desc, in the staging area, for the
+// caller to Commit or Keep. It returns nil with no error when an intact
+// copy is already in place (after verifying r all the same).
+func (d *Dir) writeTemp(ctx context.Context, desc ocispec.Descriptor, r io.Reader) (*Staged, error) {
 	vr, err := NewVerifyReader(r, desc)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
+	var bad error
 	if ok, _ := d.FS.Exists(ctx, desc); ok {
-		return "", vr.Drain()
+		// A present copy of the right size may still be corrupt (a flipped
+		// bit on a stick): hashing it costs a read, which measured cheaper
+		// than writing and syncing the source's copy every time, and a bad
+		// one is replaced from the source below.
+		if bad = d.checkPresent(ctx, desc); bad == nil {
+			return nil, vr.Drain()
+		}
 	}
 	sess, err := d.session()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	tmp := path.Join(sess, randomName("b-"))
-	f, err := d.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	st, err := Stage(d.root, sess, "b-")
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	_, err = CopyBuffer(NewWriteback(f), contextReader{ctx, vr})
-	if err == nil {
-		err = f.Sync()
+	if _, err := st.CopyFrom(ctx, vr); err != nil {
+		st.Abort()
+		return nil, err
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	if bad != nil {
+		d.mu.Lock()
+		d.repaired = append(d.repaired, Repair{Desc: desc, Err: bad})
+		d.mu.Unlock()
 	}
-	if err != nil {
-		d.root.Remove(tmp)
-		return "", err
-	}
-	return tmp, nil
+	return st, nil
 }
 
 // contextReader stops a long copy promptly when the context is cancelled.
@@ -273,50 +317,27 @@ func (c contextReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// writeFileAtomic replaces name with b: temp file, fsync, rename, fsync of
-// the directory. Readers see the old file or the new one, never a mix.
+// writeFileAtomic replaces name with b through a Staged file in the
+// staging area. Index writes happen under the layout lock, so the temp
+// file of one that crashed is known dead and gc removes it.
 func (d *Dir) writeFileAtomic(name string, b []byte) error {
 	if err := d.root.MkdirAll(stagePath, 0o755); err != nil {
 		return err
 	}
-	tmp := path.Join(stagePath, randomName("f-"))
-	f, err := d.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	st, err := Stage(d.root, stagePath, "f-")
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = d.root.Rename(tmp, name)
-	}
-	if err != nil {
-		d.root.Remove(tmp)
+	if _, err := st.Write(b); err != nil {
+		st.Abort()
 		return err
 	}
-	return syncDir(d.root, path.Dir(name))
-}
-
-func syncDir(root *os.Root, dir string) error {
-	f, err := root.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil && !errors.Is(err, fs.ErrInvalid) {
-		return err
-	}
-	return nil
+	return st.Commit(name)
 }
 
 // UpdateIndex changes index.json under the layout lock: it reads the
 // current entries, lets fn change them and writes the result atomically.
-// Entries are sorted by name so the file is deterministic. Cancelling ctx
-// stops the wait for a lock another process holds, and nothing is written.
+// Entries are sorted by name so the file is deterministic.
 func (d *Dir) UpdateIndex(ctx context.Context, fn func([]Image) ([]Image, error)) error {
 	l, err := lockFile(ctx, d.root, lockName, true, true)
 	if err != nil {
@@ -331,19 +352,11 @@ func (d *Dir) UpdateIndex(ctx context.Context, fn func([]Image) ([]Image, error)
 	if err != nil {
 		return err
 	}
-	return d.writeFileAtomic(ocispec.ImageIndexFile, IndexJSON(ims, nil))
-}
-
-// IndexJSON renders entries as an index.json, sorted by name then digest.
-func IndexJSON(ims []Image, annotations map[string]string) []byte {
-	sorted := append([]Image(nil), ims...)
-	SortImages(sorted)
-	idx := ocispec.Index{Versioned: specsV2, MediaType: ocispec.MediaTypeImageIndex, Manifests: make([]ocispec.Descriptor, 0, len(sorted)), Annotations: annotations}
-	for _, im := range sorted {
-		idx.Manifests = append(idx.Manifests, im.Desc)
+	b, err := EncodeIndex(ims, nil, d.path)
+	if err != nil {
+		return err
 	}
-	b, _ := json.Marshal(idx)
-	return b
+	return d.writeFileAtomic(ocispec.ImageIndexFile, b)
 }
 
 // entryKey identifies an index entry for merging: its full name, or its tag,

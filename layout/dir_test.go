@@ -24,7 +24,7 @@ func TestCreateDir(t *testing.T) {
 		"empty directory": t.TempDir(),
 	} {
 		t.Run(name, func(t *testing.T) {
-			d, err := layout.CreateDir(path)
+			d, err := layout.CreateDir(context.Background(), path)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -52,7 +52,7 @@ func TestCreateDirReopensLayout(t *testing.T) {
 	if err := d.UpdateIndex(context.Background(), func(ims []layout.Image) ([]layout.Image, error) { return append(ims, im), nil }); err != nil {
 		t.Fatal(err)
 	}
-	again, err := layout.CreateDir(d.Path())
+	again, err := layout.CreateDir(context.Background(), d.Path())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestCreateDirRefusesNonLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := snapshot(t, dir)
-	if d, err := layout.CreateDir(dir); err == nil {
+	if d, err := layout.CreateDir(context.Background(), dir); err == nil {
 		d.Close()
 		t.Fatal("CreateDir wrote into a non-empty directory that is not a layout")
 	}
@@ -77,7 +77,7 @@ func TestCreateDirRefusesNonLayout(t *testing.T) {
 		t.Fatalf(".ferry/ was created in a directory that was refused: %v", err)
 	}
 	file := filepath.Join(dir, "notes.txt")
-	if d, err := layout.CreateDir(file); err == nil {
+	if d, err := layout.CreateDir(context.Background(), file); err == nil {
 		d.Close()
 		t.Fatal("CreateDir on a regular file succeeded")
 	}
@@ -95,7 +95,7 @@ func TestCreateDirResumesInterrupted(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "index.json"), []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d, err := layout.CreateDir(dir)
+	d, err := layout.CreateDir(context.Background(), dir)
 	if err != nil {
 		t.Fatalf("CreateDir of an interrupted layout: %v", err)
 	}
@@ -105,7 +105,7 @@ func TestCreateDirResumesInterrupted(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 6 {
 		wg.Go(func() {
-			d, err := layout.CreateDir(fresh)
+			d, err := layout.CreateDir(context.Background(), fresh)
 			if err != nil {
 				t.Errorf("concurrent CreateDir: %v", err)
 				return
@@ -226,7 +226,7 @@ func stagedFiles(t *testing.T, root string) []string {
 func TestDirFailedPushLeavesNothing(t *testing.T) {
 	ctx := context.Background()
 	parent := t.TempDir()
-	d, err := layout.CreateDir(filepath.Join(parent, "layout"))
+	d, err := layout.CreateDir(context.Background(), filepath.Join(parent, "layout"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +254,7 @@ func TestDirFailedPushLeavesNothing(t *testing.T) {
 }
 
 func TestDirCloseRemovesSession(t *testing.T) {
-	d, err := layout.CreateDir(t.TempDir())
+	d, err := layout.CreateDir(context.Background(), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

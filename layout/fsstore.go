@@ -285,7 +285,7 @@ func (s *FS) CheckLayout() error {
 
 // ReadIndex reads and strictly validates index.json.
 func (s *FS) ReadIndex() (*ocispec.Index, error) {
-	b, err := s.ReadFile(ocispec.ImageIndexFile, MaxManifestSize)
+	b, err := s.ReadFile(ocispec.ImageIndexFile, MaxIndexSize)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%s: %s is missing: %w", s.label, ocispec.ImageIndexFile, ErrInvalid)

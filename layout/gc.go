@@ -2,9 +2,7 @@ package layout
 
 import (
 	"context"
-	"io/fs"
-	"path"
-	"strings"
+	"fmt"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -15,12 +13,16 @@ type GCResult struct {
 	Removed []BlobInfo `json:"removed"` // unreferenced blobs deleted
 	Freed   int64      `json:"freed"`   // their bytes
 	Stale   int        `json:"stale"`   // abandoned staging areas and temp files deleted
+	// StaleBytes are the bytes those held.
+	StaleBytes int64 `json:"staleBytes"`
 }
 
 // GC deletes blobs no index.json entry reaches and staging left by crashed
 // processes. It holds the layout lock, so a concurrent import either
-// commits before gc looks or after it is done. Missing children are
-// tolerated: a sparse layout keeps what it has.
+// commits before gc looks or after it is done, and it keeps what live
+// sessions pinned: a pull commits manifests before it names them, and an
+// import relies on blobs it found present. Missing children are tolerated:
+// a sparse layout keeps what it has.
 func (d *Dir) GC(ctx context.Context, dryRun bool) (*GCResult, error) {
 	l, err := lockFile(ctx, d.root, lockName, true, true)
 	if err != nil {
@@ -46,6 +48,16 @@ func (d *Dir) GC(ctx context.Context, dryRun bool) (*GCResult, error) {
 	for _, n := range g.Nodes {
 		live[n.Desc.Digest] = true
 	}
+	// Live sessions' pins are roots too: content a pull or import has
+	// written or counted on but not yet named in index.json.
+	for _, s := range d.sessions() {
+		if !s.alive {
+			continue
+		}
+		if err := d.pinned(s.dir, live); err != nil {
+			return nil, fmt.Errorf("%s: read what a running ferry relies on (%s): %w", d.path, s.dir, err)
+		}
+	}
 	blobs, err := d.Blobs(ctx)
 	if err != nil {
 		return nil, err
@@ -63,44 +75,38 @@ func (d *Dir) GC(ctx context.Context, dryRun bool) (*GCResult, error) {
 			}
 		}
 	}
-	res.Stale = d.removeStale(dryRun)
+	for _, lo := range d.removeStale(dryRun) {
+		res.Stale++
+		res.StaleBytes += lo.Size
+	}
 	return res, nil
 }
 
-// removeStale deletes staging areas whose owner is gone (its lock file can
-// be locked exclusively) and temp files of interrupted index writes.
-func (d *Dir) removeStale(dryRun bool) int {
-	ents, err := fs.ReadDir(d.root.FS(), stagePath)
-	if err != nil {
-		return 0
-	}
-	n := 0
-	for _, e := range ents {
-		name := path.Join(stagePath, e.Name())
-		switch {
-		case strings.HasSuffix(e.Name(), ".lock"):
-			sess := strings.TrimSuffix(name, ".lock")
-			if sess == d.sess {
+// removeStale deletes, or with dryRun only lists, staging areas whose
+// owner is gone (its lock file can be locked exclusively, or is missing)
+// and temp files of interrupted index writes. The caller holds the layout
+// lock.
+func (d *Dir) removeStale(dryRun bool) []Leftover {
+	var out []Leftover
+	for _, s := range d.sessions() {
+		if s.alive {
+			continue
+		}
+		lo := Leftover{Path: s.dir, Size: treeSize(d.root, s.dir)}
+		if !dryRun {
+			// Hold the lock while removing, so that nothing could come to
+			// life under our feet.
+			l, gone, err := probe(d.root, s.dir+".lock")
+			if err != nil {
 				continue
 			}
-			l, err := lockFile(context.Background(), d.root, name, true, false)
-			if err != nil {
-				continue // its owner is alive
+			d.root.RemoveAll(s.dir)
+			if !gone {
+				d.root.Remove(s.dir + ".lock")
+				l.unlock()
 			}
-			if !dryRun {
-				d.root.RemoveAll(sess)
-				d.root.Remove(name)
-			}
-			l.unlock()
-			n++
-		case strings.HasPrefix(e.Name(), "f-"):
-			// Index writes happen under the lock gc holds: any such file
-			// is left over from a crash.
-			if !dryRun {
-				d.root.Remove(name)
-			}
-			n++
 		}
+		out = append(out, lo)
 	}
-	return n
+	return append(out, StaleTemps(d.root, stagePath, "f-", !dryRun)...)
 }

@@ -72,8 +72,8 @@ func TestGC(t *testing.T) {
 			t.Fatalf("referenced %s %s was removed", d.MediaType, d.Digest)
 		}
 	}
-	if res.Stale < 1 {
-		t.Fatalf("Stale = %d, want the crashed session counted", res.Stale)
+	if res.Stale < 1 || res.StaleBytes != int64(len("half a blob")) {
+		t.Fatalf("Stale = %d (%d bytes), want the crashed session counted with its bytes", res.Stale, res.StaleBytes)
 	}
 	for _, p := range []string{f.dead, f.dead + ".lock"} {
 		if _, err := os.Lstat(p); !os.IsNotExist(err) {

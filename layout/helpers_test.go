@@ -25,7 +25,7 @@ var v2 = specs.Versioned{SchemaVersion: 2}
 // newDir creates an empty layout in a temp directory, closed at cleanup.
 func newDir(t *testing.T) *layout.Dir {
 	t.Helper()
-	d, err := layout.CreateDir(t.TempDir())
+	d, err := layout.CreateDir(context.Background(), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

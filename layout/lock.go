@@ -4,31 +4,36 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
-	"time"
 )
 
 // fileLock is an advisory flock(2) lock. The kernel drops it when the
 // process dies, so a crashed ferry never leaves a layout locked.
 type fileLock struct{ f *os.File }
 
-// Polling bounds for a lock held by another process. A blocking flock
-// cannot be interrupted by a cancelled context (only by a signal the Go
-// runtime would have to aim at that thread), so ferry polls instead: the
-// first retries are quick for the usual short commit, later ones back off
-// to keep an idle wait cheap, and a signal is seen within lockPollMax.
-const (
-	lockPollMin = time.Millisecond
-	lockPollMax = 50 * time.Millisecond
-)
-
-// lockFile takes the lock on name inside root. With wait it retries until
+// lockFile takes the lock on name inside root. With wait it waits until
 // the lock is free or ctx is done; without, it fails at once when another
 // process holds it. Errors name the layout, since a user with several
 // layouts cannot act on ".ferry/lock" alone.
 func lockFile(ctx context.Context, root *os.Root, name string, exclusive, wait bool) (*fileLock, error) {
+	for {
+		l, err := lockOnce(ctx, root, name, exclusive, wait)
+		if err != errLockMoved {
+			return l, err
+		}
+	}
+}
+
+// errLockMoved means the lock file was removed or replaced while we waited
+// for it: its holder (a gc dropping a dead session, an Undo dropping the
+// layout) deletes it before releasing it, so the lock we got guards
+// nothing and the caller must lock the file now at that path instead.
+var errLockMoved = errors.New("lock file replaced")
+
+func lockOnce(ctx context.Context, root *os.Root, name string, exclusive, wait bool) (*fileLock, error) {
 	where := filepath.Join(root.Name(), name)
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("layout %s: lock %s: %w", root.Name(), where, err)
@@ -50,26 +55,12 @@ func lockFile(ctx context.Context, root *os.Root, name string, exclusive, wait b
 	if exclusive {
 		how = syscall.LOCK_EX
 	}
-	delay := lockPollMin
-	var timer *time.Timer
-	for {
-		err = flock(f, how|syscall.LOCK_NB)
-		if err == nil || !errors.Is(err, syscall.EWOULDBLOCK) || !wait {
-			break
-		}
-		if timer == nil {
-			timer = time.NewTimer(delay)
-			defer timer.Stop()
-		} else {
-			timer.Reset(delay)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
+	err = flock(f, how|syscall.LOCK_NB)
+	if wait && errors.Is(err, syscall.EWOULDBLOCK) {
+		if err = waitLock(ctx, f, how); err == errGaveUp {
+			// The waiter releases the lock whenever it comes, and closes f.
 			return nil, fmt.Errorf("layout %s: gave up waiting for %s, held by another ferry process: %w", root.Name(), where, ctx.Err())
-		case <-timer.C:
 		}
-		delay = min(2*delay, lockPollMax)
 	}
 	if err != nil {
 		f.Close()
@@ -82,8 +73,47 @@ func lockFile(ctx context.Context, root *os.Root, name string, exclusive, wait b
 		f.Close()
 		return nil, fmt.Errorf("layout %s: lock %s: %w", root.Name(), where, err)
 	}
+	held, err := f.Stat()
+	if err == nil {
+		var now os.FileInfo
+		if now, err = root.Lstat(name); err == nil && !os.SameFile(held, now) {
+			err = errLockMoved
+		}
+	}
+	if err != nil {
+		flock(f, syscall.LOCK_UN)
+		f.Close()
+		if errors.Is(err, fs.ErrNotExist) {
+			err = errLockMoved
+		}
+		return nil, err
+	}
 	return &fileLock{f: f}, nil
 }
+
+// waitLock blocks in flock(2), which the kernel grants in turn (a poller
+// would starve behind a process that takes the lock again and again), on
+// its own goroutine, so that a cancelled ctx ends the wait at once. On
+// cancel it returns errGaveUp and leaves the goroutine to release the
+// lock, if it is ever granted, and close f.
+func waitLock(ctx context.Context, f *os.File, how int) error {
+	done := make(chan error, 1)
+	go func() { done <- flock(f, how) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		go func() {
+			if <-done == nil {
+				flock(f, syscall.LOCK_UN)
+			}
+			f.Close()
+		}()
+		return errGaveUp
+	}
+}
+
+var errGaveUp = errors.New("gave up waiting for the lock")
 
 func flock(f *os.File, how int) error {
 	for {

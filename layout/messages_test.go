@@ -1,6 +1,7 @@
 package layout_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,13 +18,13 @@ func TestCreateDirDanglingSymlink(t *testing.T) {
 	if err := os.Symlink(target, link); err != nil {
 		t.Fatal(err)
 	}
-	_, err := layout.CreateDir(link)
+	_, err := layout.CreateDir(context.Background(), link)
 	if err == nil || !strings.Contains(err.Error(), link+" is a dangling symlink (to "+target+")") || strings.Contains(err.Error(), "file exists") {
 		t.Fatalf("CreateDir of a dangling symlink: %v", err)
 	}
 	// A link to a file is not dangling: that error stays the system's.
 	os.WriteFile(target, nil, 0o644)
-	if _, err := layout.CreateDir(link); err == nil || strings.Contains(err.Error(), "dangling") {
+	if _, err := layout.CreateDir(context.Background(), link); err == nil || strings.Contains(err.Error(), "dangling") {
 		t.Fatalf("CreateDir of a link to a file: %v", err)
 	}
 }

@@ -27,7 +27,7 @@ func TestCheckSpace(t *testing.T) {
 // TestCheckRoomFor counts only the blobs the layout lacks.
 func TestCheckRoomFor(t *testing.T) {
 	dir := t.TempDir()
-	d, err := layout.CreateDir(dir)
+	d, err := layout.CreateDir(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}

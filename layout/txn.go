@@ -15,14 +15,15 @@ import (
 // Txn stages blobs for a layout and publishes them, with their index
 // entries, in one step. Until Commit nothing is visible in blobs/ or
 // index.json; Abort (or a crash) leaves the layout exactly as it was, with
-// at most a staging directory that gc removes.
+// at most a staging directory that gc, or the next CreateDir, removes.
 type Txn struct {
 	d      *Dir
 	mu     sync.Mutex
 	staged map[digest.Digest]string // digest → temp path in the session
 	sizes  map[digest.Digest]int64
-	// present are blobs Push found already committed; Commit checks they
-	// are still there, since a gc may run between Push and Commit.
+	// present are blobs Push found already committed (and hashed). The
+	// caller pins them against gc (Dir.Pin); Commit still checks they are
+	// there, as the last word before index.json names them.
 	present map[digest.Digest]int64
 }
 
@@ -62,17 +63,20 @@ func (t *Txn) Exists(ctx context.Context, desc ocispec.Descriptor) (bool, error)
 
 // Push implements Store: the blob is verified into the staging area.
 func (t *Txn) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader) error {
-	tmp, err := t.d.writeTemp(ctx, desc, r)
+	st, err := t.d.writeTemp(ctx, desc, r)
 	if err != nil {
 		return err
 	}
-	if tmp == "" {
+	if st == nil {
 		t.mu.Lock()
 		t.present[desc.Digest] = desc.Size
 		t.mu.Unlock()
 		return nil
 	}
-	t.record(desc.Digest, desc.Size, tmp)
+	if err := st.Keep(); err != nil {
+		return err
+	}
+	t.record(desc.Digest, desc.Size, st.Name())
 	return nil
 }
 
@@ -103,27 +107,25 @@ func (t *Txn) Ingest(ctx context.Context, r io.Reader, want digest.Digest) (ocis
 		}
 		alg = want.Algorithm()
 	}
-	tmp := path.Join(sess, randomName("b-"))
-	f, err := t.d.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	st, err := Stage(t.d.root, sess, "b-")
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
 	h := alg.Digester()
-	n, err := CopyBuffer(io.MultiWriter(NewWriteback(f), h.Hash()), contextReader{ctx, r})
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	got := h.Digest()
-	if err == nil && want != "" && got != want {
-		err = &MismatchError{Want: want, Got: got}
-	}
+	n, err := st.CopyFrom(ctx, io.TeeReader(r, h.Hash()))
 	if err != nil {
-		t.d.root.Remove(tmp)
+		st.Abort()
 		return ocispec.Descriptor{}, err
 	}
+	got := h.Digest()
+	if want != "" && got != want {
+		st.Abort()
+		return ocispec.Descriptor{}, &MismatchError{Want: want, Got: got}
+	}
+	if err := st.Keep(); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	tmp := st.Name()
 	t.record(got, n, tmp)
 	return ocispec.Descriptor{Digest: got, Size: n}, nil
 }
@@ -169,16 +171,21 @@ func (t *Txn) Commit(ctx context.Context, keep map[digest.Digest]bool, add []Ima
 		if err != nil {
 			return rollback(err)
 		}
-		if fi, err := t.d.root.Lstat(target); err == nil && fi.Mode().IsRegular() && fi.Size() == t.sizes[d] {
-			continue
-		}
+		// A copy already in place is replaced all the same: the staged
+		// one is verified and the rename costs nothing, while the old one
+		// may be corrupt (only its size was ever compared). Rollback
+		// leaves a replaced blob alone: it was there before.
+		_, err = t.d.root.Lstat(target)
+		existed := err == nil
 		if err := t.d.root.MkdirAll(path.Dir(target), 0o755); err != nil {
 			return rollback(err)
 		}
 		if err := t.d.root.Rename(tmp, target); err != nil {
 			return rollback(err)
 		}
-		added = append(added, target)
+		if !existed {
+			added = append(added, target)
+		}
 		dirs[path.Dir(target)] = true
 	}
 	for dir := range dirs {
@@ -203,7 +210,11 @@ func (t *Txn) Commit(ctx context.Context, keep map[digest.Digest]bool, add []Ima
 		if err != nil {
 			return rollback(err)
 		}
-		if err := t.d.writeFileAtomic(ocispec.ImageIndexFile, IndexJSON(MergeImages(ims, add), nil)); err != nil {
+		b, err := EncodeIndex(MergeImages(ims, add), nil, t.d.path)
+		if err != nil {
+			return rollback(err)
+		}
+		if err := t.d.writeFileAtomic(ocispec.ImageIndexFile, b); err != nil {
 			return rollback(err)
 		}
 	}

@@ -28,7 +28,7 @@ import (
 func TestNestedIncompletePlatform(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	d, err := layout.CreateDir(dir)
+	d, err := layout.CreateDir(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}

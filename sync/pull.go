@@ -44,6 +44,9 @@ type Pulled struct {
 	// out; the index itself is kept byte for byte (digest unchanged).
 	Filtered bool  `json:"filtered"`
 	Size     int64 `json:"size"`
+	// Repaired are blobs the layout held in a corrupt copy, replaced by
+	// the pull with the registry's verified content.
+	Repaired []digest.Digest `json:"repaired,omitempty"`
 }
 
 // Plan is what a pull will carry: the images, each with its graph, and a
@@ -140,7 +143,7 @@ func Pull(ctx context.Context, c *remote.Client, refs []string, dir string, opts
 // blob as it arrives so that a re-run fetches only what is missing, and
 // naming them in index.json last.
 func (p *Plan) into(ctx context.Context, dir string, opts CopyOptions) error {
-	dst, err := layout.CreateDir(dir)
+	dst, err := layout.CreateDir(ctx, dir)
 	if err != nil {
 		return err
 	}
@@ -150,10 +153,16 @@ func (p *Plan) into(ctx context.Context, dir string, opts CopyOptions) error {
 	if opts.Total != nil {
 		opts.Total(all.Size())
 	}
+	// Pinned before Copy looks for what is already there: a gc running
+	// meanwhile keeps it, and the manifests Copy commits early, until the
+	// index.json entries below name them.
+	if err := dst.Pin(ctx, all.Descriptors()); err != nil {
+		return err
+	}
 	if err := dst.CheckRoomFor(ctx, all.Blobs); err != nil {
 		return err
 	}
-	if err := layout.Copy(ctx, p.Sources, dst, all, layout.CopyOptions{Concurrency: opts.Concurrency, SkipExisting: true, Progress: opts.Progress, Retry: remote.Retryable}); err != nil {
+	if err := layout.Copy(ctx, p.Sources, dst, all, layout.CopyOptions{Concurrency: opts.Concurrency, SkipExisting: true, VerifyExisting: true, Progress: opts.Progress, Retry: remote.Retryable}); err != nil {
 		var ce *layout.CopyError
 		if errors.As(err, &ce) {
 			for i, im := range p.Images {
@@ -165,18 +174,28 @@ func (p *Plan) into(ctx context.Context, dir string, opts CopyOptions) error {
 		return fmt.Errorf("pull: %w", err)
 	}
 	err = dst.UpdateIndex(ctx, func(cur []layout.Image) ([]layout.Image, error) {
-		// Under the lock: a gc that ran meanwhile must not leave an entry
-		// pointing at deleted blobs.
-		for _, g := range p.Graphs {
-			for _, b := range g.Blobs {
-				if ok, err := dst.Exists(ctx, b); err != nil || !ok {
-					return nil, fmt.Errorf("blob %s vanished before the pull committed (a concurrent gc?); run the pull again", b.Digest)
-				}
+		// Under the lock, manifests as well as layers: whatever removed
+		// content meanwhile (a gc of an older ferry, a user) must not
+		// leave an entry pointing at it.
+		for _, d := range all.Descriptors() {
+			if ok, err := dst.Exists(ctx, d); err != nil || !ok {
+				return nil, fmt.Errorf("%s %s vanished from %s before the pull committed (removed by hand or by a concurrent gc?); run the pull again", d.MediaType, d.Digest, dir)
 			}
 		}
 		return layout.MergeImages(cur, p.Images), nil
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	for _, r := range dst.Repaired() {
+		for i, im := range p.Images {
+			if p.Graphs[i].Owner(r.Desc.Digest) == im.Desc.Digest {
+				p.Pulled[i].Repaired = append(p.Pulled[i].Repaired, r.Desc.Digest)
+				break
+			}
+		}
+	}
+	return nil
 }
 
 // referrers finds what refers to the manifests of g, recursively (a

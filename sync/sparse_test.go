@@ -157,7 +157,7 @@ func TestPushNestedSparseRefused(t *testing.T) {
 	ctx := context.Background()
 	reg := regtest.Start(t)
 	dir := t.TempDir()
-	d, err := layout.CreateDir(dir)
+	d, err := layout.CreateDir(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}

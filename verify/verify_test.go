@@ -161,7 +161,7 @@ func TestArchivesAgreeWithDirectory(t *testing.T) {
 
 func TestDiffIDCountMismatch(t *testing.T) {
 	dir := t.TempDir()
-	d, _ := layout.CreateDir(dir)
+	d, _ := layout.CreateDir(context.Background(), dir)
 	defer d.Close()
 	txn := d.Begin()
 	lay := testimage.Put(t, txn, ocispec.MediaTypeImageLayer, []byte("x"))

@@ -100,7 +100,7 @@ func sizes(total int64, n int) []int64 {
 
 func generate(dir string, total int64, n int) error {
 	ctx := context.Background()
-	d, err := layout.CreateDir(dir)
+	d, err := layout.CreateDir(context.Background(), dir)
 	if err != nil {
 		return err
 	}

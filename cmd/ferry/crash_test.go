@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 // the middle: a few tens of MiB of random layers.
 func bigLayout(t *testing.T) string {
 	dir := t.TempDir()
-	d, err := layout.CreateDir(dir)
+	d, err := layout.CreateDir(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,8 @@ func gcCommand() *cli.Command {
 		Usage:     "delete blobs no image in a layout uses",
 		ArgsUsage: "DIR",
 		Description: "Deletes blobs that no index.json entry reaches, and staging left behind by interrupted runs.\n" +
-			"It holds the layout lock, so it is safe while other ferry processes import into DIR.",
+			"It holds the layout lock, so it is safe while other ferry processes import or pull into DIR: what\n" +
+			"they have written or counted on but not yet named in index.json is kept.",
 		Flags: []cli.Flag{&cli.BoolFlag{Name: "dry-run", Usage: "only say what would be deleted"}, jsonFlag()},
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 1, 1); err != nil {
@@ -37,7 +38,7 @@ func gcCommand() *cli.Command {
 			for _, b := range res.Removed {
 				hprintf(c.App.Writer, "%s %s (%s)\n", verb, b.Path, humanSize(b.Size))
 			}
-			hprintf(c.App.Writer, "%s %d unreferenced blob(s), %s; %d stale staging area(s)\n", verb, len(res.Removed), humanSize(res.Freed), res.Stale)
+			hprintf(c.App.Writer, "%s %d unreferenced blob(s), %s; %d stale staging area(s), %s\n", verb, len(res.Removed), humanSize(res.Freed), res.Stale, humanSize(res.StaleBytes))
 			return nil
 		},
 	}

@@ -158,6 +158,9 @@ func pullCommand() *cli.Command {
 					how = "index kept whole, other platforms left out"
 				}
 				hprintf(c.App.Writer, "pulled %s  %s  %s (%s)\n", r.Name, strings.Join(r.Platforms, ","), humanSize(r.Size), how)
+				for _, d := range r.Repaired {
+					hprintf(c.App.Writer, "  note: blob %s in %s was corrupt; replaced with the registry's verified copy\n", d, c.String("to"))
+				}
 			}
 			hprintf(c.App.Writer, "saved %d image(s) into %s, every blob verified\n", len(res), c.String("to"))
 			return nil

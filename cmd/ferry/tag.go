@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"github.com/urfave/cli/v2"
 
 	"github.com/oci-ferry/ferry/layout"
@@ -33,7 +34,9 @@ func tagCommand() *cli.Command {
 				return err
 			}
 			defer d.Close()
-			return d.UpdateIndex(c.Context, func(ims []layout.Image) ([]layout.Image, error) {
+			// Said once index.json is written: a refused write tags nothing.
+			var done []string
+			err = d.UpdateIndex(c.Context, func(ims []layout.Image) ([]layout.Image, error) {
 				found, err := layout.Match(ims, c.Args().Get(1))
 				if err != nil {
 					return nil, err
@@ -42,10 +45,17 @@ func tagCommand() *cli.Command {
 				var add []layout.Image
 				for _, r := range targets {
 					add = append(add, layout.Image{Ref: r, Desc: layout.Annotate(desc, r), NameFrom: layout.NameFromContainerd})
-					hprintf(c.App.Writer, "tagged %s as %s (%s)\n", found[0].Name(), r, desc.Digest)
+					done = append(done, fmt.Sprintf("tagged %s as %s (%s)", found[0].Name(), r, desc.Digest))
 				}
 				return layout.MergeImages(ims, add), nil
 			})
+			if err != nil {
+				return err
+			}
+			for _, line := range done {
+				hprintf(c.App.Writer, "%s\n", line)
+			}
+			return nil
 		},
 	}
 }

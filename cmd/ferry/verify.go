@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/oci-ferry/ferry/archive"
+	"github.com/oci-ferry/ferry/layout"
 	"github.com/oci-ferry/ferry/verify"
 )
 
@@ -51,6 +52,7 @@ func verifyCommand() *cli.Command {
 					rep.Add(verify.Problem{Kind: verify.KindOf(p), File: path, Message: p.Error()})
 				}
 				verify.Check(c.Context, src, src.Images, rep, verify.Options{Workers: c.Int("workers")})
+				rep.Notes = append(rep.Notes, leftovers(path)...)
 			}
 			if c.Context.Err() != nil {
 				return c.Context.Err()
@@ -109,4 +111,23 @@ func printReport(w io.Writer, r *verify.Report) {
 	} else {
 		fmt.Fprintln(w, "FAILED: do not load this content; fix or re-create the archive")
 	}
+}
+
+// leftovers notes what killed ferry runs left: staging in a layout, temp
+// files beside an archive. They are not problems (the content is sound),
+// but they take space until gc or the next write removes them.
+func leftovers(path string) []string {
+	if path == "-" {
+		return nil
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		if los, _ := layout.Leftovers(path); len(los) > 0 {
+			return []string{archive.LeftoverNote(los, "in "+path, "found") + "; ferry gc removes them, as does the next import or pull"}
+		}
+		return nil
+	}
+	if los := archive.Leftovers(path); len(los) > 0 {
+		return []string{archive.LeftoverNote(los, "beside "+path, "found") + "; the next export or pull to it removes them"}
+	}
+	return nil
 }

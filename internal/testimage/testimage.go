@@ -73,7 +73,7 @@ func Build(t testing.TB, s layout.Store, arch, content string) Image {
 func New(t testing.TB) *Set {
 	t.Helper()
 	s := &Set{Dir: t.TempDir()}
-	d, err := layout.CreateDir(s.Dir)
+	d, err := layout.CreateDir(context.Background(), s.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
