@@ -47,8 +47,8 @@ test: vet $(REGISTRY)
 # interop: docker, podman, containerd and skopeo load ferry's archives, and
 # ferry imports, verifies and pushes what they write (internal/interop).
 # Installs Debian 12's engines when missing, and the current ones into
-# bin/engines (docker 29 and containerd 2 built from source, ~3 min the
-# first time; Debian 13's docker 26, containerd 1.7, podman 5 and skopeo
+# bin/engines (docker 29, docker 28 and containerd 2 built from source,
+# ~7 min the first time; Debian 13's docker 26, containerd 1.7, podman 5 and skopeo
 # 1.18 unpacked from their packages; instant once there), runs private
 # daemons (nothing touches the system's), and ends with the compatibility
 # matrix, also in out/interop.md; the full log is out/interop.log.

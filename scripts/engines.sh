@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the current engines the interop suite drives beside Debian 12's
-# own (scripts/interop-deps.sh): docker 29 (moby v2) and containerd 2.4
-# built from source, and Debian 13's docker 26, containerd 1.7, podman 5
+# own (scripts/interop-deps.sh): docker 29 (moby v2), docker 28 and
+# containerd 2.4 built from source, and Debian 13's docker 26, containerd 1.7, podman 5
 # and skopeo 1.18 unpacked from their packages. Everything goes under one
 # directory (default bin/engines), one sub-directory per engine, each
 # marked complete by a .done file written last: a second run is instant,
@@ -26,6 +26,7 @@ dir=$(cd "$dir" && pwd)
 
 MOBY_VERSION=v2.0.0-beta.24
 CONTAINERD_VERSION=v2.4.2
+DOCKER28_VERSION=v28.5.2
 # Debian 13's packages: whatever trixie holds (its point releases only
 # bring fixes); the suite reports the versions it measured.
 DEBIAN_SUITE=trixie
@@ -64,6 +65,40 @@ go_engine containerd-$CONTAINERD_VERSION no_btrfs "-X github.com/containerd/cont
 	github.com/containerd/containerd/v2/cmd/containerd@$CONTAINERD_VERSION \
 	github.com/containerd/containerd/v2/cmd/ctr@$CONTAINERD_VERSION \
 	github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2@$CONTAINERD_VERSION
+
+# dockerd 28 lives in github.com/docker/docker, a module without a go.mod
+# ("+incompatible": its requirements are in vendor.mod), which go install
+# cannot build ("…containerd/v2@latest … does not contain package
+# …/contrib/nvidia"): build its source with vendor.mod as go.mod instead.
+docker28() {
+	local name=docker-$DOCKER28_VERSION
+	local out=$dir/$name
+	[ -e "$out/.done" ] && return 0
+	if ! command -v go >/dev/null 2>&1; then
+		failed+=("$name (no go)")
+		return 0
+	fi
+	log "building $name (go build of its source, ~4 min on 2 cores the first time)"
+	local start=$SECONDS src
+	rm -rf "$out"
+	mkdir -p "$out"
+	src=$(cd / && go mod download -json "github.com/docker/docker@$DOCKER28_VERSION+incompatible" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+	if [ -z "$src" ] || ! cp -r "$src" "$out/src"; then
+		failed+=("$name (go mod download failed)")
+		return 0
+	fi
+	chmod -R u+w "$out/src"
+	if ! (cd "$out/src" && mv vendor.mod go.mod && mv vendor.sum go.sum && rm -rf vendor &&
+		CGO_ENABLED=0 GOFLAGS=-buildvcs=false go build -trimpath -mod=mod \
+			-ldflags "-X github.com/docker/docker/dockerversion.Version=${DOCKER28_VERSION#v}" -o "$out/dockerd" ./cmd/dockerd); then
+		failed+=("$name (go build failed)")
+		return 0
+	fi
+	rm -rf "$out/src"
+	touch "$out/.done"
+	log "$name built in $((SECONDS - start))s"
+}
+docker28
 
 # ---- Debian 13 packages, fetched privately ---------------------------------
 

@@ -22,7 +22,7 @@ type engine struct {
 	// docker and ctr: the containerd it runs on.
 	ctrd *containerdBuild
 	// docker: it keeps images in containerd's image store (docker 29 by
-	// default, 26–28 when asked): it reads index.json, and the image ID
+	// default, 26–28 when asked, as here): it reads index.json, and the image ID
 	// is the manifest (or index) digest rather than the config digest.
 	containerdStore bool
 	// podman and skopeo: the containers/image generation, whose
@@ -46,6 +46,8 @@ var engines = []*engine{
 	{kind: "docker", name: "docker 20.10", slug: "docker-20.10", bin: "dockerd", ctrd: containerd16,
 		client: []string{os.Getenv("FERRY_INTEROP_DOCKER"), "/usr/bin/docker"}},
 	{kind: "docker", name: "docker 26", slug: "docker-26", bin: "docker-trixie/usr/sbin/dockerd", ctrd: containerd17,
+		client: newDockerCLI, containerdStore: true},
+	{kind: "docker", name: "docker 28", slug: "docker-28", bin: "docker-v28.5.2/dockerd", ctrd: containerd24,
 		client: newDockerCLI, containerdStore: true},
 	{kind: "docker", name: "docker 29", slug: "docker-29", bin: "moby-v2.0.0-beta.24/dockerd", ctrd: containerd24,
 		client: newDockerCLI, containerdStore: true},
