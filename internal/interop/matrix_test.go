@@ -47,11 +47,13 @@ var limitations = []limitation{
 	{id: "L8", matrix: "load", formats: []string{"docker"}, rows: []string{"by-digest"}, want: "untagged|no image named",
 		reason: "--format docker: manifest.json cannot carry a name by digest, so ferry writes that image untagged (by design, docs/FORMAT.md); engines get it without its name"},
 	{id: "L9", matrix: "load", rows: []string{"oci-index", "single"}, formats: ociFormats, cols: []string{"skopeo 1.18 copy"}, want: "we cannot modify it",
-		reason: "skopeo 1.18 `copy --all --preserve-digests` of the OCI index (amd64 + zstd arm64 + attestation) refuses: \"Manifest list must be converted to type …index.v1+json …, but we cannot modify it\" (skopeo 1.9 copies it unchanged)"},
+		reason: "skopeo 1.18 (containers/image 5.34.2) marks an index entry whose image has zstd layers with the annotation io.github.containers.compression.zstd, so it must rewrite an index without it (the arm64 entry here): `copy --all --preserve-digests` refuses (\"…but we cannot modify it\"); skopeo 1.9 copies it unchanged"},
 	{id: "L10", matrix: "load", rows: []string{"single"}, formats: ociFormats, cols: []string{"podman 5.4 load"}, want: "want the index digest",
 		reason: "podman 5.4 loads a one-entry OCI archive of an index with every name and image ID right, but records the linux/amd64 manifest's digest as the image's digest, not the index's (podman 4.3 kept the index digest)"},
 	{id: "L11", matrix: "save", rows: []string{"skopeo-oci-dir"}, formats: []string{"skopeo 1.18"}, cols: []string{colWrite}, want: "we cannot modify it",
-		reason: "as L9, from the registry: skopeo 1.18 `copy --all --preserve-digests` of the OCI index to oci:DIR refuses (\"…but we cannot modify it\")"},
+		reason: "as L9, from the registry: skopeo 1.18 `copy --all --preserve-digests` of the index with a zstd image to oci:DIR refuses"},
+	{id: "L12", matrix: "load", rows: []string{"artifact"}, formats: ociFormats, cols: []string{"skopeo 1.9 copy", "skopeo 1.18 copy"}, want: "Invalid image @",
+		reason: "skopeo selects an entry of an OCI archive by its ref.name, which an unnamed artifact has not, and takes none by position (oci-archive:FILE:@N is \"Invalid image @N\"; 1.18 takes oci:DIR:@N, so unpacking the archive is the way)"},
 }
 
 // ociFormats are the export formats with an index.json, manifestFormats
