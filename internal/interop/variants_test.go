@@ -36,10 +36,10 @@ var (
 	containerd24 = &containerdBuild{slug: "containerd-2.4", bin: "containerd-v2.4.2/containerd", ctr: "containerd-v2.4.2/ctr", v3: true}
 )
 
-// newDockerCLI is the client for the current daemons: the docker 28 CLI
-// when the machine has one, else Debian 13's 26.1 (both negotiate the
-// API version down to the daemon's).
-var newDockerCLI = []string{"/usr/local/bin/docker", "docker-trixie/usr/bin/docker"}
+// newDockerCLI is the client for the current daemons: $FERRY_INTEROP_DOCKER_CLI,
+// else the docker 28 CLI when the machine has one, else Debian 13's 26.1
+// (each negotiates the API version down to the daemon's).
+var newDockerCLI = []string{os.Getenv("FERRY_INTEROP_DOCKER_CLI"), "/usr/local/bin/docker", "docker-trixie/usr/bin/docker"}
 
 // engines, in the order of the matrices' columns.
 var engines = []*engine{
