@@ -47,11 +47,12 @@ test: vet $(REGISTRY)
 # interop: docker, podman, containerd and skopeo load ferry's archives, and
 # ferry imports, verifies and pushes what they write (internal/interop).
 # Installs Debian 12's engines when missing, and the current ones into
-# bin/engines (docker 29, docker 28 and containerd 2 built from source,
-# ~7 min the first time; Debian 13's docker 26, containerd 1.7, podman 5 and skopeo
-# 1.18 unpacked from their packages; instant once there), runs private
-# daemons (nothing touches the system's), and ends with the compatibility
-# matrix, also in out/interop.md; the full log is out/interop.log.
+# bin/engines (docker 29, docker 28 and containerd 2 built from source;
+# Debian 13's docker 26, containerd 1.7, podman 5 and skopeo 1.18 unpacked
+# from their packages): 6 min the first time with empty Go caches, instant
+# once there. Runs private daemons (nothing touches the system's), and
+# ends with the compatibility matrix, also in out/interop.md; the full log
+# is out/interop.log.
 interop: SHELL := /bin/bash
 interop: .SHELLFLAGS := -o pipefail -c
 interop: build $(REGISTRY)

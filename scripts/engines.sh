@@ -46,7 +46,7 @@ go_engine() {
 		failed+=("$name (no go)")
 		return 0
 	fi
-	log "building $name (go install, ~5 min on 2 cores the first time)"
+	log "building $name (go install; a few minutes on 2 cores the first time)"
 	local start=$SECONDS
 	rm -rf "$out"
 	mkdir -p "$out"
@@ -78,7 +78,7 @@ docker28() {
 		failed+=("$name (no go)")
 		return 0
 	fi
-	log "building $name (go build of its source, ~4 min on 2 cores the first time)"
+	log "building $name (go build of its source; 2–3 min on 2 cores the first time)"
 	local start=$SECONDS src
 	rm -rf "$out"
 	mkdir -p "$out"
