@@ -6,15 +6,22 @@
 //	go test -tags interop -v ./internal/interop
 //
 // The suite drives docker (dockerd + the docker client), podman, containerd
-// (ctr) and skopeo as they are installed (scripts/interop-deps.sh installs
-// Debian's packages), and ferry only through its CLI ($FERRY, or built
-// from ./cmd/ferry once). Nothing comes from the internet: the test images
+// (ctr) and skopeo in every version listed in variants_test.go: Debian 12's
+// (docker 20.10, podman 4.3, containerd 1.6, skopeo 1.9, installed by
+// scripts/interop-deps.sh) and the current ones under bin/engines
+// (docker 28 and 29 with the containerd image store and containerd 2.4,
+// built from source; Debian 13's docker 26, containerd 1.7, podman 5.4 and
+// skopeo 1.18, unpacked from their packages; scripts/engines.sh installs
+// them, $FERRY_INTEROP_ENGINES points elsewhere). Each version is a column
+// of the load matrix and writes its own rows of the save matrix. ferry
+// runs only through its CLI ($FERRY, or built from ./cmd/ferry once). Nothing comes from the internet: the test images
 // are ferry's own generated fixtures (internal/fixtures), the only registry
 // is the reference registry on 127.0.0.1 (internal/regtest), and the
 // daemons are private, started on first use:
 //
-//   - containerd with its own config, root, state and socket, and dockerd
-//     with its own data root, exec root, socket and that containerd, both
+//   - each containerd with its own config, root, state and socket, and each
+//     dockerd with its own data root, exec root, socket and the containerd
+//     of its generation (20.10 on 1.6, 26 on 1.7, 28 and 29 on 2.4), both
 //     in a mount namespace of their own, as the leaders of their own process
 //     group and with a parent-death signal, so nothing survives the test
 //     binary, even when it is killed;

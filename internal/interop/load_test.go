@@ -58,31 +58,84 @@ func loadCells(t *testing.T, st *stock, format, col string, load func(c *cell, a
 
 // ---- docker ------------------------------------------------------------
 
-func testDockerLoad(t *testing.T, st *stock, format string) {
-	dk := docker(t, "load")
+func testDockerLoad(t *testing.T, e *engine, st *stock, format string) {
+	dk := docker(t, e, "load")
 	load := func(c *cell, archive string) bool {
 		// Start empty, so that nothing from another format's archive
-		// stands in for what this one failed to load.
+		// stands in for what this one failed to load. A containerd
+		// store also keeps what docker images does not list (the
+		// artifact): remove every stock digest too.
 		if ids, ok := c.run(dk, "images", "-aq", "--no-trunc"); ok && strings.TrimSpace(ids) != "" {
 			c.run(dk, append([]string{"rmi", "-f"}, uniqFields(ids)...)...)
+		}
+		if e.containerdStore {
+			for _, im := range st.images {
+				dk.run(c.t, "rmi", "-f", im.digest) // absent is fine
+			}
 		}
 		_, ok := c.run(dk, "load", "-i", archive)
 		return ok
 	}
-	loadCells(t, st, format, colDockerLoad, load, func(c *cell, s shape, im *stockImage) {
+	// The image ID: the config digest, or with the containerd store the
+	// digest of what was loaded (the index or manifest). From a
+	// manifest.json alone (--format docker) containerd builds a manifest
+	// of its own, whose digest nobody can know beforehand: then its
+	// config must be the stock one, read from docker's containerd.
+	id := func(im *stockImage) string {
+		if e.containerdStore {
+			return im.digest
+		}
+		return im.config
+	}
+	built := e.containerdStore && format == "docker"
+	content := func(c *cell) *tool {
+		return &tool{name: e.ctrd.slug + " ctr", path: locate(c.t, e.ctrd.ctr),
+			pre: []string{"--address", e.ctrd.socket(c.t), "--namespace", "moby-" + e.slug + "-load"}}
+	}
+	loadCells(t, st, format, e.loadCol(), load, func(c *cell, s shape, im *stockImage) {
 		switch {
 		case s.archive != "":
-			c.run(dk, "rmi", "-f", im.config) // so that the load below must bring it
+			// So that the load below must bring it (by ID and by name: a
+			// containerd store keeps a name whose target is gone).
+			dk.run(c.t, append([]string{"rmi", "-f", id(im)}, im.names...)...)
 			if !load(c, st.archives[format][s.archive]) {
 				return
 			}
+		case s.slug == "artifact" && e.containerdStore && format != "docker":
+			// containerd imports every index.json entry: docker keeps the
+			// unnamed artifact as an image without a name, which docker
+			// images does not list.
+			got, ok := dockerInspect(c, dk, im.digest)
+			if ok {
+				c.check(len(got.RepoTags) == 0, "%s load: the unnamed artifact has RepoTags %v", e.name, got.RepoTags)
+			}
+			if ids, ok := c.run(dk, "images", "-aq", "--no-trunc"); ok {
+				c.check(!strings.Contains(ids, im.digest), "%s images lists the artifact %s", e.name, short(im.digest))
+			}
+			return
 		case s.slug == "artifact":
-			_, err := dk.run(c.t, "image", "inspect", emptyConfig)
+			_, err := dk.run(c.t, "image", "inspect", id(im))
 			c.check(err != nil && strings.Contains(err.Error(), "No such image"),
-				"docker made an image of the artifact (config %s), or inspect failed otherwise: %v", short(emptyConfig), err)
+				"docker made an image of the artifact (%s), or inspect failed otherwise: %v", short(id(im)), err)
+			return
+		case s.slug == "by-digest" && built:
+			// Untagged, so only its config tells it: find it among the
+			// images without a name.
+			out, ok := c.run(dk, "images", "-a", "--no-trunc", "--format", "{{.ID}} {{.Repository}}")
+			found := false
+			for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+				f := strings.Fields(line)
+				if ok && len(f) == 2 && f[1] == "<none>" {
+					if cfg, ok := ctrHostConfig(c, content(c), f[0]); ok && cfg == im.config {
+						found = true
+						c.failf("%s loaded untagged: image %s has no name", im.names[0], short(f[0]))
+					}
+				}
+			}
+			c.check(found, "%s load: no image has the config %s of %s", e.name, short(im.config), im.names[0])
 			return
 		case s.slug == "by-digest":
-			got, ok := dockerInspect(c, dk, im.config)
+			got, ok := dockerInspect(c, dk, id(im))
 			if ok {
 				c.check(len(got.RepoTags) > 0 || len(got.RepoDigests) > 0, "%s loaded untagged: image %s has no name (RepoTags %v, RepoDigests %v)", im.names[0], short(got.ID), got.RepoTags, got.RepoDigests)
 			}
@@ -93,25 +146,30 @@ func testDockerLoad(t *testing.T, st *stock, format string) {
 			if !ok {
 				continue
 			}
-			c.check(got.ID == im.config, "docker load: %s has image ID %s, want the config digest %s", n, got.ID, im.config)
-			c.check(contains(got.RepoTags, familiar(n)), "docker load: %s: RepoTags %v lack %s", n, got.RepoTags, familiar(n))
-			c.check(got.Os+"/"+got.Architecture == "linux/amd64", "docker load: %s is %s/%s, want the host platform linux/amd64", n, got.Os, got.Architecture)
+			if built {
+				cfg, ok := ctrHostConfig(c, content(c), got.ID)
+				c.check(ok && cfg == im.config, "%s load: %s is image %s, whose config is %s, want %s", e.name, n, short(got.ID), short(cfg), short(im.config))
+			} else {
+				c.check(got.ID == id(im), "%s load: %s has image ID %s, want %s", e.name, n, got.ID, id(im))
+			}
+			c.check(contains(got.RepoTags, familiar(n)), "%s load: %s: RepoTags %v lack %s", e.name, n, got.RepoTags, familiar(n))
+			c.check(got.Os+"/"+got.Architecture == "linux/amd64", "%s load: %s is %s/%s, want the host platform linux/amd64", e.name, n, got.Os, got.Architecture)
 		}
 	})
 }
 
 // ---- podman ------------------------------------------------------------
 
-func testPodmanLoad(t *testing.T, st *stock, format string) {
-	pm := podman(t, "load-"+format)
-	loadCells(t, st, format, colPodmanLoad, func(c *cell, archive string) bool {
+func testPodmanLoad(t *testing.T, e *engine, st *stock, format string) {
+	pm := podman(t, e, "load-"+format)
+	loadCells(t, st, format, e.loadCol(), func(c *cell, archive string) bool {
 		_, ok := c.run(pm, "load", "-q", "-i", archive)
 		return ok
 	}, func(c *cell, s shape, im *stockImage) {
 		p := pm
 		switch {
 		case s.archive != "":
-			p = podman(c.t, "load-"+format+"-"+s.archive)
+			p = podman(c.t, e, "load-"+format+"-"+s.archive)
 			if _, ok := c.run(p, "load", "-q", "-i", st.archives[format][s.archive]); !ok {
 				return
 			}
@@ -146,15 +204,15 @@ func testPodmanLoad(t *testing.T, st *stock, format string) {
 
 // ---- containerd --------------------------------------------------------
 
-func testCtrImport(t *testing.T, st *stock, format string) {
-	ct := ctr(t, "load-"+format)
-	loadCells(t, st, format, colCtrImport, func(c *cell, archive string) bool {
+func testCtrImport(t *testing.T, e *engine, st *stock, format string) {
+	ct := ctr(t, e, "load-"+format)
+	loadCells(t, st, format, e.loadCol(), func(c *cell, archive string) bool {
 		_, ok := c.run(ct, "images", "import", archive)
 		return ok
 	}, func(c *cell, s shape, im *stockImage) {
 		cc := ct
 		if s.archive != "" {
-			cc = ctr(c.t, "load-"+format+"-"+s.archive)
+			cc = ctr(c.t, e, "load-"+format+"-"+s.archive)
 			if _, ok := c.run(cc, "images", "import", st.archives[format][s.archive]); !ok {
 				return
 			}
@@ -200,16 +258,37 @@ func testCtrImport(t *testing.T, st *stock, format string) {
 // the registry must hold the very digest; from a docker-format archive by
 // its RepoTag (skopeo then writes a manifest of its own, so the config,
 // the image ID, is what must survive).
-func testSkopeoCopy(t *testing.T, st *stock, format string, reg *regtest.Registry) {
-	sk := skopeo(t)
-	loadCells(t, st, format, colSkopeo, func(c *cell, archive string) bool { return true },
+func testSkopeoCopy(t *testing.T, e *engine, st *stock, format string, reg *regtest.Registry) {
+	sk := skopeo(t, e)
+	loadCells(t, st, format, e.loadCol(), func(c *cell, archive string) bool { return true },
 		func(c *cell, s shape, im *stockImage) {
 			switch {
 			case s.slug == "artifact" && format == "docker":
 				c.notApplicable("--format docker leaves artifacts out")
 				return
 			case s.slug == "artifact":
-				c.notApplicable("skopeo selects an entry by its ref.name, which the unnamed artifact has not (skopeo 1.9 has no oci-archive:FILE:@N)")
+				// It has no ref.name: by its position in index.json, the
+				// one way left to name it.
+				path := st.archives[format]["multi"]
+				o, err := readOutput(path)
+				if !c.check(err == nil && o.index != nil, "%s: no index.json (%v)", path, err) {
+					return
+				}
+				pos := -1
+				for i, d := range o.index.Manifests {
+					if d.Digest.String() == im.digest {
+						pos = i
+					}
+				}
+				if !c.check(pos >= 0, "%s: index.json has no entry %s (the unnamed artifact)", path, im.digest) {
+					return
+				}
+				src := fmt.Sprintf("oci-archive:%s:@%d", path, pos)
+				dst := fmt.Sprintf("%s/%s/load-%s/%s:0", reg.Host, e.slug, format, s.slug)
+				if _, ok := c.run(sk, "copy", "-q", "--preserve-digests", "--dest-tls-verify=false", src, "docker://"+dst); ok {
+					got, ok := skopeoDigest(c, sk, dst)
+					c.check(ok && got == im.digest, "skopeo copy %s → %s: the registry holds %s, want %s", src, dst, got, im.digest)
+				}
 				return
 			case s.slug == "schema2" && format != "docker":
 				// The tag latest names two images: ferry's export says so.
@@ -228,7 +307,7 @@ func testSkopeoCopy(t *testing.T, st *stock, format string, reg *regtest.Registr
 				if lost != "" {
 					c.failf("%s", lost) // and the image itself must still come through
 				}
-				dst := fmt.Sprintf("%s/load-%s/%s:%d", reg.Host, format, s.slug, i)
+				dst := fmt.Sprintf("%s/%s/load-%s/%s:%d", reg.Host, e.slug, format, s.slug, i)
 				flags := []string{"--all", "--preserve-digests"}
 				if format == "docker" {
 					flags = nil // skopeo cannot keep a digest docker-archive has not

@@ -20,6 +20,7 @@ import (
 var suite struct {
 	root    string // every daemon's and tool's state lives under it
 	ferry   string // the ferry binary under test
+	engines string // where scripts/engines.sh installed the current engines
 	version string // `ferry --version`
 	formats []string
 	ci      bool // CI set: a missing tool fails instead of skipping
@@ -46,6 +47,14 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	suite.root = root
+	suite.engines = os.Getenv("FERRY_INTEROP_ENGINES")
+	if suite.engines == "" {
+		suite.engines = "../../bin/engines" // scripts/engines.sh's default, from this package
+	}
+	if suite.engines, err = filepath.Abs(suite.engines); err != nil {
+		fmt.Fprintln(os.Stderr, "interop:", err)
+		return 1
+	}
 
 	// Ctrl-C or a kill from make: stop the daemons and clean up before
 	// dying. (SIGKILL cannot be caught; the daemons' parent-death signal

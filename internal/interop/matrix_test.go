@@ -20,31 +20,40 @@ type limitation struct {
 	matrix  string   // "load" or "save"
 	rows    []string // shape or save-row slugs
 	notRows []string // … except these
-	formats []string // load: ferry export formats
-	col     string
+	formats []string // load: ferry export formats; save: the engines writing the row
+	cols    []string // load: the engines' columns; save: the step
 	want    string
 	reason  string // one line, for the report
 }
 
-// The versions measured are Debian 12's: docker.io 20.10.24, podman 4.3.1,
-// containerd 1.6.20, skopeo 1.9.3 (containers/image 5.23).
+// Debian 12's are docker.io 20.10.24, podman 4.3.1, containerd 1.6.20,
+// skopeo 1.9.3 (containers/image 5.23); the current ones are listed in
+// variants_test.go.
 var limitations = []limitation{
-	{id: "L1", matrix: "load", rows: []string{"docker-list"}, formats: ociFormats, col: colSkopeo, want: "no descriptor found",
-		reason: "skopeo 1.9 (containers/image 5.23) selects only OCI manifest/index entries of index.json: a Docker manifest list entry is \"no descriptor found\" (later versions accept it)"},
-	{id: "L2", matrix: "load", rows: []string{"schema2"}, formats: ociFormats, col: colSkopeo, want: "shares the tag",
-		reason: "ref.name holds the tag only (the docker/containerd convention ferry follows), so two images tagged latest are ambiguous for oci-archive:FILE:latest; skopeo 1.9 silently takes the first"},
-	{id: "L3", matrix: "load", rows: []string{"by-digest"}, formats: manifestFormats, col: colDockerLoad, want: "untagged",
-		reason: "docker load names images only through manifest.json RepoTags (name:tag): a name by digest loads untagged, as its image ID"},
-	{id: "L4", matrix: "load", rows: []string{"by-digest"}, formats: manifestFormats, col: colPodmanLoad, want: "untagged",
+	{id: "L1", matrix: "load", rows: []string{"docker-list"}, formats: ociFormats, cols: []string{"skopeo 1.9 copy", "skopeo 1.18 copy"}, want: "no descriptor found|matches unsupported manifest MIME types",
+		reason: "skopeo (1.9 and 1.18 alike) selects only OCI manifest/index entries of index.json: a Docker manifest list entry is \"no descriptor found\" (1.9) or \"matches unsupported manifest MIME types\" (1.18)"},
+	{id: "L2", matrix: "load", rows: []string{"schema2"}, formats: ociFormats, cols: []string{"skopeo 1.9 copy", "skopeo 1.18 copy"}, want: "shares the tag",
+		reason: "ref.name holds the tag only (the docker/containerd convention ferry follows), so two images tagged latest are ambiguous for oci-archive:FILE:latest; skopeo 1.9 and 1.18 silently take the first"},
+	{id: "L3", matrix: "load", rows: []string{"by-digest"}, formats: manifestFormats, cols: []string{"docker 20.10 load"}, want: "untagged",
+		reason: "docker load (graphdriver store) names images only through manifest.json RepoTags (name:tag): a name by digest loads untagged, as its image ID"},
+	{id: "L4", matrix: "load", rows: []string{"by-digest"}, formats: manifestFormats, cols: []string{"podman 4.3 load", "podman 5.4 load"}, want: "untagged",
 		reason: "podman load reads a multi-entry archive through manifest.json (RepoTags name:tag only): a name by digest loads untagged, as its image ID"},
-	{id: "L5", matrix: "save", rows: []string{"podman-oci-archive"}, col: colWrite, want: "does not hold docker.io/acme/tool:2",
-		reason: "podman 4.3 `save --format oci-archive A B` writes only the first image and drops the rest without a word (podman#9590)"},
-	{id: "L6", matrix: "load", formats: []string{"oci"}, col: colDockerLoad, want: "blobs/json",
+	{id: "L5", matrix: "save", rows: []string{"podman-oci-archive"}, formats: []string{"podman 4.3", "podman 5.4"}, cols: []string{colWrite}, want: "does not hold docker.io/acme/tool:2",
+		reason: "podman 4.3 and 5.4 `save --format oci-archive A B` writes only the first image and drops the rest without a word (podman#9590)"},
+	{id: "L6", matrix: "load", formats: []string{"oci"}, cols: []string{"docker 20.10 load"}, want: "blobs/json",
 		reason: "docker 20.10 (graphdriver store) reads only manifest.json, which --format oci leaves out; it fails with \"open …/blobs/json: no such file or directory\""},
-	{id: "L7", matrix: "load", formats: []string{"oci"}, notRows: []string{"single"}, col: colPodmanLoad, want: "does not match any of the supported image formats",
-		reason: "podman 4.3 reads an OCI archive only when index.json has exactly one entry (one image under two tags is two entries; podman#29196); with several and no manifest.json to fall back on, the whole load fails"},
+	{id: "L7", matrix: "load", formats: []string{"oci"}, notRows: []string{"single"}, cols: []string{"podman 4.3 load", "podman 5.4 load"}, want: "does not match any of the supported image formats",
+		reason: "podman 4.3 and 5.4 read an OCI archive only when index.json has exactly one entry (one image under two tags is two entries; podman#29196); with several and no manifest.json to fall back on, the whole load fails"},
 	{id: "L8", matrix: "load", formats: []string{"docker"}, rows: []string{"by-digest"}, want: "untagged|no image named",
 		reason: "--format docker: manifest.json cannot carry a name by digest, so ferry writes that image untagged (by design, docs/FORMAT.md); engines get it without its name"},
+	{id: "L9", matrix: "load", rows: []string{"oci-index", "single"}, formats: ociFormats, cols: []string{"skopeo 1.18 copy"}, want: "we cannot modify it",
+		reason: "skopeo 1.18 (containers/image 5.34.2) marks an index entry whose image has zstd layers with the annotation io.github.containers.compression.zstd, so it must rewrite an index without it (the arm64 entry here): `copy --all --preserve-digests` refuses (\"…but we cannot modify it\"); skopeo 1.9 copies it unchanged"},
+	{id: "L10", matrix: "load", rows: []string{"single"}, formats: ociFormats, cols: []string{"podman 5.4 load"}, want: "want the index digest",
+		reason: "podman 5.4 loads a one-entry OCI archive of an index with every name and image ID right, but records the linux/amd64 manifest's digest as the image's digest, not the index's (podman 4.3 kept the index digest)"},
+	{id: "L11", matrix: "save", rows: []string{"skopeo-oci-dir"}, formats: []string{"skopeo 1.18"}, cols: []string{colWrite}, want: "we cannot modify it",
+		reason: "as L9, from the registry: skopeo 1.18 `copy --all --preserve-digests` of the index with a zstd image to oci:DIR refuses"},
+	{id: "L12", matrix: "load", rows: []string{"artifact"}, formats: ociFormats, cols: []string{"skopeo 1.9 copy", "skopeo 1.18 copy"}, want: "Invalid image @",
+		reason: "skopeo selects an entry of an OCI archive by its ref.name, which an unnamed artifact has not, and takes none by position (oci-archive:FILE:@N is \"Invalid image @N\"; 1.18 takes oci:DIR:@N, so unpacking the archive is the way)"},
 }
 
 // ociFormats are the export formats with an index.json, manifestFormats
@@ -54,22 +63,15 @@ var (
 	manifestFormats = []string{"both", "docker"}
 )
 
-// Columns.
+// Columns of the save matrix; the load matrix has one per engine
+// (engine.loadCol), and the pull-back ones are the pullers'.
 const (
-	colDockerLoad = "docker load"
-	colPodmanLoad = "podman load"
-	colCtrImport  = "ctr import"
-	colSkopeo     = "skopeo copy"
-
-	colWrite      = "write"
-	colImport     = "import"
-	colVerify     = "verify"
-	colLs         = "ls"
-	colPush       = "push"
-	colFerryPull  = "ferry pull"
-	colDockerPull = "docker pull"
-	colPodmanPull = "podman pull"
-	colSkopeoPull = "skopeo inspect"
+	colWrite     = "write"
+	colImport    = "import"
+	colVerify    = "verify"
+	colLs        = "ls"
+	colPush      = "push"
+	colFerryPull = "ferry pull"
 )
 
 // Cell outcomes.
@@ -99,12 +101,14 @@ type matrix struct {
 	cells       map[rowKey]map[string]result
 }
 
+// rowKey is a row: in the load matrix a shape and ferry's export format,
+// in the save matrix a save row and the engine (its name) that wrote it.
 type rowKey struct{ slug, format string }
 
 var (
-	loadMatrix = &matrix{name: "load", title: "ferry archive → engines", cols: []string{colDockerLoad, colPodmanLoad, colCtrImport, colSkopeo}}
+	loadMatrix = &matrix{name: "load", title: "ferry archive → engines"} // columns: registerRows
 	saveMatrix = &matrix{name: "save", title: "engine output → ferry import/verify/ls → push → pull back",
-		cols: []string{colWrite, colImport, colVerify, colLs, colPush, colFerryPull, colDockerPull, colPodmanPull, colSkopeoPull}}
+		cols: []string{colWrite, colImport, colVerify, colLs, colPush, colFerryPull}}
 )
 
 func (m *matrix) addRow(slug, format, label string) {
@@ -131,7 +135,7 @@ func (m *matrix) record(k rowKey, col string, r result) {
 
 func (m *matrix) label(k rowKey) string {
 	l := m.labels[k]
-	if k.format != "" {
+	if m.name == "load" {
 		l += " [" + k.format + "]"
 	}
 	return l
@@ -239,7 +243,7 @@ func findLimitation(m string, k rowKey, col string) *limitation {
 	for i := range limitations {
 		l := &limitations[i]
 		if l.matrix == m && (l.rows == nil || contains(l.rows, k.slug)) && !contains(l.notRows, k.slug) &&
-			(l.formats == nil || contains(l.formats, k.format)) && (l.col == "" || l.col == col) {
+			(l.formats == nil || contains(l.formats, k.format)) && (l.cols == nil || contains(l.cols, col)) {
 			return l
 		}
 	}
@@ -336,8 +340,8 @@ func versionLine() string {
 	versions.Lock()
 	defer versions.Unlock()
 	var parts []string
-	for _, k := range []string{"dockerd", "podman", "containerd", "skopeo"} {
-		if v, ok := versions.m[k]; ok {
+	for _, e := range engines {
+		if v, ok := versions.m[e.name]; ok {
 			parts = append(parts, v)
 		}
 	}

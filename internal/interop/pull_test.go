@@ -4,6 +4,25 @@ package interop
 
 import "path/filepath"
 
+// puller is a column of the save matrix: one engine pulling back, from
+// the registry, what ferry pushed. Debian 12's and the newest of docker
+// and podman pull (docker 26 and podman's other versions share their
+// code paths for a pull); skopeo hashes the manifests the registry serves,
+// which no version changes.
+type puller struct {
+	col, engine string
+	// pull checks exps; store names private state for the row (podman).
+	pull func(c *cell, e *engine, store string, exps []*expect)
+}
+
+var pullers = []puller{
+	{"docker 20.10 pull", "docker 20.10", pullDocker},
+	{"docker 29 pull", "docker 29", pullDocker},
+	{"podman 4.3 pull", "podman 4.3", pullPodman},
+	{"podman 5.4 pull", "podman 5.4", pullPodman},
+	{"skopeo inspect", "skopeo 1.9", pullSkopeo},
+}
+
 // pushedOnly lists what ferry pushed; with nothing pushed the cell is n/a.
 func pushedOnly(c *cell, exps []*expect) []*expect {
 	var out []*expect
@@ -54,11 +73,12 @@ func pullFerry(c *cell, dir string, exps []*expect) {
 	c.check(rep.OK && len(rep.Problems) == 0, "ferry verify of what ferry pulled: ok=%v, problems %v", rep.OK, rep.Problems)
 }
 
-// pullDocker pulls each pushed image with the shared "pull" dockerd (it
+// pullDocker pulls each pushed image with e's shared "pull" dockerd (it
 // treats 127.0.0.0/8 as an insecure registry by default): the repository
-// digest docker records is the one ferry pushed, the image ID the config.
-func pullDocker(c *cell, exps []*expect) {
-	dk := docker(c.t, "pull")
+// digest docker records is the one ferry pushed, the image ID the config
+// (with the containerd store: the digest pulled).
+func pullDocker(c *cell, e *engine, _ string, exps []*expect) {
+	dk := docker(c.t, e, "pull")
 	for _, x := range pushedOnly(c, exps) {
 		if _, ok := c.run(dk, "pull", "-q", x.ref); !ok {
 			continue
@@ -67,15 +87,19 @@ func pullDocker(c *cell, exps []*expect) {
 		if !ok {
 			continue
 		}
-		c.check(contains(got.RepoDigests, x.repo+"@"+x.digest), "docker pull %s: RepoDigests %v lack %s@%s", x.ref, got.RepoDigests, x.repo, short(x.digest))
-		c.check(got.ID == x.config, "docker pull %s: image ID %s, want the config digest %s", x.ref, got.ID, x.config)
+		c.check(contains(got.RepoDigests, x.repo+"@"+x.digest), "%s pull %s: RepoDigests %v lack %s@%s", e.name, x.ref, got.RepoDigests, x.repo, short(x.digest))
+		want := x.config
+		if e.containerdStore {
+			want = x.digest
+		}
+		c.check(got.ID == want, "%s pull %s: image ID %s, want %s", e.name, x.ref, got.ID, want)
 	}
 }
 
 // pullPodman pulls into a store of the row's own, so that digests podman
 // recorded for other rows cannot stand in for these.
-func pullPodman(c *cell, row saveRow, exps []*expect) {
-	pm := podman(c.t, "pull-"+row.slug)
+func pullPodman(c *cell, e *engine, store string, exps []*expect) {
+	pm := podman(c.t, e, "pull-"+store)
 	for _, x := range pushedOnly(c, exps) {
 		if _, ok := c.run(pm, "pull", "-q", "--tls-verify=false", x.ref); !ok {
 			continue
@@ -84,14 +108,14 @@ func pullPodman(c *cell, row saveRow, exps []*expect) {
 		if !ok {
 			continue
 		}
-		c.check(contains(got.RepoDigests, x.repo+"@"+x.digest), "podman pull %s: RepoDigests %v lack %s@%s", x.ref, got.RepoDigests, x.repo, short(x.digest))
-		c.check("sha256:"+got.ID == x.config, "podman pull %s: image ID %s, want the config digest %s", x.ref, got.ID, x.config)
+		c.check(contains(got.RepoDigests, x.repo+"@"+x.digest), "%s pull %s: RepoDigests %v lack %s@%s", e.name, x.ref, got.RepoDigests, x.repo, short(x.digest))
+		c.check("sha256:"+got.ID == x.config, "%s pull %s: image ID %s, want the config digest %s", e.name, x.ref, got.ID, x.config)
 	}
 }
 
 // pullSkopeo fetches each manifest as the registry stores it and hashes it.
-func pullSkopeo(c *cell, exps []*expect) {
-	sk := skopeo(c.t)
+func pullSkopeo(c *cell, e *engine, _ string, exps []*expect) {
+	sk := skopeo(c.t, e)
 	for _, x := range pushedOnly(c, exps) {
 		got, ok := skopeoDigest(c, sk, x.ref)
 		if ok {

@@ -8,9 +8,10 @@ import (
 	"testing"
 )
 
-// The rows of the save matrix: what each engine writes, from images it
-// got by loading ferry's archive (skopeo: from the registry ferry pushed
-// them to), and what the output must hold.
+// The rows of the save matrix: what each kind of engine writes (every
+// version of it writes each row), from images it got by loading ferry's
+// archive (skopeo: from the registry ferry pushed them to), and what the
+// output must hold.
 var saveRows = []saveRow{
 	{engine: "docker", slug: "docker-save-one", label: "docker save: one image",
 		images: []saveImage{{name: "docker.io/library/busybox:1.36", key: "busybox"}},
@@ -28,7 +29,7 @@ var saveRows = []saveRow{
 		},
 		write: func(c *cell, e *saveEnv, dir string) string {
 			return e.dockerSave(c, dir, "busybox:1.36", "busybox:latest", "example.com/team/app:v2", "acme/tool:2",
-				"registry.example.com/ns/tool:latest", e.st.byKey["alpine"].config)
+				"registry.example.com/ns/tool:latest", e.imageID("alpine"))
 		}},
 
 	{engine: "podman", slug: "podman-docker-archive", label: "podman save --format docker-archive",
@@ -130,12 +131,21 @@ func (p *prepared) do(c *cell, fn func(c *cell) bool) bool {
 }
 
 // newSaveEnv starts the registry the rows of one engine push to.
-func newSaveEnv(t *testing.T, st *stock) *saveEnv {
-	return &saveEnv{st: st, reg: startRegistry(t)}
+func newSaveEnv(t *testing.T, e *engine, st *stock) *saveEnv {
+	return &saveEnv{eng: e, st: st, reg: startRegistry(t)}
+}
+
+// imageID is the ID docker gives a stock image: its config digest, or
+// with the containerd store the digest of its manifest or index.
+func (e *saveEnv) imageID(key string) string {
+	if e.eng.containerdStore {
+		return e.st.byKey[key].digest
+	}
+	return e.st.byKey[key].config
 }
 
 func (e *saveEnv) dockerSave(c *cell, dir string, refs ...string) string {
-	dk := docker(c.t, "load")
+	dk := docker(c.t, e.eng, "load")
 	if !e.input.do(c, func(c *cell) bool {
 		_, ok := c.run(dk, "load", "-i", e.st.archives["both"]["multi"])
 		return ok
@@ -148,7 +158,7 @@ func (e *saveEnv) dockerSave(c *cell, dir string, refs ...string) string {
 }
 
 func (e *saveEnv) podmanSave(c *cell, dir string, args ...string) string {
-	pm := podman(c.t, "save")
+	pm := podman(c.t, e.eng, "save")
 	if !e.input.do(c, func(c *cell) bool {
 		_, ok := c.run(pm, "load", "-q", "-i", e.st.archives["both"]["multi"])
 		return ok
@@ -163,7 +173,7 @@ func (e *saveEnv) podmanSave(c *cell, dir string, args ...string) string {
 // ctrExport exports from a namespace where the archive was imported with
 // --all-platforms (a plain import keeps only the host platform's content).
 func (e *saveEnv) ctrExport(c *cell, dir string, flags []string, names ...string) string {
-	ct := ctr(c.t, "save")
+	ct := ctr(c.t, e.eng, "save")
 	if !e.input.do(c, func(c *cell) bool {
 		_, ok := c.run(ct, "images", "import", "--all-platforms", e.st.archives["both"]["multi"])
 		return ok
@@ -178,7 +188,7 @@ func (e *saveEnv) ctrExport(c *cell, dir string, flags []string, names ...string
 
 // skopeoCopy copies a stock image from where ferry pushed it.
 func (e *saveEnv) skopeoCopy(c *cell, name, dst string, flags ...string) bool {
-	sk := skopeo(c.t)
+	sk := skopeo(c.t, e.eng)
 	if !e.input.do(c, func(c *cell) bool {
 		var res []pushResult
 		if !ferryJSON(c, &res, "push", e.st.dir, "--to", e.reg.Host+"/seed", "--json") {
