@@ -185,12 +185,13 @@ func (r *Repository) uploadBlob(ctx context.Context, d ocispec.Descriptor, rd *l
 		q := r.req(http.MethodPatch, loc)
 		q.retryable = false
 		n := chunkSize
-		body := io.LimitReader(rd, n)
+		body := &gate{r: io.LimitReader(rd, n)}
 		q.body = func() (io.Reader, error) { return body, nil }
 		q.length = n
 		q.header.Set("Content-Type", "application/octet-stream")
 		q.header.Set("Content-Range", fmt.Sprintf("%d-%d", sent, sent+n-1))
 		resp, err := r.c.do(ctx, q)
+		body.shut()
 		if err != nil {
 			return err
 		}
@@ -213,10 +214,12 @@ func (r *Repository) uploadBlob(ctx context.Context, d ocispec.Descriptor, rd *l
 	q = r.req(http.MethodPut, u.String())
 	q.retryable = false
 	rest := d.Size - sent
-	q.body = func() (io.Reader, error) { return rd, nil }
+	body := &gate{r: rd}
+	q.body = func() (io.Reader, error) { return body, nil }
 	q.length = rest
 	q.header.Set("Content-Type", "application/octet-stream")
 	resp, err = r.c.do(ctx, q)
+	body.shut()
 	// The transport stops reading at Content-Length; reading on to EOF is
 	// what makes a VerifyReader compare the digest, and its error names
 	// the corrupt source more clearly than the registry's 400 would.
@@ -249,4 +252,32 @@ func location(resp *http.Response) (string, error) {
 		return "", fmt.Errorf("registry sent a bad Location: %w", err)
 	}
 	return u.String(), nil
+}
+
+// gate lends a request body to the HTTP transport until shut. The
+// transport may still be reading a body after the request returned (on an
+// early answer or a reset, it writes from its own goroutine), and the
+// uploader then reads the rest itself to verify it: shut waits for a read
+// in flight and refuses later ones, so the two never read at once.
+type gate struct {
+	mu     sync.Mutex
+	r      io.Reader
+	closed bool
+}
+
+var errGateShut = errors.New("upload body no longer lent to the transport")
+
+func (g *gate) Read(p []byte) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return 0, errGateShut
+	}
+	return g.r.Read(p)
+}
+
+func (g *gate) shut() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
 }
