@@ -99,3 +99,25 @@ func TestConfigJudgedAlike(t *testing.T) {
 		}
 	}
 }
+
+// TestSignatureNotInManifestJSON: an image config does not make a docker
+// image: a signature's payload layer must stay out of manifest.json, or
+// docker load would try to unpack it; the OCI side keeps it.
+func TestSignatureNotInManifestJSON(t *testing.T) {
+	src := open(t, noOSLayout(t, "application/vnd.dev.cosign.simplesigning.v1+json"))
+	p := export(t, src, src.Images, "sig.tar", archive.WriteOptions{})
+	names := map[string]bool{}
+	for _, e := range readTar(t, p) {
+		names[e.name] = true
+		if e.name == "manifest.json" && strings.TrimSpace(string(e.body)) != "[]" {
+			t.Errorf("manifest.json lists the signature: %s", e.body)
+		}
+	}
+	if !names["index.json"] {
+		t.Fatal("the OCI side of the archive is missing")
+	}
+	back := open(t, p)
+	if len(back.Images) != 1 || back.Images[0].Desc.Digest != src.Images[0].Desc.Digest {
+		t.Fatalf("the signature did not survive the archive: %+v", back.Images)
+	}
+}

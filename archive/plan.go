@@ -114,7 +114,7 @@ func (p *plan) addDockerItems(images []layout.Image) map[digest.Digest]bool {
 			continue
 		}
 		m := pickManifest(g, n, platform)
-		if m == nil || !layout.IsConfig(m.Manifest.Config.MediaType) {
+		if m == nil || !layout.IsConfig(m.Manifest.Config.MediaType) || !unpackable(m.Manifest) {
 			if im.Ref.Tag != "" { // artifacts and unnamed referrers are not docker images
 				p.skipped = append(p.skipped, fmt.Sprintf("%s: no %s image manifest, so docker load will not see it", im.Name(), platform))
 			}
@@ -172,4 +172,16 @@ func pickManifest(g *layout.Graph, n *layout.Node, platform string) *layout.Node
 
 func blobName(d digest.Digest) string {
 	return "blobs/" + d.Algorithm().String() + "/" + d.Encoded()
+}
+
+// unpackable reports whether docker could load m as an image: its layers,
+// if any, are filesystems. A cosign signature has an image config but a
+// signature payload for a layer, which docker load would try to unpack.
+func unpackable(m *ocispec.Manifest) bool {
+	for _, l := range m.Layers {
+		if layout.IsFilesystemLayer(l.MediaType) {
+			return true
+		}
+	}
+	return len(m.Layers) == 0
 }

@@ -173,6 +173,18 @@ func (p *Plan) into(ctx context.Context, dir string, opts CopyOptions) error {
 		}
 		return fmt.Errorf("pull: %w", err)
 	}
+	// The same rule for configs as import and verify apply, read from the
+	// verified local copies: no extra request, and nothing named that
+	// verify would then call invalid.
+	if _, bad, err := layout.CheckConfigs(ctx, dst, all); err != nil {
+		name := ""
+		for _, im := range p.Images {
+			if im.Desc.Digest == all.Owner(bad) {
+				name = im.Name()
+			}
+		}
+		return fmt.Errorf("pull %s: manifest %s: %w", name, bad, err)
+	}
 	err = dst.UpdateIndex(ctx, func(cur []layout.Image) ([]layout.Image, error) {
 		// Under the lock, manifests as well as layers: whatever removed
 		// content meanwhile (a gc of an older ferry, a user) must not
