@@ -1,11 +1,7 @@
 package layout_test
 
 import (
-	"bytes"
-	"context"
 	"testing"
-
-	"github.com/opencontainers/go-digest"
 
 	"github.com/oci-ferry/ferry/internal/memstore"
 	"github.com/oci-ferry/ferry/layout"
@@ -22,10 +18,10 @@ func TestStoreConformance(t *testing.T) {
 		storetest.Tagger(t, func(t *testing.T) storetest.TagStore { return newDir(t) }, tagName)
 		storetest.ReadOnly(t, func(t *testing.T) storetest.Opened {
 			d := newDir(t)
-			return storetest.Opened{Store: d, Present: pushSome(t, d)}
+			return storetest.Opened{Store: d, Present: storetest.PushSome(t, d)}
 		})
 		d := newDir(t)
-		storetest.Lister(t, d, nil, pushSome(t, d))
+		storetest.Lister(t, d, nil, storetest.PushSome(t, d))
 	})
 	t.Run("Txn", func(t *testing.T) {
 		storetest.Writable(t, func(t *testing.T) layout.Store {
@@ -36,22 +32,9 @@ func TestStoreConformance(t *testing.T) {
 		storetest.ReadOnly(t, func(t *testing.T) storetest.Opened {
 			txn := newDir(t).Begin()
 			t.Cleanup(txn.Abort)
-			return storetest.Opened{Store: txn, Present: pushSome(t, txn)}
+			return storetest.Opened{Store: txn, Present: storetest.PushSome(t, txn)}
 		})
 	})
 }
 
 func tagName(tag string) string { return "example.com/conformance:" + tag }
-
-// pushSome stores a few blobs of different sizes, an empty one among them.
-func pushSome(t *testing.T, s layout.Store) []digest.Digest {
-	var out []digest.Digest
-	for _, n := range []int{0, 1, 70000} {
-		b, d := storetest.Blob(t, n)
-		if err := s.Push(context.Background(), d, bytes.NewReader(b)); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, d.Digest)
-	}
-	return out
-}

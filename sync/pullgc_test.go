@@ -25,19 +25,7 @@ import (
 // pull must now succeed and leave the image whole, all platforms verified.
 func TestPullRacingGC(t *testing.T) {
 	ctx := context.Background()
-	reg := regtest.Start(t)
-	set := testimage.New(t)
-	src := open(t, set.Dir)
-	app, _ := archive.Select(src.Images, []string{"example.com/app:v1"})
-	c := &remote.Client{}
-	if _, err := sync.Push(ctx, c, src, app, sync.PushOptions{To: reg.Host}); err != nil {
-		t.Fatal(err)
-	}
-	ref := reg.Host + "/app:v1"
-	dir := t.TempDir()
-	if _, err := sync.Pull(ctx, c, []string{ref}, dir, sync.PullOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	set, c, ref, dir := pulledApp(t)
 	d, err := layout.OpenDir(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -102,19 +90,7 @@ func TestPullRacingGC(t *testing.T) {
 // again, and say so.
 func TestPullRepairsACorruptPresentBlob(t *testing.T) {
 	ctx := context.Background()
-	reg := regtest.Start(t)
-	set := testimage.New(t)
-	src := open(t, set.Dir)
-	app, _ := archive.Select(src.Images, []string{"example.com/app:v1"})
-	c := &remote.Client{}
-	if _, err := sync.Push(ctx, c, src, app, sync.PushOptions{To: reg.Host}); err != nil {
-		t.Fatal(err)
-	}
-	ref := reg.Host + "/app:v1"
-	dir := t.TempDir()
-	if _, err := sync.Pull(ctx, c, []string{ref}, dir, sync.PullOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	set, c, ref, dir := pulledApp(t)
 	layer := set.ARM64.Layer.Digest
 	p := filepath.Join(dir, "blobs", "sha256", layer.Encoded())
 	b, _ := os.ReadFile(p)
@@ -131,4 +107,26 @@ func TestPullRepairsACorruptPresentBlob(t *testing.T) {
 	if rep := verify.Check(ctx, got, got.Images, nil, verify.Options{Workers: 1}); !rep.OK {
 		t.Fatalf("the corrupt layer is still there: %+v", rep.Problems)
 	}
+}
+
+// pulledApp pushes the standard set's multi-platform index to a fresh
+// registry and pulls it into a fresh layout, for tests that then disturb
+// the layout and pull again.
+func pulledApp(t *testing.T) (set *testimage.Set, c *remote.Client, ref, dir string) {
+	t.Helper()
+	ctx := context.Background()
+	reg := regtest.Start(t)
+	set = testimage.New(t)
+	src := open(t, set.Dir)
+	app, _ := archive.Select(src.Images, []string{"example.com/app:v1"})
+	c = &remote.Client{}
+	if _, err := sync.Push(ctx, c, src, app, sync.PushOptions{To: reg.Host}); err != nil {
+		t.Fatal(err)
+	}
+	ref = reg.Host + "/app:v1"
+	dir = t.TempDir()
+	if _, err := sync.Pull(ctx, c, []string{ref}, dir, sync.PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return set, c, ref, dir
 }

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -184,4 +185,20 @@ func testConcurrentFetch(t *testing.T, o Opened) {
 	for err := range errs {
 		t.Errorf("concurrent Fetch: %v", err)
 	}
+}
+
+// PushSome stores a few blobs of telling sizes (empty, one byte, more than
+// one read buffer) in s and returns their digests: the content a
+// read-only suite of a writable store can be given.
+func PushSome(t *testing.T, s layout.Writable) []digest.Digest {
+	t.Helper()
+	var out []digest.Digest
+	for _, n := range []int{0, 1, 70000} {
+		b, d := Blob(t, n)
+		if err := s.Push(context.Background(), d, bytes.NewReader(b)); err != nil {
+			t.Fatalf("Push %s: %v", d.Digest, err)
+		}
+		out = append(out, d.Digest)
+	}
+	return out
 }

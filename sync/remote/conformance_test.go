@@ -1,14 +1,10 @@
 package remote_test
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
-
-	"github.com/opencontainers/go-digest"
 
 	"github.com/oci-ferry/ferry/internal/regtest"
 	"github.com/oci-ferry/ferry/layout"
@@ -41,7 +37,7 @@ func TestRepositoryConformance(t *testing.T) {
 	t.Run("ReadOnly", func(t *testing.T) {
 		storetest.ReadOnly(t, func(t *testing.T) storetest.Opened {
 			r := fresh(t)
-			return storetest.Opened{Store: r.ReadOnly(), Present: pushBlobs(t, r)}
+			return storetest.Opened{Store: r.ReadOnly(), Present: storetest.PushSome(t, r)}
 		})
 	})
 	t.Run("Tagger", func(t *testing.T) {
@@ -51,16 +47,4 @@ func TestRepositoryConformance(t *testing.T) {
 			return r
 		}, func(tag string) string { return lastRepo + ":" + tag })
 	})
-}
-
-func pushBlobs(t *testing.T, s layout.Store) []digest.Digest {
-	var out []digest.Digest
-	for _, n := range []int{0, 1, 70000} {
-		b, d := storetest.Blob(t, n)
-		if err := s.Push(context.Background(), d, bytes.NewReader(b)); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, d.Digest)
-	}
-	return out
 }
