@@ -44,13 +44,15 @@ func parseChallenges(h http.Header) []challenge {
 			if s == "" {
 				break
 			}
-			i := strings.IndexAny(s, " ")
+			// A scheme ends at a space (its parameters follow) or a comma
+			// (the next challenge does): a comma is never part of it.
+			i := strings.IndexAny(s, " ,")
 			if i < 0 {
 				out = append(out, challenge{scheme: strings.ToLower(s), params: map[string]string{}})
 				break
 			}
 			c := challenge{scheme: strings.ToLower(s[:i]), params: map[string]string{}}
-			s = s[i+1:]
+			s = s[i:]
 			for {
 				s = strings.TrimLeft(s, " ,")
 				eq := strings.IndexByte(s, '=')
