@@ -14,7 +14,7 @@ mkdir -p "$out/usb"
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ ferry %s\n' "$*"; "$FERRY" "$@"; }
-fixture() { ls -d "$out/fixtures/$1"* | head -n1; }
+fixture() { ls -d "$out/fixtures/$1"* | sed -n 1p; }
 
 step "Built-in test images, in the shapes docker, podman, crane and containerd write"
 go run ./testdata/mkfixtures "$out/fixtures" >/dev/null
@@ -45,7 +45,7 @@ run verify "$out/usb/images.tar.zst"
 
 step "A corrupted copy is caught and refused"
 cp -r "$out/stock" "$out/corrupt"
-victim=$(ls -S "$out"/corrupt/blobs/sha256/* | head -n1)
+victim=$(ls -S "$out"/corrupt/blobs/sha256/* | sed -n 1p) # sed reads it all: head would leave ls a SIGPIPE, fatal under pipefail
 printf 'X' | dd of="$victim" bs=1 seek=100 conv=notrunc status=none
 if run verify "$out/corrupt"; then echo "demo: corruption was not detected" >&2; exit 1; fi
 mkdir -p "$out/far"
