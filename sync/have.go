@@ -1,0 +1,111 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/distribution/reference"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/oci-ferry/ferry/layout"
+	"github.com/oci-ferry/ferry/sync/remote"
+)
+
+// HaveOptions tune RegistryHave.
+type HaveOptions struct {
+	// PageSize is the n of tags and catalog requests (0: the default).
+	PageSize int
+}
+
+// HaveReport is what RegistryHave found besides the list: the documents it
+// could not read, which the list leaves out (so their content travels).
+type HaveReport struct {
+	Repositories int      `json:"repositories"`
+	Tags         int      `json:"tags"`
+	Skipped      []string `json:"skipped,omitempty"`
+}
+
+// ParseRepository reads REGISTRY/REPO as the user names a repository to
+// describe: no tag or digest, since every tag is listed.
+func ParseRepository(s string) (layout.Ref, error) {
+	n, err := reference.ParseNormalizedNamed(strings.TrimSpace(s))
+	if err != nil {
+		return layout.Ref{}, fmt.Errorf("%q is not a repository (expected REGISTRY/REPO, e.g. registry.example.com/team/app): %w", s, err)
+	}
+	if _, ok := n.(reference.Tagged); ok {
+		return layout.Ref{}, fmt.Errorf("%q names a tag: give the repository alone, every tag of it is listed", s)
+	}
+	if _, ok := n.(reference.Digested); ok {
+		return layout.Ref{}, fmt.Errorf("%q names a digest: give the repository alone, every tag of it is listed", s)
+	}
+	return layout.Ref{Repo: n.Name()}, nil
+}
+
+// CatalogRepositories names every repository the catalog of the registry
+// at host lists, as full repository names.
+func CatalogRepositories(ctx context.Context, c *remote.Client, host string, opts HaveOptions) ([]layout.Ref, error) {
+	names, err := c.Catalog(ctx, host, opts.PageSize)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]layout.Ref, 0, len(names))
+	for _, n := range names {
+		out = append(out, layout.Ref{Repo: host + "/" + n})
+	}
+	return out, nil
+}
+
+// RegistryHave describes what repos hold. A registry has no call that
+// lists its blobs, so every tag of every repository is resolved and the
+// manifests under it walked; the digests and sizes come from the
+// manifests, which the registry checked against its blobs when they were
+// pushed. Requests are few: one per tag, plus one per manifest not
+// reached before (a manifest under several tags or repositories is read
+// once). A document that cannot be read or trusted is left out of the
+// list and reported, never guessed at: what is left out only travels
+// again.
+func RegistryHave(ctx context.Context, c *remote.Client, repos []layout.Ref, opts HaveOptions) (*layout.HaveList, *HaveReport, error) {
+	h := &layout.HaveList{}
+	rep := &HaveReport{Repositories: len(repos)}
+	walked := map[digest.Digest]bool{}
+	for _, ref := range repos {
+		repo := c.Repository(ref, false)
+		tags, err := repo.Tags(ctx, opts.PageSize)
+		if err != nil {
+			return nil, nil, err
+		}
+		var roots []ocispec.Descriptor
+		for _, tag := range tags {
+			d, err := repo.Resolve(ctx, tag)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s:%s: %w", ref.Repo, tag, err)
+			}
+			rep.Tags++
+			h.Images = append(h.Images, layout.HaveImage{Name: ref.Repo + ":" + tag, Digest: d.Digest})
+			if !walked[d.Digest] {
+				walked[d.Digest] = true
+				roots = append(roots, d)
+			}
+		}
+		g, err := layout.Walk(ctx, repo.ReadOnly(), roots, layout.WalkOptions{AllowMissing: true, KeepGoing: true})
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", ref.Repo, err)
+		}
+		for _, n := range g.Nodes {
+			h.Add(n.Desc.Digest, n.Desc.Size)
+			walked[n.Desc.Digest] = true
+		}
+		for _, b := range g.Blobs {
+			h.Add(b.Digest, b.Size)
+		}
+		for _, b := range g.Broken {
+			rep.Skipped = append(rep.Skipped, fmt.Sprintf("%s: %v", ref.Repo, b.Err))
+		}
+		for _, m := range g.Missing {
+			rep.Skipped = append(rep.Skipped, fmt.Sprintf("%s: %s is referenced but absent", ref.Repo, m.Digest))
+		}
+	}
+	return h, rep, nil
+}
