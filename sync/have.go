@@ -1,9 +1,13 @@
 package sync
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
+	gosync "sync"
 
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
@@ -17,6 +21,10 @@ import (
 type HaveOptions struct {
 	// PageSize is the n of tags and catalog requests (0: the default).
 	PageSize int
+	// Concurrency is how many tags are resolved at once (0: the default);
+	// a repository of thousands of tags is otherwise thousands of round
+	// trips in a row.
+	Concurrency int
 }
 
 // HaveReport is what RegistryHave found besides the list: the documents it
@@ -76,12 +84,13 @@ func RegistryHave(ctx context.Context, c *remote.Client, repos []layout.Ref, opt
 		if err != nil {
 			return nil, nil, err
 		}
+		descs, err := resolveTags(ctx, repo, ref, tags, opts.Concurrency)
+		if err != nil {
+			return nil, nil, err
+		}
 		var roots []ocispec.Descriptor
-		for _, tag := range tags {
-			d, err := repo.Resolve(ctx, tag)
-			if err != nil {
-				return nil, nil, fmt.Errorf("%s:%s: %w", ref.Repo, tag, err)
-			}
+		for i, tag := range tags {
+			d := descs[i]
 			rep.Tags++
 			h.Images = append(h.Images, layout.HaveImage{Name: ref.Repo + ":" + tag, Digest: d.Digest})
 			if !walked[d.Digest] {
@@ -89,9 +98,16 @@ func RegistryHave(ctx context.Context, c *remote.Client, repos []layout.Ref, opt
 				roots = append(roots, d)
 			}
 		}
-		g, err := layout.Walk(ctx, repo.ReadOnly(), roots, layout.WalkOptions{AllowMissing: true, KeepGoing: true})
+		g, err := layout.Walk(ctx, rereadManifests{repo.ReadOnly()}, roots, layout.WalkOptions{AllowMissing: true, KeepGoing: true})
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", ref.Repo, err)
+		}
+		for _, b := range g.Broken {
+			if !untrustworthy(b.Err) {
+				// Not the document's fault: a list made without it would
+				// say less than the registry holds for no reason.
+				return nil, nil, fmt.Errorf("%s: manifest %s: %w", ref.Repo, b.Desc.Digest, b.Err)
+			}
 		}
 		for _, n := range g.Nodes {
 			h.Add(n.Desc.Digest, n.Desc.Size)
@@ -108,4 +124,88 @@ func RegistryHave(ctx context.Context, c *remote.Client, repos []layout.Ref, opt
 		}
 	}
 	return h, rep, nil
+}
+
+// resolveTags resolves every tag with a few requests in flight, keeping the
+// tags' order; the first failure stops the rest.
+func resolveTags(ctx context.Context, repo *remote.Repository, ref layout.Ref, tags []string, workers int) ([]ocispec.Descriptor, error) {
+	if workers <= 0 {
+		workers = layout.DefaultConcurrency
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	out := make([]ocispec.Descriptor, len(tags))
+	errs := make([]error, len(tags))
+	next := make(chan int)
+	var wg gosync.WaitGroup
+	for range min(workers, len(tags)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				out[i], errs[i] = repo.Resolve(ctx, tags[i])
+				if errs[i] != nil {
+					cancel()
+				}
+			}
+		}()
+	}
+feed:
+	for i := range tags {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return nil, fmt.Errorf("%s:%s: %w", ref.Repo, tags[i], err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// untrustworthy tells a document that is itself bad (undecodable, too big,
+// not what its digest says), which the list leaves out, from a failure to
+// fetch it, which stops the run.
+func untrustworthy(err error) bool {
+	for _, e := range []error{layout.ErrInvalid, layout.ErrTooLarge, layout.ErrDigestMismatch, layout.ErrSizeMismatch,
+		layout.ErrInvalidDigest, layout.ErrUnsupportedDigest, layout.ErrUnsafe} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// rereadManifests reads each manifest whole and reads it again when the
+// connection drops part way: the client retries a request that fails, but
+// a body cut short is the reader's to retry, and a have-list is many
+// small reads where one dropped connection would otherwise end the run.
+type rereadManifests struct{ layout.ReadOnly }
+
+func (r rereadManifests) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+	if !layout.IsIndex(d.MediaType) && !layout.IsManifest(d.MediaType) {
+		return r.ReadOnly.Fetch(ctx, d)
+	}
+	for attempt := 0; ; attempt++ {
+		rc, err := r.ReadOnly.Fetch(ctx, d)
+		if err == nil {
+			var b []byte
+			b, err = io.ReadAll(io.LimitReader(rc, min(d.Size, layout.MaxManifestSize)+1))
+			rc.Close()
+			if err == nil {
+				return io.NopCloser(bytes.NewReader(b)), nil // verified by Walk
+			}
+		}
+		if attempt >= 3 || ctx.Err() != nil || !remote.Retryable(err) {
+			return nil, err
+		}
+	}
 }

@@ -85,7 +85,7 @@ func haveCommand() *cli.Command {
 // haveOf reads the targets the command line names.
 func haveOf(c *cli.Context) (*layout.HaveList, *haveSummary, error) {
 	args := c.Args().Slice()
-	opts := sync.HaveOptions{PageSize: c.Int("page-size")}
+	opts := sync.HaveOptions{PageSize: c.Int("page-size"), Concurrency: c.Int("concurrency")}
 	if c.Bool("all") {
 		if len(args) != 1 {
 			return nil, nil, usagef("have --all: name one REGISTRY, got %d argument(s)", len(args))
