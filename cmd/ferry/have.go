@@ -35,12 +35,13 @@ func haveCommand() *cli.Command {
 			"registry repositories (REGISTRY/REPO: every tag), or with --all a REGISTRY whose catalog names the\n" +
 			"repositories. --to FILE receives the list (replaced only when complete; - for stdout): the digest and\n" +
 			"size of every blob and manifest, and every name with its digest, nothing else (see docs/FORMAT.md).\n" +
-			"The same content always gives the same bytes.",
+			"The same content always gives the same bytes. --json prints file, digest (the list's sha256, which a delta\n" +
+			"records), blobs, bytes, images and, for registries, repositories; skipped lists what was left out and why.",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "to", Usage: "write the have-list to `FILE` (- for stdout)", Required: true},
 			&cli.BoolFlag{Name: "all", Usage: "describe every repository the registry's catalog lists (TARGET is REGISTRY)"},
 			&cli.BoolFlag{Name: "verify", Usage: "read and hash every blob of a layout or plain tar, leaving out any that does not match (a streamed archive is always checked)"},
-			&cli.IntFlag{Name: "page-size", Usage: "entries asked for per tags or catalog request", Value: remote.DefaultPageSize},
+			&cli.IntFlag{Name: "page-size", Usage: "ask for `N` entries per tags or catalog request", Value: remote.DefaultPageSize},
 			jsonFlag(),
 		}, registryFlags()...),
 		Action: func(c *cli.Context) error {
