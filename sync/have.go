@@ -69,9 +69,8 @@ func CatalogRepositories(ctx context.Context, c *remote.Client, host string, opt
 // lists its blobs, so every tag of every repository is resolved and the
 // manifests under it walked; the digests and sizes come from the
 // manifests, which the registry checked against its blobs when they were
-// pushed. Requests are few: one per tag, plus one per manifest not
-// reached before (a manifest under several tags or repositories is read
-// once). A document that cannot be read or trusted is left out of the
+// pushed. Requests are few: a HEAD per tag, and a GET per manifest
+// (a manifest under several tags or repositories is fetched once). A document that cannot be read or trusted is left out of the
 // list and reported, never guessed at: what is left out only travels
 // again.
 func RegistryHave(ctx context.Context, c *remote.Client, repos []layout.Ref, opts HaveOptions) (*layout.HaveList, *HaveReport, error) {
@@ -143,7 +142,7 @@ func resolveTags(ctx context.Context, repo *remote.Repository, ref layout.Ref, t
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				out[i], errs[i] = repo.Resolve(ctx, tags[i])
+				out[i], errs[i] = repo.HeadTag(ctx, tags[i])
 				if errs[i] != nil {
 					cancel()
 				}
