@@ -70,9 +70,10 @@ func CatalogRepositories(ctx context.Context, c *remote.Client, host string, opt
 // manifests under it walked; the digests and sizes come from the
 // manifests, which the registry checked against its blobs when they were
 // pushed. Requests are few: a HEAD per tag, and a GET per manifest
-// (a manifest under several tags or repositories is fetched once). A document that cannot be read or trusted is left out of the
-// list and reported, never guessed at: what is left out only travels
-// again.
+// (a manifest under several tags or repositories is fetched once). A
+// document that arrives corrupt or cannot be understood is left out of
+// the list and reported, never guessed at: what is left out only travels
+// again. One that cannot be fetched stops the run.
 func RegistryHave(ctx context.Context, c *remote.Client, repos []layout.Ref, opts HaveOptions) (*layout.HaveList, *HaveReport, error) {
 	h := &layout.HaveList{}
 	rep := &HaveReport{Repositories: len(repos)}
@@ -120,6 +121,12 @@ func RegistryHave(ctx context.Context, c *remote.Client, repos []layout.Ref, opt
 		}
 		for _, m := range g.Missing {
 			rep.Skipped = append(rep.Skipped, fmt.Sprintf("%s: %s is referenced but absent", ref.Repo, m.Digest))
+		}
+		// Stop as soon as the list could not be written, not after
+		// walking every repository that remains.
+		if len(h.Images) > layout.MaxHaveListImages || h.Blobs() > layout.MaxHaveListBlobs {
+			return nil, nil, fmt.Errorf("%s: %w: %d names and %d blobs so far; a have-list holds at most %d and %d (name fewer repositories)",
+				ref.Repo, layout.ErrTooLarge, len(h.Images), h.Blobs(), layout.MaxHaveListImages, layout.MaxHaveListBlobs)
 		}
 	}
 	return h, rep, nil
