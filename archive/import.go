@@ -132,7 +132,7 @@ func Import(ctx context.Context, src, dir string, opts ImportOptions) (res *Impo
 		return nil, err
 	}
 	if !s.Streamed() { // a stream is already staged by now
-		if err := dst.CheckRoomFor(ctx, g.Blobs); err != nil {
+		if err := txn.CheckRoomFor(ctx, g.Blobs); err != nil {
 			return nil, err
 		}
 	}
@@ -161,8 +161,8 @@ func Import(ctx context.Context, src, dir string, opts ImportOptions) (res *Impo
 	if err := txn.Commit(ctx, keep, images); err != nil {
 		return nil, err
 	}
-	if n, size := dst.Reused(); n > 0 {
-		res.Notes = append(res.Notes, fmt.Sprintf("resumed: %d blobs (%d bytes) staged by an interrupted import were hashed and reused, not read from %s again", n, size, src))
+	if n, size, dropped := dst.Reused(); n > 0 || dropped > 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("resumed: %d blobs (%d bytes) staged by an interrupted import were hashed and reused, not read from %s again; %d bytes it had staged were not needed and removed", n, size, src, dropped))
 	}
 	for _, r := range dst.Repaired() {
 		res.Repaired = append(res.Repaired, r.Desc.Digest)

@@ -21,10 +21,11 @@ const poolDir = "adopt"
 // must exist before the content is known), so a file is hashed before it
 // is used: only one whose size some needed blob has, and only once.
 type pool struct {
-	mu    sync.Mutex
-	files []*pooled
-	bytes int64 // reused so far
-	count int
+	mu      sync.Mutex
+	files   []*pooled
+	bytes   int64 // reused so far
+	count   int
+	dropped int64 // removed unused
 }
 
 type pooled struct {
@@ -51,6 +52,7 @@ func (d *Dir) claimStale() []Leftover {
 			continue
 		}
 		lo := Leftover{Path: s.dir, Size: treeSize(d.root, s.dir)}
+		before := len(d.pool.files)
 		// A session killed while it reused a pool has blobs there too.
 		for _, dir := range []string{s.dir, path.Join(s.dir, poolDir)} {
 			ents, err := fs.ReadDir(d.root.FS(), dir)
@@ -73,6 +75,11 @@ func (d *Dir) claimStale() []Leftover {
 					d.pool.files = append(d.pool.files, &pooled{name: to, size: fi.Size()})
 				}
 			}
+		}
+		// What moved to the pool is not removed (yet): the note of what
+		// was says so, and the import's note says what it reused.
+		for _, f := range d.pool.files[before:] {
+			lo.Size -= f.size
 		}
 		d.root.RemoveAll(s.dir)
 		if !gone {
@@ -131,6 +138,7 @@ func (p *pool) drop(d *Dir) {
 		if !f.used {
 			d.root.Remove(f.name)
 			f.used = true
+			p.dropped += f.size
 		}
 	}
 }
@@ -153,11 +161,30 @@ func hashFile(ctx context.Context, d *Dir, name string, alg digest.Algorithm) (d
 }
 
 // Reused says how many staged blobs of killed runs, and how many bytes,
-// this handle took over instead of reading them from the source again.
-func (d *Dir) Reused() (blobs int, bytes int64) {
+// this handle took over instead of reading them from the source again,
+// and how many bytes of theirs it removed as not needed.
+func (d *Dir) Reused() (blobs int, bytes, dropped int64) {
 	d.pool.mu.Lock()
 	defer d.pool.mu.Unlock()
-	return d.pool.count, d.pool.bytes
+	return d.pool.count, d.pool.bytes, d.pool.dropped
+}
+
+// CheckRoomFor is Dir.CheckRoomFor for a resumed import: blobs a killed
+// run staged are adopted first (hashed, so the check does work the copy
+// would do anyway), the rest of what it staged is removed, and only what
+// is then still missing needs room.
+func (t *Txn) CheckRoomFor(ctx context.Context, blobs []ocispec.Descriptor) error {
+	var need int64
+	for _, b := range blobs {
+		if ok, _ := t.Exists(ctx, b); !ok {
+			need += b.Size
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	t.d.pool.drop(t.d)
+	return CheckSpace(t.d.path, need)
 }
 
 // Adopt stages for the transaction a copy of desc that a killed run left,

@@ -49,6 +49,17 @@ func TestAdoptHashesWhatItReuses(t *testing.T) {
 	if txn.Adopt(ctx, desc) {
 		t.Fatal("a corrupt staged copy was adopted")
 	}
+	// What the import does not reuse goes before it copies: the disk it
+	// held is free for what is still missing.
+	if err := txn.CheckRoomFor(ctx, []ocispec.Descriptor{desc}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, dropped := d.Reused(); dropped != int64(len(bad)+5) {
+		t.Fatalf("dropped %d bytes of the pool, want %d", dropped, len(bad)+5)
+	}
+	if ents, _ := os.ReadDir(path.Join(dir, d.sess, poolDir)); len(ents) != 0 {
+		t.Fatalf("the pool still holds %v", ents)
+	}
 	d.Close()
 
 	deadSession(t, dir, good)
@@ -78,8 +89,8 @@ func TestAdoptHashesWhatItReuses(t *testing.T) {
 	if err := txn.Commit(ctx, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	if n, size := d.Reused(); n != 1 || size != int64(len(good)) {
-		t.Fatalf("Reused = %d, %d", n, size)
+	if n, size, dropped := d.Reused(); n != 1 || size != int64(len(good)) || dropped != 0 {
+		t.Fatalf("Reused = %d, %d, %d", n, size, dropped)
 	}
 	if err := d.checkPresent(ctx, desc); err != nil {
 		t.Fatal(err)
