@@ -8,7 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -126,19 +126,20 @@ func TestPushResumesAfterKill(t *testing.T) {
 		repo := "r" + strconv.Itoa(i)
 		cmd := exec.Command(os.Args[0], "push", src, "--to", proxy.Host+"/"+repo)
 		cmd.Env = append(os.Environ(), "FERRY_AS_MAIN=1")
-		var once sync.Once
+		var child atomic.Pointer[os.Process]
 		proxy.Reset()
-		proxy.OnBytes = func(total int64) {
-			if total > at {
-				once.Do(func() { cmd.Process.Kill() })
+		proxy.OnBytes(func(total int64) {
+			if p := child.Load(); total > at && p != nil {
+				p.Kill()
 			}
-		}
+		})
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		child.Store(cmd.Process)
 		cmd.Wait()
 		proxy.Settle()
-		proxy.OnBytes = nil
+		proxy.OnBytes(nil)
 		missing, sends, tags := check(repo + "/res")
 		proxy.Reset()
 		if code, _, errs := ferry(t, "push", src, "--to", proxy.Host+"/"+repo); code != 0 {

@@ -22,9 +22,17 @@ type Counter struct {
 	busy  sync.WaitGroup
 	mu    sync.Mutex
 	sends []string // "METHOD path" of every request that carried content
-	// OnBytes, if set, is called with the running total as body bytes
-	// arrive, from the proxy's goroutines.
-	OnBytes func(total int64)
+	on    atomic.Pointer[func(total int64)]
+}
+
+// OnBytes has fn called with the running total as body bytes arrive,
+// from the proxy's goroutines; nil stops it.
+func (c *Counter) OnBytes(fn func(total int64)) {
+	if fn == nil {
+		c.on.Store(nil)
+		return
+	}
+	c.on.Store(&fn)
 }
 
 // NewCounter starts a counting proxy to reg until the test ends.
@@ -67,8 +75,8 @@ func (b *countingBody) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	if n > 0 {
 		total := b.c.bytes.Add(int64(n))
-		if b.c.OnBytes != nil {
-			b.c.OnBytes(total)
+		if fn := b.c.on.Load(); fn != nil {
+			(*fn)(total)
 		}
 	}
 	return n, err
