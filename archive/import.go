@@ -132,11 +132,14 @@ func Import(ctx context.Context, src, dir string, opts ImportOptions) (res *Impo
 		return nil, err
 	}
 	if !s.Streamed() { // a stream is already staged by now
-		if err := dst.CheckRoomFor(ctx, g.Blobs); err != nil {
+		if err := txn.CheckRoomFor(ctx, g.Blobs); err != nil {
 			return nil, err
 		}
 	}
-	copyOpts := layout.CopyOptions{Concurrency: opts.Concurrency, Progress: opts.Progress, SkipExisting: s.Streamed()}
+	// A blob the destination holds (committed, or staged by a killed
+	// import and adopted) is hashed there instead of read from the source
+	// again: that is what makes a re-run after a kill resume.
+	copyOpts := layout.CopyOptions{Concurrency: opts.Concurrency, Progress: opts.Progress, SkipExisting: true, VerifyExisting: !s.Streamed()}
 	if err := layout.Copy(ctx, s, txn, g, copyOpts); err != nil {
 		var ce *layout.CopyError
 		if errors.As(err, &ce) {
@@ -157,6 +160,9 @@ func Import(ctx context.Context, src, dir string, opts ImportOptions) (res *Impo
 	res.Notes = append(res.Notes, movedNames(dst, images)...)
 	if err := txn.Commit(ctx, keep, images); err != nil {
 		return nil, err
+	}
+	if n, size, dropped := dst.Reused(); n > 0 || dropped > 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("resumed: %d blobs (%d bytes) staged by an interrupted import were hashed and reused, not read from %s again; %d bytes it had staged were not needed and removed", n, size, src, dropped))
 	}
 	for _, r := range dst.Repaired() {
 		res.Repaired = append(res.Repaired, r.Desc.Digest)

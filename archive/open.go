@@ -69,7 +69,11 @@ func Open(ctx context.Context, path string, opts OpenOptions) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	br := bufio.NewReaderSize(f, 64<<10)
+	var rd sourceFile = f
+	if watch != nil {
+		rd = watched{f}
+	}
+	br := bufio.NewReaderSize(rd, 64<<10)
 	comp := detect(br)
 	if comp != None || !fi.Mode().IsRegular() {
 		src, err := openStream(ctx, br, path, opts)
@@ -87,7 +91,7 @@ func Open(ctx context.Context, path string, opts OpenOptions) (*Source, error) {
 		f.Close()
 		return nil, err
 	}
-	t, err := indexTar(ctx, f, ofi.Size(), path)
+	t, err := indexTar(ctx, rd, ofi.Size(), path)
 	if err != nil {
 		f.Close()
 		return nil, err

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/oci-ferry/ferry/layout"
 )
@@ -92,6 +93,10 @@ func (s *streamFS) ingest(ctx context.Context, e *entry, br *bufio.Reader, txn *
 	}
 	keep := txn == nil && e.size <= layout.MaxManifestSize && looksJSON(head)
 	if txn != nil {
+		if want != "" {
+			// What a killed import staged is reused, not written again.
+			txn.Adopt(ctx, ocispec.Descriptor{Digest: want, Size: e.size})
+		}
 		desc, err := txn.Ingest(ctx, src, want)
 		if diff != nil {
 			e.diffID = diff.finish()

@@ -39,6 +39,7 @@ type Dir struct {
 	mu       sync.Mutex
 	repaired []Repair
 	cleaned  []Leftover // what killed runs had left, removed on opening
+	pool     pool       // their staged blobs, for this handle to reuse
 
 	sessOnce sync.Once
 	sess     string // this process's staging directory under .ferry/tmp
@@ -132,8 +133,9 @@ func createDir(ctx context.Context, dir string) (*Dir, error) {
 		return nil, err
 	}
 	// Every import and pull comes through here, under the lock: the
-	// staging of runs that were killed goes now, not only at the next gc.
-	d.cleaned = d.removeStale(false)
+	// staging of runs that were killed goes now, not only at the next gc,
+	// but what they had staged is kept for this run to reuse (Txn.Adopt).
+	d.cleaned = d.claimStale()
 	ok = true
 	return d, nil
 }

@@ -25,6 +25,8 @@ type Txn struct {
 	// caller pins them against gc (Dir.Pin); Commit still checks they are
 	// there, as the last word before index.json names them.
 	present map[digest.Digest]int64
+	// hashed are staged blobs this process hashed when it adopted them.
+	hashed map[digest.Digest]bool
 }
 
 var _ Store = (*Txn)(nil)
@@ -57,6 +59,9 @@ func (t *Txn) Exists(ctx context.Context, desc ocispec.Descriptor) (bool, error)
 	t.mu.Unlock()
 	if ok {
 		return size == desc.Size, nil
+	}
+	if t.Adopt(ctx, desc) {
+		return true, nil
 	}
 	return t.d.Exists(ctx, desc)
 }
@@ -107,6 +112,25 @@ func (t *Txn) Ingest(ctx context.Context, r io.Reader, want digest.Digest) (ocis
 		}
 		alg = want.Algorithm()
 	}
+	if want != "" {
+		if size, ok := t.stagedSize(want); ok {
+			// Staged already (adopted from a killed run, or a duplicate
+			// entry): the stream is read through and must match, but
+			// nothing is written again.
+			h := alg.Digester()
+			n, err := CopyBuffer(h.Hash(), contextReader{ctx, r})
+			if err != nil {
+				return ocispec.Descriptor{}, err
+			}
+			if got := h.Digest(); got != want {
+				return ocispec.Descriptor{}, &MismatchError{Want: want, Got: got}
+			}
+			if n != size {
+				return ocispec.Descriptor{}, fmt.Errorf("blob %s is %d bytes, its staged copy %d: %w", want, n, size, ErrSizeMismatch)
+			}
+			return ocispec.Descriptor{Digest: want, Size: n}, nil
+		}
+	}
 	st, err := Stage(t.d.root, sess, "b-")
 	if err != nil {
 		return ocispec.Descriptor{}, err
@@ -128,6 +152,13 @@ func (t *Txn) Ingest(ctx context.Context, r io.Reader, want digest.Digest) (ocis
 	tmp := st.Name()
 	t.record(got, n, tmp)
 	return ocispec.Descriptor{Digest: got, Size: n}, nil
+}
+
+func (t *Txn) stagedSize(d digest.Digest) (int64, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, ok := t.staged[d]
+	return t.sizes[d], ok
 }
 
 // StagedPath returns where a staged blob sits, relative to the layout, so a
@@ -219,6 +250,7 @@ func (t *Txn) Commit(ctx context.Context, keep map[digest.Digest]bool, add []Ima
 		}
 	}
 	t.discardLocked()
+	t.d.pool.drop(t.d)
 	return nil
 }
 

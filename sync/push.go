@@ -171,8 +171,10 @@ func pushOne(ctx context.Context, c *remote.Client, src layout.ReadOnly, im layo
 		if root == nil {
 			return p, fmt.Errorf("push %s: %s is not a manifest or index", im.Name(), im.Desc.Digest)
 		}
-		if err := repo.TagManifest(ctx, im.Desc, root.Raw, target.Tag); err != nil {
-			return p, err
+		if !repo.Tagged(ctx, target.Tag, im.Desc.Digest) {
+			if err := repo.TagManifest(ctx, im.Desc, root.Raw, target.Tag); err != nil {
+				return p, err
+			}
 		}
 	}
 	p.Blobs = int(counting.pushed.Load())

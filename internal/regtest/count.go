@@ -1,0 +1,118 @@
+package regtest
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// Counter sits in front of a registry and counts what clients send it:
+// request body bytes and the requests that carry content (PATCH, PUT), so
+// a test can prove a re-run sent only what the registry lacked, and can
+// act (kill a client) once a given byte has arrived.
+type Counter struct {
+	Host string
+
+	bytes atomic.Int64
+	busy  sync.WaitGroup
+	mu    sync.Mutex
+	sends []string // "METHOD path" of every request that carried content
+	on    atomic.Pointer[func(total int64)]
+}
+
+// OnBytes has fn called with the running total as body bytes arrive,
+// from the proxy's goroutines; nil stops it.
+func (c *Counter) OnBytes(fn func(total int64)) {
+	if fn == nil {
+		c.on.Store(nil)
+		return
+	}
+	c.on.Store(&fn)
+}
+
+// NewCounter starts a counting proxy to reg until the test ends.
+func NewCounter(t testing.TB, reg *Registry) *Counter {
+	c := &Counter{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { c.serve(w, r, reg.Host) }))
+	t.Cleanup(srv.Close)
+	c.Host = strings.TrimPrefix(srv.URL, "http://")
+	return c
+}
+
+// Reset zeroes the counts.
+func (c *Counter) Reset() {
+	c.bytes.Store(0)
+	c.mu.Lock()
+	c.sends = nil
+	c.mu.Unlock()
+}
+
+// Settle waits until no request is in flight: one a killed client left
+// may still reach the registry, and a test must look only after it did.
+func (c *Counter) Settle() { c.busy.Wait() }
+
+// Bytes is the request body bytes received since the last Reset.
+func (c *Counter) Bytes() int64 { return c.bytes.Load() }
+
+// Sends lists the requests that carried content since the last Reset.
+func (c *Counter) Sends() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.sends...)
+}
+
+type countingBody struct {
+	c *Counter
+	r io.ReadCloser
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if n > 0 {
+		total := b.c.bytes.Add(int64(n))
+		if fn := b.c.on.Load(); fn != nil {
+			(*fn)(total)
+		}
+	}
+	return n, err
+}
+
+func (b *countingBody) Close() error { return b.r.Close() }
+
+func (c *Counter) serve(w http.ResponseWriter, r *http.Request, upstream string) {
+	c.busy.Add(1)
+	defer c.busy.Done()
+	if r.Method == http.MethodPut || r.Method == http.MethodPatch {
+		c.mu.Lock()
+		c.sends = append(c.sends, r.Method+" "+r.URL.Path)
+		c.mu.Unlock()
+	}
+	var body io.Reader = http.NoBody
+	if r.ContentLength != 0 {
+		body = &countingBody{c: c, r: r.Body}
+	}
+	// Not the client's context: when a killed client hangs up, the
+	// registry's answer is still awaited, so Settle means settled.
+	out, _ := http.NewRequestWithContext(context.Background(), r.Method, "http://"+upstream+r.URL.RequestURI(), body)
+	out.Header = r.Header.Clone()
+	out.ContentLength = r.ContentLength
+	resp, err := http.DefaultTransport.RoundTrip(out)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	for k, v := range resp.Header {
+		if k == "Location" {
+			v = []string{strings.Replace(v[0], upstream, c.Host, 1)}
+		}
+		w.Header()[k] = v
+	}
+	w.WriteHeader(resp.StatusCode)
+	io.Copy(w, resp.Body)
+}
