@@ -1,0 +1,366 @@
+package archive
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/oci-ferry/ferry/layout"
+)
+
+// A delta archive leaves out what a have-list says the far side holds. It
+// must explain itself: the far side has to tell a blob left out by design
+// from one lost on the way, or a lost layer would pass as "expected". So
+// the archive carries the exact list of what it left out, as a small JSON
+// blob under blobs/ (content-addressed, so verify hashes it like any other
+// blob and a stray edit shows), and index.json names that blob and the
+// have-list in the dev.ferry.archive.delta-base annotation. Loaders ignore
+// both: an unreferenced blob and an unknown annotation are allowed by the
+// image-spec, and a delta holds no manifest.json (see Write).
+
+// DeltaRecordVersion is the version of the left-out record.
+const DeltaRecordVersion = 1
+
+// MediaTypeDeltaRecord is the media type ferry gives the record.
+const MediaTypeDeltaRecord = "application/vnd.ferry.delta.v1+json"
+
+// maxDeltaRecord bounds the record a reader accepts: far more than the
+// descriptors of a have-list's maximum number of blobs would need is never
+// read into memory.
+const maxDeltaRecord = 256 << 20
+
+// DeltaBase is the value of the delta-base annotation: which have-list the
+// archive was cut against and what that left out.
+type DeltaBase struct {
+	// HaveList is the digest of the have-list file as read.
+	HaveList digest.Digest `json:"haveList"`
+	// Listed is the number of blobs the have-list names.
+	Listed int `json:"listed"`
+	// LeftOut and LeftOutBytes count the blobs the archive does not hold.
+	LeftOut      int   `json:"leftOut"`
+	LeftOutBytes int64 `json:"leftOutBytes"`
+	// Record is the blob listing every left-out descriptor.
+	Record digest.Digest `json:"record"`
+	// RecordSize is that blob's size, so it can be read as a descriptor.
+	RecordSize int64 `json:"recordSize"`
+}
+
+// deltaRecord is the record blob's content.
+type deltaRecord struct {
+	Version  int                  `json:"ferryDelta"`
+	HaveList digest.Digest        `json:"haveList"`
+	LeftOut  []ocispec.Descriptor `json:"leftOut"`
+}
+
+// Delta is what a reader knows of a delta archive.
+type Delta struct {
+	Base DeltaBase
+	// LeftOut are the descriptors the archive leaves out, by digest.
+	LeftOut map[digest.Digest]ocispec.Descriptor
+}
+
+// Sorted lists the left-out descriptors by digest.
+func (d *Delta) Sorted() []ocispec.Descriptor {
+	out := make([]ocispec.Descriptor, 0, len(d.LeftOut))
+	for _, v := range d.LeftOut {
+		out = append(out, v)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Digest < out[j].Digest })
+	return out
+}
+
+// leaveOut drops from the plan everything have lists (digest and size) and
+// returns the record of it, nil if have is nil. The order of what stays is
+// today's; the record goes first among the blobs, as metadata does.
+func (p *plan) leaveOut(have *layout.HaveList) (*deltaRecord, error) {
+	if have == nil {
+		return nil, nil
+	}
+	rec := &deltaRecord{Version: DeltaRecordVersion, HaveList: have.Digest, LeftOut: []ocispec.Descriptor{}}
+	keep := func(ds []ocispec.Descriptor) []ocispec.Descriptor {
+		return slices.DeleteFunc(ds, func(d ocispec.Descriptor) bool {
+			if have.Has(d) {
+				rec.LeftOut = append(rec.LeftOut, ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size})
+				return true
+			}
+			return false
+		})
+	}
+	p.meta, p.layers = keep(p.meta), keep(p.layers)
+	sort.Slice(rec.LeftOut, func(i, j int) bool { return rec.LeftOut[i].Digest < rec.LeftOut[j].Digest })
+	return rec, nil
+}
+
+// encode gives the record's bytes and the annotation naming them.
+func (r *deltaRecord) encode(listed int) ([]byte, DeltaBase, string) {
+	b, _ := json.Marshal(r)
+	b = append(b, '\n')
+	base := DeltaBase{HaveList: r.HaveList, Listed: listed, LeftOut: len(r.LeftOut), Record: digest.FromBytes(b), RecordSize: int64(len(b))}
+	for _, d := range r.LeftOut {
+		base.LeftOutBytes += d.Size
+	}
+	ann, _ := json.Marshal(base)
+	return b, base, string(ann)
+}
+
+// Delta reads the delta-base annotation and the record it names: nil for a
+// full archive. A delta whose record is absent, altered or inconsistent
+// with its annotation is refused: without it, nothing could tell what was
+// left out from what was lost.
+func (src *Source) Delta(ctx context.Context) (*Delta, error) {
+	if !src.HasLayout() {
+		return nil, nil
+	}
+	idx, err := src.ReadIndex()
+	if err != nil {
+		return nil, err
+	}
+	v, ok := idx.Annotations[AnnotationDeltaBase]
+	if !ok {
+		return nil, nil
+	}
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%s: index.json annotation %s: %w: %s", src.Label(), AnnotationDeltaBase, layout.ErrInvalid, fmt.Sprintf(format, a...))
+	}
+	var base DeltaBase
+	if err := strictDecode([]byte(v), &base); err != nil {
+		return nil, bad("%v", err)
+	}
+	if layout.ValidateDigest(base.HaveList) != nil || layout.ValidateDigest(base.Record) != nil || base.RecordSize < 0 || base.RecordSize > maxDeltaRecord {
+		return nil, bad("needs the have-list's digest, the record's digest and a record size up to %d", maxDeltaRecord)
+	}
+	desc := ocispec.Descriptor{MediaType: MediaTypeDeltaRecord, Digest: base.Record, Size: base.RecordSize}
+	raw, err := layout.ReadAll(ctx, src, desc, maxDeltaRecord)
+	if err != nil {
+		return nil, fmt.Errorf("%s: the record of what this delta leaves out (blob %s): %w", src.Label(), base.Record, err)
+	}
+	var rec deltaRecord
+	if err := strictDecode(raw, &rec); err != nil {
+		return nil, fmt.Errorf("%s: delta record %s: %w: %v", src.Label(), base.Record, layout.ErrInvalid, err)
+	}
+	if rec.Version != DeltaRecordVersion {
+		return nil, fmt.Errorf("%s: delta record %s: %w: version %d, this ferry reads %d", src.Label(), base.Record, layout.ErrInvalid, rec.Version, DeltaRecordVersion)
+	}
+	d := &Delta{Base: base, LeftOut: make(map[digest.Digest]ocispec.Descriptor, len(rec.LeftOut))}
+	var bytes int64
+	for _, l := range rec.LeftOut {
+		if err := layout.ValidateDigest(l.Digest); err != nil || l.Size < 0 {
+			return nil, fmt.Errorf("%s: delta record %s: %w: entry %s (%d bytes)", src.Label(), base.Record, layout.ErrInvalid, l.Digest, l.Size)
+		}
+		if _, dup := d.LeftOut[l.Digest]; dup {
+			return nil, fmt.Errorf("%s: delta record %s: %w: %s listed twice", src.Label(), base.Record, layout.ErrInvalid, l.Digest)
+		}
+		d.LeftOut[l.Digest] = l
+		bytes += l.Size
+	}
+	if rec.HaveList != base.HaveList || len(d.LeftOut) != base.LeftOut || bytes != base.LeftOutBytes {
+		return nil, bad("says have-list %s, %d blobs and %d bytes left out; its record %s says %s, %d and %d", base.HaveList, base.LeftOut, base.LeftOutBytes, base.Record, rec.HaveList, len(d.LeftOut), bytes)
+	}
+	return d, nil
+}
+
+func strictDecode(b []byte, v any) error {
+	if err := layout.StrictJSON(b); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+// DeltaView reads a delta archive as the whole it stands for: what the
+// archive holds from the archive, and what it left out (and only that)
+// from base, the target that is meant to hold it. With base nil a left-out
+// blob is taken on the record's word: it exists, but cannot be read.
+type DeltaView struct {
+	Archive layout.ReadOnly
+	Delta   *Delta
+	Base    layout.ReadOnly
+}
+
+// LeftOut reports whether the delta left out d (size -1: any size).
+func (v *DeltaView) LeftOut(d digest.Digest, size int64) bool { return v.leftOut(d, size) }
+
+func (v *DeltaView) leftOut(d digest.Digest, size int64) bool {
+	l, ok := v.Delta.LeftOut[d]
+	return ok && (size < 0 || l.Size == size)
+}
+
+// Fetch implements layout.ReadOnly.
+func (v *DeltaView) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+	if v.leftOut(d.Digest, d.Size) {
+		if ok, _ := v.Archive.Exists(ctx, d); !ok {
+			if v.Base == nil {
+				return nil, fmt.Errorf("%s %s: %w: left out of this delta archive, expected at the target", d.MediaType, d.Digest, layout.ErrNotFound)
+			}
+			return v.Base.Fetch(ctx, d)
+		}
+	}
+	return v.Archive.Fetch(ctx, d)
+}
+
+// Exists implements layout.ReadOnly.
+func (v *DeltaView) Exists(ctx context.Context, d ocispec.Descriptor) (bool, error) {
+	if ok, err := v.Archive.Exists(ctx, d); ok || err != nil || !v.leftOut(d.Digest, d.Size) {
+		return ok, err
+	}
+	if v.Base == nil {
+		return true, nil
+	}
+	return v.Base.Exists(ctx, d)
+}
+
+// Info implements layout.ReadOnly.
+func (v *DeltaView) Info(ctx context.Context, dg digest.Digest) (layout.BlobInfo, error) {
+	bi, err := v.Archive.Info(ctx, dg)
+	if err == nil || !errors.Is(err, layout.ErrNotFound) || !v.leftOut(dg, -1) {
+		return bi, err
+	}
+	if v.Base == nil {
+		l := v.Delta.LeftOut[dg]
+		return layout.BlobInfo{Digest: dg, Size: l.Size, MediaType: l.MediaType}, nil
+	}
+	return v.Base.Info(ctx, dg)
+}
+
+// AbsentBlob is a left-out blob the target lacks, with the images that
+// need it.
+type AbsentBlob struct {
+	Desc   ocispec.Descriptor `json:"descriptor"`
+	Images []string           `json:"images"`
+}
+
+// AbsentError says which left-out blobs a target lacks; an import or push
+// that meets it has written nothing.
+type AbsentError struct {
+	Archive, Target string
+	HaveList        digest.Digest
+	Blobs           []AbsentBlob
+}
+
+func (e *AbsentError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s is a delta archive, and %d blob(s) it left out are not at %s (the have-list it was cut against, %s, does not describe this target):",
+		e.Archive, len(e.Blobs), e.Target, e.HaveList)
+	for _, a := range e.Blobs {
+		fmt.Fprintf(&b, "\n  %s %s (%d bytes), needed by %s", a.Desc.MediaType, a.Desc.Digest, a.Desc.Size, strings.Join(a.Images, ", "))
+	}
+	b.WriteString("\nnothing was written; bring a full archive, or a delta cut against a have-list of this target (`ferry have`)")
+	return b.String()
+}
+
+// Unwrap makes an AbsentError a layout.ErrNotFound.
+func (e *AbsentError) Unwrap() error { return layout.ErrNotFound }
+
+// Absent walks images through a DeltaView over base and lists the left-out
+// blobs base lacks, each with every image that needs it. A left-out
+// manifest base lacks hides what lies under it; that manifest is named.
+func Absent(ctx context.Context, view *DeltaView, images []layout.Image, platforms []ocispec.Platform) ([]AbsentBlob, error) {
+	need := map[digest.Digest]*AbsentBlob{}
+	var order []digest.Digest
+	for _, im := range images {
+		g, err := layout.Walk(ctx, view, []ocispec.Descriptor{im.Desc}, layout.WalkOptions{Platforms: platforms, AllowMissing: true, CheckBlobs: true})
+		if err != nil {
+			return nil, fmt.Errorf("image %s: %w", im.Name(), err)
+		}
+		for _, m := range g.Missing {
+			if !view.leftOut(m.Digest, m.Size) {
+				continue
+			}
+			a, ok := need[m.Digest]
+			if !ok {
+				a = &AbsentBlob{Desc: view.Delta.LeftOut[m.Digest]}
+				need[m.Digest] = a
+				order = append(order, m.Digest)
+			}
+			if !slices.Contains(a.Images, im.Name()) {
+				a.Images = append(a.Images, im.Name())
+			}
+		}
+	}
+	slices.Sort(order)
+	out := make([]AbsentBlob, 0, len(order))
+	for _, d := range order {
+		out = append(out, *need[d])
+	}
+	return out, nil
+}
+
+// deltaPlan is what a plan carries for a delta archive: the record's bytes,
+// its base and the annotation naming them.
+type deltaPlan struct {
+	delta     []byte
+	deltaBase DeltaBase
+	deltaAnn  string
+}
+
+// deltaFormat settles a delta's shape before planning. docker load reads
+// manifest.json and nothing else, and with a layer left out it fails deep
+// in an unpack; a delta with no manifest.json is refused by docker ≤24 at
+// once and is read by newer loaders as the OCI layout it is, whose missing
+// blobs they name. So a delta never poses as a docker-save archive.
+func deltaFormat(opts *WriteOptions) error {
+	if opts.Have == nil {
+		return nil
+	}
+	switch opts.Format {
+	case Docker:
+		return errors.New("a delta archive (--have) cannot be written in the docker format: docker load would find layers missing; use --format oci or both")
+	case Both:
+		opts.Format = OCI
+	}
+	return nil
+}
+
+// cutDelta leaves out of p what have lists and prepares the record.
+func (p *plan) cutDelta(have *layout.HaveList) error {
+	rec, err := p.leaveOut(have)
+	if err != nil || rec == nil {
+		return err
+	}
+	p.delta, p.deltaBase, p.deltaAnn = rec.encode(have.Blobs())
+	return nil
+}
+
+// deltaResult counts the record among the archive's blobs and reports
+// the delta.
+func (p *plan) deltaResult(res *Result) {
+	if p.delta == nil {
+		return
+	}
+	res.Blobs++
+	res.Size += int64(len(p.delta))
+	base := p.deltaBase
+	res.Delta = &base
+	res.Notes = append(res.Notes, fmt.Sprintf("delta against have-list %s: %d blob(s), %d bytes left out (the far side holds them); no manifest.json, so docker and podman cannot take this archive alone: `ferry import` or `ferry push` it where its base is", base.HaveList, base.LeftOut, base.LeftOutBytes))
+}
+
+// deltaSource is what an import reads: the archive itself, or, for a
+// delta, the archive with what it left out read from the destination. It
+// first makes sure the destination holds every left-out blob the chosen
+// images need, so a have-list that lied stops the import before a byte is
+// written, naming each blob and the images that need it.
+func deltaSource(ctx context.Context, s *Source, label string, dst *layout.Dir, dir string, images []layout.Image, platforms []ocispec.Platform) (layout.ReadOnly, error) {
+	d, err := s.Delta(ctx)
+	if err != nil || d == nil {
+		return s, err
+	}
+	view := &DeltaView{Archive: s, Delta: d, Base: dst}
+	absent, err := Absent(ctx, view, images, platforms)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", label, err)
+	}
+	if len(absent) > 0 {
+		return nil, &AbsentError{Archive: label, Target: dir, HaveList: d.Base.HaveList, Blobs: absent}
+	}
+	return view, nil
+}
