@@ -364,3 +364,8 @@ func deltaSource(ctx context.Context, s *Source, label string, dst *layout.Dir, 
 	}
 	return view, nil
 }
+
+// RecordDescriptor is the descriptor of a delta's record blob.
+func RecordDescriptor(b DeltaBase) ocispec.Descriptor {
+	return ocispec.Descriptor{MediaType: MediaTypeDeltaRecord, Digest: b.Record, Size: b.RecordSize}
+}

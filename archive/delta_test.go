@@ -3,7 +3,6 @@ package archive_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io/fs"
 	"os"
@@ -13,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/opencontainers/go-digest"
-	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/oci-ferry/ferry/archive"
@@ -21,62 +19,15 @@ import (
 	"github.com/oci-ferry/ferry/layout"
 )
 
-// release is the two-release scenario every delta test starts from:
-// release 1 is the standard set; release 2 is a copy of it plus
-// example.com/app:v2, an index whose amd64 manifest is release 1's
-// (unchanged, so left out of a delta) and whose arm64 image is new.
 type release struct {
-	r1, r2 string // layout directories
+	r1, r2 string
 	v2     testimage.Image
 	have   *layout.HaveList
 }
 
 func twoReleases(t *testing.T) *release {
-	t.Helper()
-	ctx := context.Background()
-	set := testimage.New(t)
-	r := &release{r1: set.Dir, r2: filepath.Join(t.TempDir(), "r2")}
-	if out, err := exec.Command("cp", "-a", set.Dir, r.r2).CombinedOutput(); err != nil {
-		t.Fatalf("cp: %v: %s", err, out)
-	}
-	d, err := layout.CreateDir(ctx, r.r2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	txn := d.Begin()
-	r.v2 = testimage.Build(t, txn, "arm64", "hello from arm64, release 2")
-	a, b := set.AMD64.Manifest, r.v2.Manifest
-	a.Platform = &ocispec.Platform{OS: "linux", Architecture: "amd64"}
-	b.Platform = &ocispec.Platform{OS: "linux", Architecture: "arm64"}
-	idx, _ := json.Marshal(ocispec.Index{Versioned: specsV2, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{a, b}})
-	desc := testimage.Put(t, txn, ocispec.MediaTypeImageIndex, idx)
-	ref, _ := layout.ParseRef("example.com/app:v2")
-	if err := txn.Commit(ctx, nil, []layout.Image{{Ref: ref, Desc: layout.Annotate(desc, ref)}}); err != nil {
-		t.Fatal(err)
-	}
-	r.have = haveOf(t, r.r1)
-	return r
-}
-
-// haveOf is the have-list of a layout, read back from its encoding as the
-// sender would read the file carried out.
-func haveOf(t *testing.T, dir string) *layout.HaveList {
-	t.Helper()
-	src := open(t, dir)
-	h, err := layout.HaveListOf(context.Background(), src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	if err := h.Encode(&b); err != nil {
-		t.Fatal(err)
-	}
-	h, err = layout.ReadHaveList(&b, "have.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
+	r := testimage.TwoReleases(t)
+	return &release{r1: r.R1, r2: r.R2, v2: r.V2, have: r.Have}
 }
 
 func blobEntries(t *testing.T, p string) []tarEntry {
@@ -144,8 +95,6 @@ func TestDeltaHoldsExactlyWhatIsMissing(t *testing.T) {
 		t.Errorf("delta's index.json names %d images, want %d", n, len(src.Images))
 	}
 }
-
-var specsV2 = specs.Versioned{SchemaVersion: 2}
 
 func sorted(s []string) []string {
 	out := append([]string(nil), s...)

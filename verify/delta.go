@@ -1,0 +1,108 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/oci-ferry/ferry/layout"
+)
+
+// DeltaOptions describe an input that leaves blobs out by design (a delta
+// archive): the record of what it left out, so that absence is told from
+// loss, and optionally the target meant to hold them.
+type DeltaOptions struct {
+	// HaveList is the digest of the have-list the delta was cut against.
+	HaveList digest.Digest
+	// LeftOut are the descriptors the input leaves out.
+	LeftOut map[digest.Digest]ocispec.Descriptor
+	// Record is the blob that lists them: the input's own, hashed like
+	// any blob but not reported as unreferenced.
+	Record ocispec.Descriptor
+	// Target, if set, is asked for each left-out blob (stat for a layout,
+	// HEAD for a registry); one it lacks is a problem.
+	Target layout.ReadOnly
+	// TargetName names the target in messages.
+	TargetName string
+}
+
+// Expected is a blob a delta left out, as verify found it.
+type Expected struct {
+	Digest    digest.Digest `json:"digest"`
+	MediaType string        `json:"mediaType"`
+	Size      int64         `json:"size"`
+	Image     string        `json:"image,omitempty"`
+	// Status is "expected at the target" without a target to ask,
+	// "present at the target" or "absent at the target" (a problem).
+	Status string `json:"status"`
+}
+
+// Expected statuses.
+const (
+	ExpectedAtTarget = "expected at the target"
+	PresentAtTarget  = "present at the target"
+	AbsentAtTarget   = "absent at the target"
+)
+
+// DeltaReport is what verify says of a delta.
+type DeltaReport struct {
+	HaveList digest.Digest `json:"haveList"`
+	Target   string        `json:"target,omitempty"`
+	Expected []Expected    `json:"expected"`
+}
+
+// expect takes the left-out blobs out of what the walk found missing and
+// what hashing must read: each is a note, or, when a target is asked and
+// lacks it, a problem.
+func (c *checker) expect(ctx context.Context, d *DeltaOptions) {
+	if d == nil {
+		return
+	}
+	c.rep.Delta = &DeltaReport{HaveList: d.HaveList, Target: d.TargetName, Expected: []Expected{}}
+	if d.Record.Digest != "" {
+		c.leaves[d.Record.Digest] = d.Record
+	}
+	var reached []ocispec.Descriptor
+	missing := c.g.Missing[:0:0]
+	for _, m := range c.g.Missing {
+		if l, ok := d.LeftOut[m.Digest]; ok && l.Size == m.Size {
+			reached = append(reached, m)
+			continue
+		}
+		missing = append(missing, m)
+	}
+	c.g.Missing = missing
+	for _, b := range c.g.Blobs {
+		if l, ok := d.LeftOut[b.Digest]; ok && l.Size == b.Size {
+			if has, _ := c.src.Exists(ctx, b); !has {
+				reached = append(reached, b)
+			}
+		}
+	}
+	sort.Slice(reached, func(i, j int) bool { return reached[i].Digest < reached[j].Digest })
+	for _, r := range reached {
+		e := Expected{Digest: r.Digest, MediaType: r.MediaType, Size: r.Size, Image: c.owner(r.Digest), Status: ExpectedAtTarget}
+		c.leafSt[r.Digest] = layout.Whole
+		if d.Target != nil {
+			ok, err := d.Target.Exists(ctx, r)
+			switch {
+			case err != nil:
+				e.Status = AbsentAtTarget
+				c.problem(fmt.Errorf("%s %s (%d bytes), left out of this delta: asking %s: %w", r.MediaType, r.Digest, r.Size, d.TargetName, err), e.Image, r.Digest)
+			case ok:
+				e.Status = PresentAtTarget
+			default:
+				e.Status = AbsentAtTarget
+				c.rep.Problems = append(c.rep.Problems, Problem{Kind: KindMissing, Image: e.Image, Digest: string(r.Digest),
+					Message: fmt.Sprintf("image %s: %s %s (%d bytes) was left out of this delta, and %s does not have it", e.Image, r.MediaType, r.Digest, r.Size, d.TargetName)})
+			}
+			if e.Status == AbsentAtTarget {
+				c.leafSt[r.Digest] = layout.Bad // one problem, said above, not a second "missing"
+			}
+		}
+		c.rep.Delta.Expected = append(c.rep.Delta.Expected, e)
+	}
+}
