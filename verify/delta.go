@@ -65,11 +65,11 @@ func (c *checker) expect(ctx context.Context, d *DeltaOptions) {
 	if d.Record.Digest != "" {
 		c.leaves[d.Record.Digest] = d.Record
 	}
-	var reached []ocispec.Descriptor
+	reached := map[digest.Digest]bool{}
 	missing := c.g.Missing[:0:0]
 	for _, m := range c.g.Missing {
 		if l, ok := d.LeftOut[m.Digest]; ok && l.Size == m.Size {
-			reached = append(reached, m)
+			reached[m.Digest] = true
 			continue
 		}
 		missing = append(missing, m)
@@ -78,14 +78,28 @@ func (c *checker) expect(ctx context.Context, d *DeltaOptions) {
 	for _, b := range c.g.Blobs {
 		if l, ok := d.LeftOut[b.Digest]; ok && l.Size == b.Size {
 			if has, _ := c.src.Exists(ctx, b); !has {
-				reached = append(reached, b)
+				reached[b.Digest] = true
 			}
 		}
 	}
-	sort.Slice(reached, func(i, j int) bool { return reached[i].Digest < reached[j].Digest })
-	for _, r := range reached {
+	// Every blob of the record is reported, not only those the walk
+	// reached: what lies under a left-out manifest is left out too, and
+	// the target must hold it all.
+	all := make([]ocispec.Descriptor, 0, len(d.LeftOut))
+	for _, l := range d.LeftOut {
+		all = append(all, l)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].Digest < all[j].Digest })
+	for _, r := range all {
+		if !reached[r.Digest] {
+			if has, _ := c.src.Exists(ctx, r); has {
+				continue // carried after all: hashed like any blob
+			}
+		}
 		e := Expected{Digest: r.Digest, MediaType: r.MediaType, Size: r.Size, Image: c.owner(r.Digest), Status: ExpectedAtTarget}
-		c.leafSt[r.Digest] = layout.Whole
+		if reached[r.Digest] {
+			c.leafSt[r.Digest] = layout.Whole
+		}
 		if d.Target != nil {
 			ok, err := d.Target.Exists(ctx, r)
 			switch {
@@ -96,10 +110,13 @@ func (c *checker) expect(ctx context.Context, d *DeltaOptions) {
 				e.Status = PresentAtTarget
 			default:
 				e.Status = AbsentAtTarget
-				c.rep.Problems = append(c.rep.Problems, Problem{Kind: KindMissing, Image: e.Image, Digest: string(r.Digest),
-					Message: fmt.Sprintf("image %s: %s %s (%d bytes) was left out of this delta, and %s does not have it", e.Image, r.MediaType, r.Digest, r.Size, d.TargetName)})
+				msg := fmt.Sprintf("%s %s (%d bytes) was left out of this delta, and %s does not have it", r.MediaType, r.Digest, r.Size, d.TargetName)
+				if e.Image != "" {
+					msg = "image " + e.Image + ": " + msg
+				}
+				c.rep.Problems = append(c.rep.Problems, Problem{Kind: KindMissing, Image: e.Image, Digest: string(r.Digest), Message: msg})
 			}
-			if e.Status == AbsentAtTarget {
+			if e.Status == AbsentAtTarget && reached[r.Digest] {
 				c.leafSt[r.Digest] = layout.Bad // one problem, said above, not a second "missing"
 			}
 		}

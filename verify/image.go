@@ -107,6 +107,10 @@ func (c *checker) imageReport(im layout.Image) ImageReport {
 	case complete == 0 && len(entries) > 0:
 		ir.Status = "bad"
 		c.reportMissing(im, missing, &ir)
+	case len(ir.Incomplete) > 0 && c.rep.Delta != nil:
+		// A delta's record says what it left out; anything else absent
+		// was lost on the way, not left out by design.
+		c.reportMissing(im, missing, &ir)
 	case len(ir.Incomplete) > 0:
 		ir.Status = "sparse"
 		c.warn(KindSparse, im.Name(), im.Desc.Digest, fmt.Sprintf("sparse index: content of %s is absent; complete: %v", strings.Join(absent, ", "), ir.Platforms))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -55,8 +56,13 @@ func verifyCommand() *cli.Command {
 					rep.Add(verify.Problem{Kind: verify.KindOf(p), File: path, Message: p.Error()})
 				}
 				delta, done, err := deltaVerify(c, src)
-				if err != nil {
+				var ue usageError
+				if errors.As(err, &ue) {
 					return err
+				} else if err != nil {
+					// A delta whose record is lost or altered cannot tell
+					// what it left out from what it lost: a finding.
+					rep.Add(verify.Problem{Kind: verify.KindOf(err), File: path, Message: err.Error()})
 				}
 				defer done()
 				verify.Check(c.Context, src, src.Images, rep, verify.Options{Workers: c.Int("workers"), Delta: delta})
