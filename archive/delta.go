@@ -59,6 +59,9 @@ type deltaRecord struct {
 	Version  int                  `json:"ferryDelta"`
 	HaveList digest.Digest        `json:"haveList"`
 	LeftOut  []ocispec.Descriptor `json:"leftOut"`
+	// Filtered are the index entries --platform left out: absent by
+	// choice, a sparse index, not a loss.
+	Filtered []ocispec.Descriptor `json:"filtered,omitempty"`
 }
 
 // Delta is what a reader knows of a delta archive.
@@ -66,6 +69,8 @@ type Delta struct {
 	Base DeltaBase
 	// LeftOut are the descriptors the archive leaves out, by digest.
 	LeftOut map[digest.Digest]ocispec.Descriptor
+	// Filtered are the index entries --platform left out.
+	Filtered map[digest.Digest]bool
 }
 
 // Sorted lists the left-out descriptors by digest.
@@ -96,6 +101,9 @@ func (p *plan) leaveOut(have *layout.HaveList) (*deltaRecord, error) {
 		})
 	}
 	p.meta, p.layers = keep(p.meta), keep(p.layers)
+	for _, f := range p.graph.Filtered {
+		rec.Filtered = append(rec.Filtered, ocispec.Descriptor{MediaType: f.MediaType, Digest: f.Digest, Size: f.Size})
+	}
 	sort.Slice(rec.LeftOut, func(i, j int) bool { return rec.LeftOut[i].Digest < rec.LeftOut[j].Digest })
 	return rec, nil
 }
@@ -150,7 +158,10 @@ func (src *Source) Delta(ctx context.Context) (*Delta, error) {
 	if rec.Version != DeltaRecordVersion {
 		return nil, fmt.Errorf("%s: delta record %s: %w: version %d, this ferry reads %d", src.Label(), base.Record, layout.ErrInvalid, rec.Version, DeltaRecordVersion)
 	}
-	d := &Delta{Base: base, LeftOut: make(map[digest.Digest]ocispec.Descriptor, len(rec.LeftOut))}
+	d := &Delta{Base: base, LeftOut: make(map[digest.Digest]ocispec.Descriptor, len(rec.LeftOut)), Filtered: map[digest.Digest]bool{}}
+	for _, f := range rec.Filtered {
+		d.Filtered[f.Digest] = true
+	}
 	var bytes int64
 	for _, l := range rec.LeftOut {
 		if err := layout.ValidateDigest(l.Digest); err != nil || l.Size < 0 {

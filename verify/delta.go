@@ -19,6 +19,9 @@ type DeltaOptions struct {
 	HaveList digest.Digest
 	// LeftOut are the descriptors the input leaves out.
 	LeftOut map[digest.Digest]ocispec.Descriptor
+	// Filtered are index entries left out by --platform: a sparse index
+	// by choice, still a warning.
+	Filtered map[digest.Digest]bool
 	// Record is the blob that lists them: the input's own, hashed like
 	// any blob but not reported as unreferenced.
 	Record ocispec.Descriptor
@@ -61,6 +64,7 @@ func (c *checker) expect(ctx context.Context, d *DeltaOptions) {
 	if d == nil {
 		return
 	}
+	c.filtered = d.Filtered
 	c.rep.Delta = &DeltaReport{HaveList: d.HaveList, Target: d.TargetName, Expected: []Expected{}}
 	if d.Record.Digest != "" {
 		c.leaves[d.Record.Digest] = d.Record

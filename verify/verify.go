@@ -41,6 +41,8 @@ type checker struct {
 	names   map[digest.Digest]string // root digest → first image name, for messages
 	reached map[digest.Digest]bool   // everything the walk reached, once asked
 	plat    map[digest.Digest]string // config digest → os/arch[/variant]
+	// filtered, for a delta, are the index entries --platform left out.
+	filtered map[digest.Digest]bool
 }
 
 // Check audits images in src. Problems found while opening or streaming the

@@ -46,7 +46,7 @@ func deltaVerify(c *cli.Context, src *archive.Source) (*verify.DeltaOptions, fun
 		}
 		return nil, func() {}, err
 	}
-	opts := &verify.DeltaOptions{HaveList: d.Base.HaveList, LeftOut: d.LeftOut,
+	opts := &verify.DeltaOptions{HaveList: d.Base.HaveList, LeftOut: d.LeftOut, Filtered: d.Filtered,
 		Record: archive.RecordDescriptor(d.Base)}
 	t := c.String("against")
 	if t == "" {

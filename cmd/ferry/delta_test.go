@@ -172,3 +172,30 @@ func copyTarWithout(t *testing.T, from, to, skip string) {
 		t.Fatal(err)
 	}
 }
+
+// TestVerifyDeltaWithPlatform: a delta cut with --platform is sparse by
+// choice: the platforms it left out are a warning, as in a full archive,
+// not a problem; its record says which they were.
+func TestVerifyDeltaWithPlatform(t *testing.T) {
+	r := testimage.TwoReleases(t)
+	have := filepath.Join(t.TempDir(), "have.json")
+	f, _ := os.Create(have)
+	if err := r.Have.Encode(f); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	out := filepath.Join(t.TempDir(), "arm64.tar")
+	if code, _, stderr := ferry(t, "export", r.R2, r.V2Ref, "--to", out, "--have", have, "--platform", "linux/arm64"); code != 0 {
+		t.Fatalf("export: %s", stderr)
+	}
+	code, stdout, _ := ferry(t, "verify", "--json", out)
+	var rep struct {
+		OK       bool
+		Problems []any
+		Warnings []struct{ Kind string }
+	}
+	json.Unmarshal([]byte(stdout), &rep)
+	if code != 0 || !rep.OK || len(rep.Warnings) != 1 || rep.Warnings[0].Kind != "sparse" {
+		t.Fatalf("verify of a --platform delta: exit %d, %s", code, stdout)
+	}
+}
