@@ -133,7 +133,11 @@ func (src *Source) Delta(ctx context.Context) (*Delta, error) {
 		return nil, err
 	}
 	v, ok := idx.Annotations[AnnotationDeltaBase]
+	marked := src.deltaMarked()
 	if !ok {
+		if marked {
+			return nil, fmt.Errorf("%s: %w: oci-layout marks a delta archive, but index.json has no %s annotation to say what it left out", src.Label(), layout.ErrInvalid, AnnotationDeltaBase)
+		}
 		return nil, nil
 	}
 	bad := func(format string, a ...any) error {
@@ -177,6 +181,18 @@ func (src *Source) Delta(ctx context.Context) (*Delta, error) {
 		return nil, bad("says have-list %s, %d blobs and %d bytes left out; its record %s says %s, %d and %d", base.HaveList, base.LeftOut, base.LeftOutBytes, base.Record, rec.HaveList, len(d.LeftOut), bytes)
 	}
 	return d, nil
+}
+
+// deltaMarked reports whether oci-layout carries the delta version.
+func (src *Source) deltaMarked() bool {
+	b, err := src.ReadFile(ocispec.ImageLayoutFile, 1<<16)
+	if err != nil {
+		return false
+	}
+	var l struct {
+		Version string `json:"imageLayoutVersion"`
+	}
+	return json.Unmarshal(b, &l) == nil && l.Version == layout.DeltaLayoutVersion
 }
 
 func strictDecode(b []byte, v any) error {
@@ -379,4 +395,15 @@ func deltaSource(ctx context.Context, s *Source, label string, dst *layout.Dir, 
 // RecordDescriptor is the descriptor of a delta's record blob.
 func RecordDescriptor(b DeltaBase) ocispec.Descriptor {
 	return ocispec.Descriptor{MediaType: MediaTypeDeltaRecord, Digest: b.Record, Size: b.RecordSize}
+}
+
+// layoutFile is the oci-layout entry: 1.0.0, or for a delta the version
+// no engine knows (layout.DeltaLayoutVersion), so that each refuses it
+// at once instead of loading an image with blobs missing.
+func (p *plan) layoutFile() []byte {
+	if p.delta == nil {
+		return []byte(`{"imageLayoutVersion":"1.0.0"}`)
+	}
+	b, _ := json.Marshal(map[string]string{"imageLayoutVersion": layout.DeltaLayoutVersion})
+	return b
 }

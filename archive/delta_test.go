@@ -76,6 +76,9 @@ func TestDeltaHoldsExactlyWhatIsMissing(t *testing.T) {
 		if e.name == "manifest.json" {
 			t.Fatal("a delta has a manifest.json: docker would take it for a full archive")
 		}
+		if e.name == "oci-layout" && !strings.Contains(string(e.body), layout.DeltaLayoutVersion) {
+			t.Fatalf("a delta's oci-layout is %s: docker's containerd store would load it as a full image", e.body)
+		}
 	}
 	d, err := open(t, delta).Delta(context.Background())
 	if err != nil || d == nil {

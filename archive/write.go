@@ -244,7 +244,7 @@ func writeTar(ctx context.Context, w io.Writer, comp Compression, format Format,
 		ann[AnnotationDeltaBase] = p.deltaAnn
 	}
 	if format.oci() {
-		if err := file(ocispec.ImageLayoutFile, []byte(`{"imageLayoutVersion":"1.0.0"}`)); err != nil {
+		if err := file(ocispec.ImageLayoutFile, p.layoutFile()); err != nil {
 			return err
 		}
 		b, err := layout.EncodeIndex(p.images, ann, res.Path)
