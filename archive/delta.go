@@ -407,3 +407,12 @@ func (p *plan) layoutFile() []byte {
 	b, _ := json.Marshal(map[string]string{"imageLayoutVersion": layout.DeltaLayoutVersion})
 	return b
 }
+
+// deltaNote says, for an import of a delta, what it took from dir.
+func deltaNote(rd layout.ReadOnly, dir string) []string {
+	v, ok := rd.(*DeltaView)
+	if !ok {
+		return nil
+	}
+	return []string{fmt.Sprintf("delta archive cut against have-list %s: the %d blob(s) it left out (%d bytes) were found in %s and checked again", v.Delta.Base.HaveList, v.Delta.Base.LeftOut, v.Delta.Base.LeftOutBytes, dir)}
+}

@@ -23,11 +23,12 @@ type release struct {
 	r1, r2 string
 	v2     testimage.Image
 	have   *layout.HaveList
+	set    *testimage.Set
 }
 
 func twoReleases(t *testing.T) *release {
 	r := testimage.TwoReleases(t)
-	return &release{r1: r.R1, r2: r.R2, v2: r.V2, have: r.Have}
+	return &release{r1: r.R1, r2: r.R2, v2: r.V2, have: r.Have, set: r.Set}
 }
 
 func blobEntries(t *testing.T, p string) []tarEntry {
@@ -216,5 +217,40 @@ func TestDeltaRefusesDockerFormat(t *testing.T) {
 	_, err := archive.Write(context.Background(), src, src.Images, filepath.Join(t.TempDir(), "d.tar"), archive.WriteOptions{Have: r.have, Format: archive.Docker})
 	if err == nil || !strings.Contains(err.Error(), "docker format") {
 		t.Fatalf("docker-format delta: %v", err)
+	}
+}
+
+// TestDeltaImportChecksBaseAgain: a left-out blob the destination holds
+// in a corrupt copy (right size, wrong bytes) is read through the same
+// verifying copy as the archive's own blobs: the import fails naming it,
+// and the destination is as it was.
+func TestDeltaImportChecksBaseAgain(t *testing.T) {
+	r := twoReleases(t)
+	src := open(t, r.r2)
+	delta := export(t, src, src.Images, "delta.tar", archive.WriteOptions{Have: r.have})
+	dst := copyDir(t, r.r1)
+	set := r.set
+	p := filepath.Join(dst, "blobs", "sha256", set.AMD64.Layer.Digest.Encoded())
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := treeOf(t, dst)
+	_, err = archive.Import(context.Background(), delta, dst, archive.ImportOptions{})
+	if err == nil || !errors.Is(err, layout.ErrDigestMismatch) || !strings.Contains(err.Error(), set.AMD64.Layer.Digest.String()) {
+		t.Fatalf("import of a delta over a corrupt base blob: %v", err)
+	}
+	after := treeOf(t, dst)
+	for k, v := range before {
+		if after[k] != v {
+			t.Fatalf("the failed import changed %s", k)
+		}
+	}
+	if len(after) != len(before) {
+		t.Fatalf("the failed import added files: %d, were %d", len(after), len(before))
 	}
 }

@@ -88,6 +88,7 @@ func Import(ctx context.Context, src, dir string, opts ImportOptions) (res *Impo
 		return nil, err
 	}
 	res = &ImportResult{Format: s.Format, Mode: s.Mode, Notes: s.Notes}
+	res.Notes = append(res.Notes, deltaNote(rd, dir)...)
 	if cl := dst.Cleaned(); len(cl) > 0 {
 		res.Notes = append(res.Notes, LeftoverNote(cl, "in "+dir, "removed"))
 	}

@@ -199,3 +199,35 @@ func TestVerifyDeltaWithPlatform(t *testing.T) {
 		t.Fatalf("verify of a --platform delta: exit %d, %s", code, stdout)
 	}
 }
+
+// TestImportDeltaCLI: ferry import of a delta into its base completes it;
+// into a layout that lacks a left-out blob it exits 1, names the blob and
+// the image, and changes nothing.
+func TestImportDeltaCLI(t *testing.T) {
+	r, delta := deltaOfReleases(t)
+	ok := copyLayout(t, r.R1)
+	code, stdout, stderr := ferry(t, "import", delta, "--into", ok)
+	if code != 0 || !strings.Contains(stdout, "delta archive cut against have-list") {
+		t.Fatalf("import of a delta into its base: exit %d: %s %s", code, stdout, stderr)
+	}
+	if code, _, stderr := ferry(t, "verify", ok); code != 0 {
+		t.Fatalf("the completed layout does not verify: %s", stderr)
+	}
+	lacking := copyLayout(t, r.R1)
+	lost := r.Set.AMD64.Layer.Digest
+	os.Remove(filepath.Join(lacking, "blobs", "sha256", lost.Encoded()))
+	before := snapshot(t, lacking)
+	code, _, stderr = ferry(t, "import", delta, "--into", lacking)
+	if code != 1 || !strings.Contains(stderr, lost.String()) || !strings.Contains(stderr, r.V2Ref) || !strings.Contains(stderr, "nothing was written") {
+		t.Fatalf("import of a delta into a layout lacking %s: exit %d: %s", lost, code, stderr)
+	}
+	after := snapshot(t, lacking)
+	if len(after) != len(before) {
+		t.Fatalf("the refused import changed the layout: %d files, were %d", len(after), len(before))
+	}
+	for k, v := range before {
+		if after[k] != v {
+			t.Fatalf("the refused import changed %s", k)
+		}
+	}
+}
