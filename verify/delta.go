@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"fmt"
+	"io"
 	"sort"
 
 	"github.com/opencontainers/go-digest"
@@ -60,7 +61,7 @@ type DeltaReport struct {
 // expect takes the left-out blobs out of what the walk found missing and
 // what hashing must read: each is a note, or, when a target is asked and
 // lacks it, a problem.
-func (c *checker) expect(ctx context.Context, d *DeltaOptions) {
+func (c *checker) expect(ctx context.Context, d *DeltaOptions, roots []ocispec.Descriptor) {
 	if d == nil {
 		return
 	}
@@ -94,13 +95,21 @@ func (c *checker) expect(ctx context.Context, d *DeltaOptions) {
 		all = append(all, l)
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].Digest < all[j].Digest })
+	owner := c.owner
+	if d.Target != nil {
+		// What lies under a left-out manifest is known only to the
+		// target: walk through it so each blob is named with its image.
+		if g, err := layout.Walk(ctx, &targetView{c.src, d}, roots, layout.WalkOptions{AllowMissing: true}); err == nil {
+			owner = func(dg digest.Digest) string { return c.names[g.Owner(dg)] }
+		}
+	}
 	for _, r := range all {
 		if !reached[r.Digest] {
 			if has, _ := c.src.Exists(ctx, r); has {
 				continue // carried after all: hashed like any blob
 			}
 		}
-		e := Expected{Digest: r.Digest, MediaType: r.MediaType, Size: r.Size, Image: c.owner(r.Digest), Status: ExpectedAtTarget}
+		e := Expected{Digest: r.Digest, MediaType: r.MediaType, Size: r.Size, Image: owner(r.Digest), Status: ExpectedAtTarget}
 		if reached[r.Digest] {
 			c.leafSt[r.Digest] = layout.Whole
 		}
@@ -126,4 +135,35 @@ func (c *checker) expect(ctx context.Context, d *DeltaOptions) {
 		}
 		c.rep.Delta.Expected = append(c.rep.Delta.Expected, e)
 	}
+}
+
+// targetView reads the input, and what it left out from the target.
+type targetView struct {
+	src Source
+	d   *DeltaOptions
+}
+
+func (v *targetView) leftOut(dg digest.Digest) bool { _, ok := v.d.LeftOut[dg]; return ok }
+
+func (v *targetView) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+	if v.leftOut(d.Digest) {
+		if ok, _ := v.src.Exists(ctx, d); !ok {
+			return v.d.Target.Fetch(ctx, d)
+		}
+	}
+	return v.src.Fetch(ctx, d)
+}
+
+func (v *targetView) Exists(ctx context.Context, d ocispec.Descriptor) (bool, error) {
+	if ok, err := v.src.Exists(ctx, d); ok || err != nil || !v.leftOut(d.Digest) {
+		return ok, err
+	}
+	return v.d.Target.Exists(ctx, d)
+}
+
+func (v *targetView) Info(ctx context.Context, dg digest.Digest) (layout.BlobInfo, error) {
+	if bi, err := v.src.Info(ctx, dg); err == nil || !v.leftOut(dg) {
+		return bi, err
+	}
+	return v.d.Target.Info(ctx, dg)
 }

@@ -95,7 +95,7 @@ func Check(ctx context.Context, src Source, images []layout.Image, rep *Report, 
 	for _, b := range g.Blobs {
 		c.leaves[b.Digest] = b
 	}
-	c.expect(ctx, opts.Delta)
+	c.expect(ctx, opts.Delta, roots)
 	unref := c.unreferenced(ctx)
 	c.hashAll(ctx, opts.Workers, unref)
 	for _, im := range images {

@@ -82,6 +82,13 @@ func TestVerifyDelta(t *testing.T) {
 			t.Errorf("%s: %s", e.Digest, e.Status)
 		}
 	}
+	full := filepath.Join(t.TempDir(), "r1.tar")
+	if code, _, stderr := ferry(t, "export", r.R1, "--to", full); code != 0 {
+		t.Fatal(stderr)
+	}
+	if code, rep = verifyJSON(t, delta, "--against", full); code != 0 || !rep.OK {
+		t.Fatalf("verify --against a full archive of the base: exit %d, %+v", code, rep)
+	}
 	lacking := copyLayout(t, r.R1)
 	lost := r.Set.AMD64.Layer.Digest
 	if err := os.Remove(filepath.Join(lacking, "blobs", "sha256", lost.Encoded())); err != nil {
@@ -91,7 +98,7 @@ func TestVerifyDelta(t *testing.T) {
 	if code != 1 || rep.OK || len(rep.Problems) != 1 || rep.Problems[0].Digest != lost.String() || rep.Problems[0].Kind != "missing" {
 		t.Fatalf("verify --against a target lacking %s: exit %d, %+v", lost, code, rep)
 	}
-	if !strings.Contains(rep.Problems[0].Message, lacking) {
+	if !strings.Contains(rep.Problems[0].Message, lacking) || rep.Problems[0].Image == "" {
 		t.Errorf("problem does not name the target and the image: %+v", rep.Problems[0])
 	}
 	// A registry target (one repository): a HEAD per left-out blob, for a
