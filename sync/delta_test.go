@@ -104,8 +104,9 @@ func TestDeltaPushRefusesLyingHaveList(t *testing.T) {
 	}
 }
 
-// TestDeltaPull: a pull with a have-list writes the same delta an export
-// of the same images writes, and fetches none of the blobs it leaves out.
+// TestDeltaPull: a pull with a have-list writes a delta holding only what
+// the list does not name, and fetches none of the configs and layers it
+// leaves out (a left-out manifest is read once, to know what is under it).
 func TestDeltaPull(t *testing.T) {
 	ctx := context.Background()
 	r := testimage.TwoReleases(t)
@@ -115,13 +116,34 @@ func TestDeltaPull(t *testing.T) {
 	if _, err := sync.Push(ctx, c, src, src.Images, sync.PushOptions{To: reg.Host, SkipUnnamed: true}); err != nil {
 		t.Fatal(err)
 	}
+	// Count the GETs of each blob: none of those left out may be fetched.
+	a := r.Set.AMD64
+	watch := []ocispec.Descriptor{a.Manifest, a.Config, a.Layer, r.V2.Layer}
+	var faults []regtest.Fault
+	for _, d := range watch {
+		faults = append(faults, regtest.Fault{Method: "GET", Path: d.Digest.String(), Times: 1 << 20, Kind: "count"})
+	}
+	proxy := regtest.NewProxy(t, reg, faults...)
 	p := filepath.Join(t.TempDir(), "pulled-delta.tar")
-	got, err := sync.Copy(ctx, c, sync.Endpoint{Kind: sync.Registry, Names: []string{reg.Host + "/app:v2"}}, sync.PathEndpoint(p), sync.CopyOptions{Have: r.Have})
+	got, err := sync.Copy(ctx, c, sync.Endpoint{Kind: sync.Registry, Names: []string{proxy.Host + "/app:v2"}}, sync.PathEndpoint(p), sync.CopyOptions{Have: r.Have})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.Written.Delta == nil || got.Written.Delta.LeftOut != 3 || got.Written.Blobs != 5 {
 		t.Fatalf("pulled delta: %+v, %+v; want 3 left out, 4 blobs and the record", got.Written, got.Written.Delta)
+	}
+	// The left-out manifest is read once, to learn exactly what lies
+	// under it (the record must list it); its config and layer are not.
+	if n := proxy.Hits(0); n > 1 {
+		t.Errorf("left-out manifest fetched %d times", n)
+	}
+	for i, d := range watch[1:3] {
+		if n := proxy.Hits(i + 1); n != 0 {
+			t.Errorf("left-out %s %s was fetched %d time(s)", d.MediaType, d.Digest, n)
+		}
+	}
+	if n := proxy.Hits(3); n != 1 {
+		t.Errorf("the new layer was fetched %d time(s), want 1", n)
 	}
 	d, err := open(t, p).Delta(ctx)
 	if err != nil || d == nil || len(d.LeftOut) != 3 {
