@@ -143,42 +143,146 @@ func (src *Source) Delta(ctx context.Context) (*Delta, error) {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%s: index.json annotation %s: %w: %s", src.Label(), AnnotationDeltaBase, layout.ErrInvalid, fmt.Sprintf(format, a...))
 	}
-	var base DeltaBase
-	if err := strictDecode([]byte(v), &base); err != nil {
+	base, err := parseDeltaBase(v)
+	if err != nil {
 		return nil, bad("%v", err)
 	}
-	if layout.ValidateDigest(base.HaveList) != nil || layout.ValidateDigest(base.Record) != nil || base.RecordSize < 0 || base.RecordSize > maxDeltaRecord {
-		return nil, bad("needs the have-list's digest, the record's digest and a record size up to %d", maxDeltaRecord)
-	}
-	desc := ocispec.Descriptor{MediaType: MediaTypeDeltaRecord, Digest: base.Record, Size: base.RecordSize}
-	raw, err := layout.ReadAll(ctx, src, desc, maxDeltaRecord)
+	desc := RecordDescriptor(base)
+	rc, err := src.Fetch(ctx, desc)
 	if err != nil {
 		return nil, fmt.Errorf("%s: the record of what this delta leaves out (blob %s): %w", src.Label(), base.Record, err)
 	}
-	var rec deltaRecord
-	if err := strictDecode(raw, &rec); err != nil {
-		return nil, fmt.Errorf("%s: delta record %s: %w: %v", src.Label(), base.Record, layout.ErrInvalid, err)
+	defer rc.Close()
+	vr, err := layout.NewVerifyReader(rc, desc)
+	if err != nil {
+		return nil, err
 	}
-	if rec.Version != DeltaRecordVersion {
-		return nil, fmt.Errorf("%s: delta record %s: %w: version %d, this ferry reads %d", src.Label(), base.Record, layout.ErrInvalid, rec.Version, DeltaRecordVersion)
+	d, err := readDeltaRecord(vr, base)
+	if err == nil {
+		err = vr.Drain() // the digest is known only at the end
 	}
-	d := &Delta{Base: base, LeftOut: make(map[digest.Digest]ocispec.Descriptor, len(rec.LeftOut)), Filtered: map[digest.Digest]bool{}}
-	for _, f := range rec.Filtered {
-		d.Filtered[f.Digest] = true
+	if err != nil {
+		return nil, fmt.Errorf("%s: delta record %s: %w", src.Label(), base.Record, err)
 	}
-	var bytes int64
-	for _, l := range rec.LeftOut {
-		if err := layout.ValidateDigest(l.Digest); err != nil || l.Size < 0 {
-			return nil, fmt.Errorf("%s: delta record %s: %w: entry %s (%d bytes)", src.Label(), base.Record, layout.ErrInvalid, l.Digest, l.Size)
+	return d, nil
+}
+
+// parseDeltaBase reads the delta-base annotation strictly.
+func parseDeltaBase(v string) (DeltaBase, error) {
+	var base DeltaBase
+	if err := strictDecode([]byte(v), &base); err != nil {
+		return base, err
+	}
+	if layout.ValidateDigest(base.HaveList) != nil || layout.ValidateDigest(base.Record) != nil || base.RecordSize < 0 || base.RecordSize > maxDeltaRecord {
+		return base, fmt.Errorf("needs the have-list's digest, the record's digest and a record size up to %d", maxDeltaRecord)
+	}
+	if base.Listed < 0 || base.LeftOut < 0 || base.LeftOut > layout.MaxHaveListBlobs || base.LeftOutBytes < 0 {
+		return base, fmt.Errorf("counts out of range: %d listed, %d left out, %d bytes", base.Listed, base.LeftOut, base.LeftOutBytes)
+	}
+	return base, nil
+}
+
+// readDeltaRecord parses a record strictly and as a stream, an entry at a
+// time (one of a registry-sized delta can run to a hundred MiB), and
+// checks it against the annotation that names it.
+func readDeltaRecord(r io.Reader, base DeltaBase) (*Delta, error) {
+	dec := json.NewDecoder(r)
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: %s", layout.ErrInvalid, fmt.Sprintf(format, a...))
+	}
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, bad("not a JSON object")
+	}
+	d := &Delta{Base: base, LeftOut: map[digest.Digest]ocispec.Descriptor{}, Filtered: map[digest.Digest]bool{}}
+	seen := map[string]bool{}
+	var version int
+	var have digest.Digest
+	var total int64
+	entries := func(fn func(ocispec.Descriptor) error) error {
+		if t, err := dec.Token(); err != nil || t != json.Delim('[') {
+			return errors.New("not an array")
 		}
-		if _, dup := d.LeftOut[l.Digest]; dup {
-			return nil, fmt.Errorf("%s: delta record %s: %w: %s listed twice", src.Label(), base.Record, layout.ErrInvalid, l.Digest)
+		for n := 0; dec.More(); n++ {
+			if n >= layout.MaxHaveListBlobs {
+				return fmt.Errorf("%w: more than %d entries", layout.ErrTooLarge, layout.MaxHaveListBlobs)
+			}
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				return err
+			}
+			if len(raw) > 4<<10 {
+				return fmt.Errorf("entry %d: %w: %d bytes", n+1, layout.ErrTooLarge, len(raw))
+			}
+			var e struct {
+				MediaType string        `json:"mediaType"`
+				Digest    digest.Digest `json:"digest"`
+				Size      int64         `json:"size"`
+			}
+			if err := strictDecode(raw, &e); err != nil {
+				return fmt.Errorf("entry %d: %v", n+1, err)
+			}
+			if err := layout.ValidateDigest(e.Digest); err != nil || e.Size < 0 || e.Size > 1<<50 {
+				return fmt.Errorf("entry %d: %s (%d bytes) is not a blob", n+1, e.Digest, e.Size)
+			}
+			if err := fn(ocispec.Descriptor{MediaType: e.MediaType, Digest: e.Digest, Size: e.Size}); err != nil {
+				return fmt.Errorf("entry %d: %w", n+1, err)
+			}
 		}
-		d.LeftOut[l.Digest] = l
-		bytes += l.Size
+		_, err := dec.Token()
+		return err
 	}
-	if rec.HaveList != base.HaveList || len(d.LeftOut) != base.LeftOut || bytes != base.LeftOutBytes {
-		return nil, bad("says have-list %s, %d blobs and %d bytes left out; its record %s says %s, %d and %d", base.HaveList, base.LeftOut, base.LeftOutBytes, base.Record, rec.HaveList, len(d.LeftOut), bytes)
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, bad("%v", err)
+		}
+		key, _ := t.(string)
+		if seen[strings.ToLower(key)] {
+			return nil, bad("key %q appears twice", key)
+		}
+		seen[strings.ToLower(key)] = true
+		switch key {
+		case "ferryDelta":
+			err = dec.Decode(&version)
+			if err == nil && version != DeltaRecordVersion {
+				err = fmt.Errorf("version %d; this ferry reads %d", version, DeltaRecordVersion)
+			}
+		case "haveList":
+			err = dec.Decode(&have)
+		case "leftOut":
+			err = entries(func(l ocispec.Descriptor) error {
+				if _, dup := d.LeftOut[l.Digest]; dup {
+					return fmt.Errorf("%s listed twice", l.Digest)
+				}
+				d.LeftOut[l.Digest] = l
+				if total += l.Size; total > 1<<60 {
+					return errors.New("more bytes left out than any target holds")
+				}
+				return nil
+			})
+		case "filtered":
+			err = entries(func(f ocispec.Descriptor) error {
+				d.Filtered[f.Digest] = true
+				return nil
+			})
+		default:
+			err = fmt.Errorf("unknown key")
+		}
+		if err != nil {
+			return nil, bad("%s: %v", key, err)
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, bad("%v", err)
+	}
+	if !seen["ferrydelta"] || !seen["havelist"] || !seen["leftout"] {
+		return nil, bad("ferryDelta, haveList and leftOut are all required")
+	}
+	if rest, _ := io.ReadAll(io.LimitReader(io.MultiReader(dec.Buffered(), r), 1<<10)); len(bytes.TrimSpace(rest)) > 0 {
+		return nil, bad("data after the record")
+	}
+	if have != base.HaveList || len(d.LeftOut) != base.LeftOut || total != base.LeftOutBytes {
+		return nil, bad("the index.json annotation says have-list %s, %d blobs and %d bytes left out; the record says %s, %d and %d", base.HaveList, base.LeftOut, base.LeftOutBytes, have, len(d.LeftOut), total)
 	}
 	return d, nil
 }
@@ -328,6 +432,24 @@ type deltaPlan struct {
 	delta     []byte
 	deltaBase DeltaBase
 	deltaAnn  string
+}
+
+// refuseDeltaSource stops a write from a delta archive: what it left out
+// is not there to copy, and the new archive would pose as a full one
+// with blobs missing. A delta is completed by import or push first.
+func refuseDeltaSource(ctx context.Context, src layout.ReadOnly) error {
+	s, ok := src.(*Source)
+	if !ok {
+		return nil
+	}
+	d, err := s.Delta(ctx)
+	if err != nil {
+		return err
+	}
+	if d != nil {
+		return fmt.Errorf("%s is a delta archive (cut against have-list %s; %d blobs left out): import it into the layout it was cut against, or push it to the registry that holds its base, and write the archive from there", s.Label(), d.Base.HaveList, d.Base.LeftOut)
+	}
+	return nil
 }
 
 // deltaFormat settles a delta's shape before planning. docker load reads

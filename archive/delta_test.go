@@ -254,3 +254,16 @@ func TestDeltaImportChecksBaseAgain(t *testing.T) {
 		t.Fatalf("the failed import added files: %d, were %d", len(after), len(before))
 	}
 }
+
+// TestNoArchiveFromADelta: an export or copy from a delta archive is
+// refused: the new archive would be a full one with blobs missing.
+func TestNoArchiveFromADelta(t *testing.T) {
+	r := twoReleases(t)
+	src := open(t, r.r2)
+	delta := open(t, export(t, src, src.Images, "delta.tar", archive.WriteOptions{Have: r.have}))
+	v2, _ := archive.Select(delta.Images, []string{"example.com/app:v2"})
+	_, err := archive.Write(context.Background(), delta, v2, filepath.Join(t.TempDir(), "again.tar"), archive.WriteOptions{})
+	if err == nil || !strings.Contains(err.Error(), "is a delta archive") {
+		t.Fatalf("archive written from a delta: %v", err)
+	}
+}

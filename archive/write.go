@@ -113,6 +113,9 @@ func Write(ctx context.Context, src layout.ReadOnly, images []layout.Image, dest
 	if err := deltaFormat(&opts); err != nil {
 		return nil, err
 	}
+	if err := refuseDeltaSource(ctx, src); err != nil {
+		return nil, err
+	}
 	p, err := makePlan(ctx, src, named, opts.Platforms, opts.Format)
 	if err != nil {
 		return nil, err
