@@ -83,7 +83,12 @@ func Import(ctx context.Context, src, dir string, opts ImportOptions) (res *Impo
 	if cl := layout.NameClashes(images); len(cl) > 0 {
 		return nil, fmt.Errorf("%s: %w: %s; ferry will not pick one: import the one you mean by NAME@DIGEST", src, layout.ErrAmbiguous, cl[0])
 	}
+	rd, err := deltaSource(ctx, s, src, dst, dir, images, opts.Platforms)
+	if err != nil {
+		return nil, err
+	}
 	res = &ImportResult{Format: s.Format, Mode: s.Mode, Notes: s.Notes}
+	res.Notes = append(res.Notes, deltaNote(rd, dir)...)
 	if cl := dst.Cleaned(); len(cl) > 0 {
 		res.Notes = append(res.Notes, LeftoverNote(cl, "in "+dir, "removed"))
 	}
@@ -91,7 +96,7 @@ func Import(ctx context.Context, src, dir string, opts ImportOptions) (res *Impo
 	for _, im := range images {
 		roots = append(roots, im.Desc)
 	}
-	g, err := layout.Walk(ctx, s, roots, layout.WalkOptions{Platforms: opts.Platforms, AllowMissing: true, CheckBlobs: true})
+	g, err := layout.Walk(ctx, rd, roots, layout.WalkOptions{Platforms: opts.Platforms, AllowMissing: true, CheckBlobs: true})
 	if err != nil {
 		var we *layout.WalkError
 		if errors.As(err, &we) {
@@ -104,9 +109,9 @@ func Import(ctx context.Context, src, dir string, opts ImportOptions) (res *Impo
 		if err != nil {
 			return nil, fmt.Errorf("%s: image %s: %w", src, im.Name(), err)
 		}
-		res.Images = append(res.Images, ImportedImage{Name: im.Name(), Digest: im.Desc.Digest, Platforms: layout.RootPlatforms(ctx, s, g, im.Desc), Missing: missing})
+		res.Images = append(res.Images, ImportedImage{Name: im.Name(), Digest: im.Desc.Digest, Platforms: layout.RootPlatforms(ctx, rd, g, im.Desc), Missing: missing})
 	}
-	notes, bad, err := layout.CheckConfigs(ctx, s, g)
+	notes, bad, err := layout.CheckConfigs(ctx, rd, g)
 	if err != nil {
 		return nil, fmt.Errorf("%s: image %s: manifest %s: %w", src, imageName(images, g.Owner(bad)), bad, err)
 	}
@@ -138,9 +143,12 @@ func Import(ctx context.Context, src, dir string, opts ImportOptions) (res *Impo
 	}
 	// A blob the destination holds (committed, or staged by a killed
 	// import and adopted) is hashed there instead of read from the source
-	// again: that is what makes a re-run after a kill resume.
-	copyOpts := layout.CopyOptions{Concurrency: opts.Concurrency, Progress: opts.Progress, SkipExisting: true, VerifyExisting: !s.Streamed()}
-	if err := layout.Copy(ctx, s, txn, g, copyOpts); err != nil {
+	// again: that is what makes a re-run after a kill resume. A stream's
+	// blobs were hashed as they passed; the blobs a delta left out were
+	// not, so they are hashed at the destination whatever the source.
+	_, isDelta := rd.(*DeltaView)
+	copyOpts := layout.CopyOptions{Concurrency: opts.Concurrency, Progress: opts.Progress, SkipExisting: true, VerifyExisting: !s.Streamed() || isDelta}
+	if err := layout.Copy(ctx, rd, txn, g, copyOpts); err != nil {
 		var ce *layout.CopyError
 		if errors.As(err, &ce) {
 			return nil, fmt.Errorf("%s: image %s: %w", src, imageName(images, g.Owner(ce.Desc.Digest)), err)

@@ -36,6 +36,7 @@ type plan struct {
 	dockerImages []layout.Image
 	skipped      []string // images left out of manifest.json and why
 	platform     string   // the platform manifest.json carries for multi-platform images
+	deltaPlan             // set for a delta archive (delta.go)
 }
 
 // makePlan walks the chosen images and orders their content: metadata

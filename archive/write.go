@@ -36,6 +36,10 @@ type WriteOptions struct {
 	Total func(n int64)
 	// Format is the archive's shape; Both, the zero value, suits every loader.
 	Format Format
+	// Have, if set, makes a delta archive: every blob the have-list names
+	// (digest and size) is left out, and the archive records what it left
+	// out (see delta.go). A delta is written in the OCI format only.
+	Have *layout.HaveList
 }
 
 // Result describes a written archive.
@@ -47,6 +51,8 @@ type Result struct {
 	Size     int64    // bytes of blob content
 	Filtered []string // platform manifests left out, as digests
 	Notes    []string
+	// Delta is set for a delta archive: its base and what it left out.
+	Delta *DeltaBase
 }
 
 // MarshalJSON gives --json the same lowerCamel shape as every other
@@ -58,14 +64,15 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 		MediaType string `json:"mediaType"`
 	}
 	out := struct {
-		Path     string   `json:"path"`
-		Format   Format   `json:"format"`
-		Images   []image  `json:"images"`
-		Blobs    int      `json:"blobs"`
-		Size     int64    `json:"size"`
-		Filtered []string `json:"filtered,omitempty"`
-		Notes    []string `json:"notes,omitempty"`
-	}{r.Path, r.Format, make([]image, 0, len(r.Images)), r.Blobs, r.Size, r.Filtered, r.Notes}
+		Path     string     `json:"path"`
+		Format   Format     `json:"format"`
+		Images   []image    `json:"images"`
+		Blobs    int        `json:"blobs"`
+		Size     int64      `json:"size"`
+		Filtered []string   `json:"filtered,omitempty"`
+		Notes    []string   `json:"notes,omitempty"`
+		Delta    *DeltaBase `json:"delta,omitempty"`
+	}{r.Path, r.Format, make([]image, 0, len(r.Images)), r.Blobs, r.Size, r.Filtered, r.Notes, r.Delta}
 	for _, im := range r.Images {
 		out.Images = append(out.Images, image{im.Name(), im.Desc.Digest.String(), im.Desc.MediaType})
 	}
@@ -103,8 +110,17 @@ func Write(ctx context.Context, src layout.ReadOnly, images []layout.Image, dest
 		}
 	}
 	layout.SortImages(named)
+	if err := deltaFormat(&opts); err != nil {
+		return nil, err
+	}
+	if err := refuseDeltaSource(ctx, src); err != nil {
+		return nil, err
+	}
 	p, err := makePlan(ctx, src, named, opts.Platforms, opts.Format)
 	if err != nil {
+		return nil, err
+	}
+	if err := p.cutDelta(opts.Have); err != nil {
 		return nil, err
 	}
 	comp := CompressionFor(dest)
@@ -118,6 +134,7 @@ func Write(ctx context.Context, src layout.ReadOnly, images []layout.Image, dest
 		for _, d := range append(append([]ocispec.Descriptor(nil), p.meta...), p.layers...) {
 			need += d.Size + 1024
 		}
+		need += int64(len(p.delta)) + 1024
 		if err := layout.CheckSpace(filepath.Dir(dest), need); err != nil {
 			return nil, err
 		}
@@ -142,6 +159,7 @@ func Write(ctx context.Context, src layout.ReadOnly, images []layout.Image, dest
 	for _, d := range append(append([]ocispec.Descriptor(nil), p.meta...), p.layers...) {
 		res.Size += d.Size
 	}
+	p.deltaResult(res)
 	if opts.Total != nil {
 		opts.Total(res.Size)
 	}
@@ -225,8 +243,11 @@ func writeTar(ctx context.Context, w io.Writer, comp Compression, format Format,
 		AnnotationBlobs:  strconv.Itoa(res.Blobs),
 		AnnotationSize:   strconv.FormatInt(res.Size, 10),
 	}
+	if p.delta != nil {
+		ann[AnnotationDeltaBase] = p.deltaAnn
+	}
 	if format.oci() {
-		if err := file(ocispec.ImageLayoutFile, []byte(`{"imageLayoutVersion":"1.0.0"}`)); err != nil {
+		if err := file(ocispec.ImageLayoutFile, p.layoutFile()); err != nil {
 			return err
 		}
 		b, err := layout.EncodeIndex(p.images, ann, res.Path)
@@ -246,6 +267,15 @@ func writeTar(ctx context.Context, w io.Writer, comp Compression, format Format,
 	dirs := map[string]bool{}
 	if err := dir("blobs/"); err != nil {
 		return err
+	}
+	if p.delta != nil {
+		if err := dir("blobs/sha256/"); err != nil {
+			return err
+		}
+		dirs["blobs/sha256/"] = true
+		if err := file(blobName(p.deltaBase.Record), p.delta); err != nil {
+			return err
+		}
 	}
 	for _, d := range append(append([]ocispec.Descriptor(nil), p.meta...), p.layers...) {
 		if err := ctx.Err(); err != nil {

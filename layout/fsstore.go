@@ -258,8 +258,15 @@ func (s *FS) HasLayout() bool {
 	return err == nil
 }
 
+// DeltaLayoutVersion is the oci-layout version of a ferry delta archive.
+// Every engine refuses a version it does not know, and says which it was:
+// a delta lacks blobs that only its target holds, and docker's containerd
+// store would otherwise load one without a word (it skips missing
+// content), posing a delta as a full image. ferry reads it as 1.0.0.
+const DeltaLayoutVersion = "ferry-delta-1: not loadable alone; use ferry import or ferry push where its base is"
+
 // CheckLayout validates the oci-layout marker: a JSON object whose version
-// is exactly 1.0.0, the only one any tool reads.
+// is exactly 1.0.0, the only one any tool reads (or a ferry delta's).
 func (s *FS) CheckLayout() error {
 	b, err := s.ReadFile(ocispec.ImageLayoutFile, 1<<16)
 	if err != nil {
@@ -277,7 +284,7 @@ func (s *FS) CheckLayout() error {
 	if l.Version == nil {
 		return fmt.Errorf("%s: %s has no imageLayoutVersion: %w", s.label, ocispec.ImageLayoutFile, ErrInvalid)
 	}
-	if *l.Version != ocispec.ImageLayoutVersion {
+	if *l.Version != ocispec.ImageLayoutVersion && *l.Version != DeltaLayoutVersion {
 		return fmt.Errorf("%s: %s: imageLayoutVersion %q is not supported (only %s): %w", s.label, ocispec.ImageLayoutFile, *l.Version, ocispec.ImageLayoutVersion, ErrInvalid)
 	}
 	return nil

@@ -82,10 +82,18 @@ func Push(ctx context.Context, c *remote.Client, src layout.ReadOnly, images []l
 		from   digest.Digest
 		left   []string
 	}
+	views, err := deltaViews(ctx, c, src, images, opts)
+	if err != nil {
+		return nil, err
+	}
 	jobs := make([]job, 0, len(images))
 	subjectRepo := map[digest.Digest]string{}
-	for _, orig := range images {
-		s, im, g, left, err := planImage(ctx, src, orig, opts.Platforms)
+	for i, orig := range images {
+		from := src
+		if v, ok := views[i]; ok {
+			from = v
+		}
+		s, im, g, left, err := planImage(ctx, from, orig, opts.Platforms)
 		if err != nil {
 			return nil, fmt.Errorf("push %s: %w", orig.Name(), err)
 		}

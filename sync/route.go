@@ -24,6 +24,8 @@ type CopyOptions struct {
 	Progress func(int64)
 	// Total, if set, learns the bytes to transfer once manifests are read.
 	Total func(int64)
+	// Have makes an archive destination a delta: what it names stays out.
+	Have *layout.HaveList
 }
 
 // Copied is what a copy did, reported in the terms of its destination:
@@ -70,6 +72,9 @@ type source struct {
 // pass (archive.Import). Every other route is one store read through a
 // walk into one writer.
 func Copy(ctx context.Context, c *remote.Client, from, to Endpoint, opts CopyOptions) (*Copied, error) {
+	if opts.Have != nil && to.Kind != Archive {
+		return nil, fmt.Errorf("copy: a have-list cuts a delta archive; the destination is a %s (name a .tar, .tar.gz or .tar.zst)", to.Kind)
+	}
 	if from.Kind != Registry && to.Kind == Layout {
 		res, err := archive.Import(ctx, from.Path, to.Path, archive.ImportOptions{Names: from.Names, Platforms: opts.Platforms,
 			Concurrency: opts.Concurrency, Progress: opts.Progress, Total: opts.Total})
@@ -103,7 +108,7 @@ func Copy(ctx context.Context, c *remote.Client, from, to Endpoint, opts CopyOpt
 		err = src.plan.into(ctx, to.Path, opts)
 	case Archive:
 		out.Written, err = archive.Write(ctx, src.store, src.images, to.Path, archive.WriteOptions{Platforms: opts.Platforms,
-			Format: opts.Format, Progress: opts.Progress, Total: opts.Total})
+			Format: opts.Format, Progress: opts.Progress, Total: opts.Total, Have: opts.Have})
 	}
 	if err != nil {
 		return nil, err

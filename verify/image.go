@@ -82,6 +82,7 @@ func (c *checker) imageReport(im layout.Image) ImageReport {
 	entries := c.g.Entries(im.Desc.Digest, c.leafOrForeign)
 	complete, bad := 0, false
 	var absent []string
+	lost := false // absent, in a delta, without being left out by --platform
 	for _, e := range entries {
 		name := e.Platform
 		if name == "" {
@@ -95,6 +96,7 @@ func (c *checker) imageReport(im layout.Image) ImageReport {
 			}
 		case layout.Absent:
 			ir.Incomplete = append(ir.Incomplete, name)
+			lost = lost || !c.filtered[e.Desc.Digest]
 			absent = append(absent, fmt.Sprintf("%s (%s)", name, e.Desc.Digest))
 		default:
 			bad = true
@@ -106,6 +108,10 @@ func (c *checker) imageReport(im layout.Image) ImageReport {
 		ir.Status = "bad"
 	case complete == 0 && len(entries) > 0:
 		ir.Status = "bad"
+		c.reportMissing(im, missing, &ir)
+	case len(ir.Incomplete) > 0 && c.rep.Delta != nil && lost:
+		// A delta's record says what it left out; anything else absent
+		// was lost on the way, not left out by design.
 		c.reportMissing(im, missing, &ir)
 	case len(ir.Incomplete) > 0:
 		ir.Status = "sparse"

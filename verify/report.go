@@ -13,6 +13,8 @@ type Report struct {
 	Problems []Problem     `json:"problems"`
 	Warnings []Problem     `json:"warnings"`
 	Notes    []string      `json:"notes,omitempty"`
+	// Delta is set for a delta archive: each blob it left out by design.
+	Delta *DeltaReport `json:"delta,omitempty"`
 }
 
 // ImageReport is one index.json entry.

@@ -28,6 +28,8 @@ type Source interface {
 type Options struct {
 	// Workers hash blobs in parallel; 0 means one per CPU.
 	Workers int
+	// Delta, for a delta archive, says what it left out by design.
+	Delta *DeltaOptions
 }
 
 type checker struct {
@@ -39,6 +41,8 @@ type checker struct {
 	names   map[digest.Digest]string // root digest → first image name, for messages
 	reached map[digest.Digest]bool   // everything the walk reached, once asked
 	plat    map[digest.Digest]string // config digest → os/arch[/variant]
+	// filtered, for a delta, are the index entries --platform left out.
+	filtered map[digest.Digest]bool
 }
 
 // Check audits images in src. Problems found while opening or streaming the
@@ -91,6 +95,7 @@ func Check(ctx context.Context, src Source, images []layout.Image, rep *Report, 
 	for _, b := range g.Blobs {
 		c.leaves[b.Digest] = b
 	}
+	c.expect(ctx, opts.Delta, roots)
 	unref := c.unreferenced(ctx)
 	c.hashAll(ctx, opts.Workers, unref)
 	for _, im := range images {
@@ -103,6 +108,13 @@ func Check(ctx context.Context, src Source, images []layout.Image, rep *Report, 
 	}
 	for _, n := range g.Nodes {
 		rep.Totals.Bytes += n.Desc.Size
+	}
+	if rep.Delta != nil { // not here to hash
+		for _, e := range rep.Delta.Expected {
+			if _, ok := c.leaves[e.Digest]; ok {
+				rep.Totals.Bytes -= e.Size
+			}
+		}
 	}
 	rep.Totals.Unreferenced = len(unref)
 	return rep.Finish()

@@ -19,7 +19,7 @@ func copyCommand() *cli.Command {
 			"Digests never change. From a layout or archive to a registry, DST is a full name for one image, or a\n" +
 			"REGISTRY[/PREFIX] for all of them. --json prints what the destination reports: the digest map (an\n" +
 			"array, as ferry push prints it) for a registry, the import for a layout, the archive written.",
-		Flags: append([]cli.Flag{platformFlag(), formatFlag(), jsonFlag()}, registryFlags()...),
+		Flags: append([]cli.Flag{platformFlag(), formatFlag(), haveFlag(), jsonFlag()}, registryFlags()...),
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 2, 2); err != nil {
 				return err
@@ -37,7 +37,11 @@ func copyCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			res, err := sync.Copy(c.Context, client, src, dst, sync.CopyOptions{Platforms: plats, Format: format, Concurrency: c.Int("concurrency")})
+			have, err := readHave(c)
+			if err != nil {
+				return err
+			}
+			res, err := sync.Copy(c.Context, client, src, dst, sync.CopyOptions{Platforms: plats, Format: format, Concurrency: c.Int("concurrency"), Have: have})
 			if err != nil {
 				return err
 			}

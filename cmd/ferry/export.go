@@ -19,11 +19,14 @@ func exportCommand() *cli.Command {
 			"Metadata comes first and layers after; the same images always give a byte-identical file. With --platform\n" +
 			"the original index is kept (digest unchanged) and other platforms' content is left out (a sparse index).\n" +
 			"--format oci leaves manifest.json out, --format docker writes manifest.json and one platform's blobs only.\n" +
-			"SRC is a layout directory or an uncompressed tar.",
+			"SRC is a layout directory or an uncompressed tar. --have FILE writes a delta: every blob the have-list\n" +
+			"names is left out and recorded, and the archive has no manifest.json (only ferry import or push completes\n" +
+			"it, where its base is).",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "to", Usage: "archive `FILE` to write (replaced atomically)", Required: true},
 			platformFlag(),
 			formatFlag(),
+			haveFlag(),
 			jsonFlag(),
 		},
 		Action: func(c *cli.Context) error {
@@ -38,13 +41,17 @@ func exportCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			have, err := readHave(c)
+			if err != nil {
+				return err
+			}
 			src, images, err := openImages(c, c.Args().First(), c.Args().Tail())
 			if err != nil {
 				return err
 			}
 			defer src.Close()
 			p := startProgress(c.App.ErrWriter, "export", 0)
-			res, err := archive.Write(c.Context, src, images, c.String("to"), archive.WriteOptions{Platforms: plats, Format: format, Progress: p.fn(), Total: p.totalFn()})
+			res, err := archive.Write(c.Context, src, images, c.String("to"), archive.WriteOptions{Platforms: plats, Format: format, Progress: p.fn(), Total: p.totalFn(), Have: have})
 			p.finish()
 			if err != nil {
 				return fmt.Errorf("export failed, %s was not written: %w", c.String("to"), err)

@@ -104,10 +104,14 @@ func pullCommand() *cli.Command {
 			&cli.BoolFlag{Name: "referrers", Usage: "also carry signatures, SBOMs and attestations (referrers API or tag fallback, cosign tags)"},
 			platformFlag(),
 			formatFlag(),
+			haveFlag(),
 			jsonFlag(),
 		}, registryFlags()...),
 		Action: func(c *cli.Context) error {
 			refs := c.Args().Slice()
+			if c.IsSet("have") && !sync.IsArchivePath(c.String("to")) {
+				return usagef("pull: --have cuts a delta archive; %s is a layout directory (a pull into a directory fetches only what it lacks anyway)", c.String("to"))
+			}
 			if c.IsSet("format") && !sync.IsArchivePath(c.String("to")) {
 				return usagef("pull: --format shapes an archive; %s is a layout directory (name it .tar, .tar.gz or .tar.zst for an archive)", c.String("to"))
 			}
@@ -137,10 +141,14 @@ func pullCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			have, err := readHave(c)
+			if err != nil {
+				return err
+			}
 			p := startProgress(c.App.ErrWriter, "pull", 0)
 			from := sync.Endpoint{Kind: sync.Registry, Names: refs}
 			copied, err := sync.Copy(c.Context, client, from, sync.PathEndpoint(c.String("to")), sync.CopyOptions{Platforms: plats, Format: format,
-				Concurrency: c.Int("concurrency"), Progress: p.fn(), Total: p.totalFn(), Referrers: c.Bool("referrers")})
+				Concurrency: c.Int("concurrency"), Progress: p.fn(), Total: p.totalFn(), Referrers: c.Bool("referrers"), Have: have})
 			var res []sync.Pulled
 			if copied != nil {
 				res = copied.Pulled
@@ -163,6 +171,9 @@ func pullCommand() *cli.Command {
 				}
 			}
 			hprintf(c.App.Writer, "saved %d image(s) into %s, every blob verified\n", len(res), c.String("to"))
+			if copied.Written != nil {
+				printDeltaWritten(c.App.Writer, copied.Written)
+			}
 			return nil
 		},
 	}

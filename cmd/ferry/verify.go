@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -22,11 +23,14 @@ func verifyCommand() *cli.Command {
 		Description: "Hashes every blob once (in parallel on a directory or an uncompressed tar, in one pass on a\n" +
 			"compressed archive or stdin) and checks every reference from index.json down: indexes, manifests,\n" +
 			"configs, layers, referrers, sizes, media types, strict JSON and names. Exit 0 when sound, 1 when\n" +
-			"it found problems, 2 for usage errors.",
-		Flags: []cli.Flag{
+			"it found problems, 2 for usage errors. A delta archive (written with --have) is checked against the\n" +
+			"record of what it left out: each left-out blob is reported as expected at the target, anything else\n" +
+			"missing is a problem; --against TARGET asks the target for each (a stat, or a HEAD of a registry).",
+		Flags: append([]cli.Flag{
 			&cli.IntFlag{Name: "workers", Usage: "blobs hashed at once (default: one per CPU)"},
+			againstFlag(),
 			jsonFlag(),
-		},
+		}, registryFlags()...),
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 1, 1); err != nil {
 				return err
@@ -51,7 +55,17 @@ func verifyCommand() *cli.Command {
 				for _, p := range src.Problems() {
 					rep.Add(verify.Problem{Kind: verify.KindOf(p), File: path, Message: p.Error()})
 				}
-				verify.Check(c.Context, src, src.Images, rep, verify.Options{Workers: c.Int("workers")})
+				delta, done, err := deltaVerify(c, src)
+				var ue usageError
+				if errors.As(err, &ue) {
+					return err
+				} else if err != nil {
+					// A delta whose record is lost or altered cannot tell
+					// what it left out from what it lost: a finding.
+					rep.Add(verify.Problem{Kind: verify.KindOf(err), File: path, Message: err.Error()})
+				}
+				defer done()
+				verify.Check(c.Context, src, src.Images, rep, verify.Options{Workers: c.Int("workers"), Delta: delta})
 				rep.Notes = append(rep.Notes, leftovers(path)...)
 			}
 			if c.Context.Err() != nil {
@@ -93,6 +107,7 @@ func printReport(w io.Writer, r *verify.Report) {
 	for _, n := range r.Notes {
 		hprintf(w, "note: %s\n", n)
 	}
+	printDelta(w, r.Delta)
 	t := r.Totals
 	hprintf(w, "%d image(s), %d blobs, %s hashed; %d unreferenced; %d problem(s), %d warning(s)\n",
 		t.Images, t.Blobs, humanSize(t.Bytes), t.Unreferenced, t.Problems, t.Warnings)
