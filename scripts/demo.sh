@@ -62,7 +62,18 @@ if ! diff <(digests "$out/pulled.json") <(digests "$out/pushed.json"); then echo
 echo "digests match: $(digests "$out/pushed.json" | wc -l) images, byte for byte"
 run ls "$out/far"
 
+step "Next month's update: the far side says what it holds, the near side carries only the rest"
+run have "$out/far" --to "$out/usb/far-have.json"
+run push "$out/stock" docker.io/acme/tool:2 docker.io/library/golang:1.22 --to "$src"
+release2=("$src/library/busybox:1.36" "$src/team/app:v2" "$src/org/legacy:1" "$src/acme/tool:2" "$src/library/golang:1.22")
+run pull "${release2[@]}" --to "$out/usb/release2-full.tar"
+run pull "${release2[@]}" --to "$out/usb/release2-delta.tar" --have "$out/usb/far-have.json"
+echo "full release 2: $(wc -c <"$out/usb/release2-full.tar") bytes; the delta for this far side: $(wc -c <"$out/usb/release2-delta.tar") bytes"
+run verify "$out/usb/release2-delta.tar" --against "$out/far"
+run import "$out/usb/release2-delta.tar" --into "$out/far"
+run verify "$out/far"
+
 step "The one-platform archive: its index is sparse, so push sends the complete platform under a narrowed index"
 run verify "$out/usb/appliance-arm64.tar"
 run push "$out/usb/appliance-arm64.tar" --to "$dst/appliance"
-printf '\n\033[1mdemo OK:\033[0m every image arrived with its name and digest; corruption was refused.\n'
+printf '\n\033[1mdemo OK:\033[0m every image arrived with its name and digest; corruption was refused; the update carried only what the far side lacked.\n'
