@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -32,6 +33,8 @@ type Source struct {
 
 	stream  *streamFS
 	closers []io.Closer
+	// volumes says, for a volume set, which volume holds each member.
+	volumes map[string]string
 }
 
 // OpenOptions tune Open.
@@ -54,6 +57,11 @@ func Open(ctx context.Context, path string, opts OpenOptions) (*Source, error) {
 		return nil, err
 	}
 	if fi.IsDir() {
+		if _, err := os.Stat(filepath.Join(path, ocispec.ImageLayoutFile)); err != nil {
+			if src, err := openVolumeSet(ctx, path, nil, opts); err == nil || !errors.Is(err, errNoVolumes) {
+				return src, err
+			}
+		}
 		root, err := os.OpenRoot(path)
 		if err != nil {
 			return nil, err
@@ -64,6 +72,15 @@ func Open(ctx context.Context, path string, opts OpenOptions) (*Source, error) {
 			return nil, err
 		}
 		return src, nil
+	}
+	if fi.Mode().IsRegular() {
+		idx, comp, err := probeVolume(path)
+		if err == nil {
+			return openVolumeSet(ctx, filepath.Dir(path), &volumeFile{path: path, idx: idx, comp: comp}, opts)
+		}
+		if !errors.Is(err, errNotVolume) {
+			return nil, err
+		}
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -262,6 +279,9 @@ func (src *Source) Check(ctx context.Context, d ocispec.Descriptor) error {
 		}
 		if err != nil {
 			p, _, _ := src.Locate(d.Digest)
+			if v := src.volumes[p]; v != "" {
+				p += " (" + v + ")"
+			}
 			return fmt.Errorf("%s: %s: %w", src.Label(), p, err)
 		}
 		return nil
