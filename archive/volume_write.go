@@ -249,6 +249,7 @@ func writeVolumes(ctx context.Context, root *os.Root, dest string, limit int64, 
 		}
 		res.Volumes = append(res.Volumes, name)
 	}
+	res.Path = res.Volumes[0]
 	staged = nil
 	res.Notes = append(res.Notes, removeStaleVolumes(dest, len(vols))...)
 	return nil
@@ -272,6 +273,7 @@ func writeVolume(root *os.Root, name string, limit int64, fn func(io.Writer) err
 		return err
 	}
 	res.Volumes = append(res.Volumes, name)
+	res.Path = name
 	res.Notes = append(res.Notes, removeStaleVolumes(name, 1)...)
 	return nil
 }

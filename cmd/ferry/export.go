@@ -24,6 +24,7 @@ func exportCommand() *cli.Command {
 			&cli.StringFlag{Name: "to", Usage: "archive `FILE` to write (replaced atomically)", Required: true},
 			platformFlag(),
 			formatFlag(),
+			volumeSizeFlag(),
 			jsonFlag(),
 		},
 		Action: func(c *cli.Context) error {
@@ -38,13 +39,17 @@ func exportCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			vsize, err := volumeSize(c, true)
+			if err != nil {
+				return err
+			}
 			src, images, err := openImages(c, c.Args().First(), c.Args().Tail())
 			if err != nil {
 				return err
 			}
 			defer src.Close()
 			p := startProgress(c.App.ErrWriter, "export", 0)
-			res, err := archive.Write(c.Context, src, images, c.String("to"), archive.WriteOptions{Platforms: plats, Format: format, Progress: p.fn(), Total: p.totalFn()})
+			res, err := archive.Write(c.Context, src, images, c.String("to"), archive.WriteOptions{Platforms: plats, Format: format, VolumeSize: vsize, Progress: p.fn(), Total: p.totalFn()})
 			p.finish()
 			if err != nil {
 				return fmt.Errorf("export failed, %s was not written: %w", c.String("to"), err)
@@ -57,6 +62,7 @@ func exportCommand() *cli.Command {
 			for _, im := range res.Images {
 				hprintf(w, "  %s  %s\n", im.Name(), im.Desc.Digest)
 			}
+			printVolumes(w, res)
 			if len(res.Filtered) > 0 {
 				hprintf(w, "  index kept whole (digests unchanged); left out by --platform: %v\n", res.Filtered)
 			}

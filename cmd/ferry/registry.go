@@ -104,10 +104,15 @@ func pullCommand() *cli.Command {
 			&cli.BoolFlag{Name: "referrers", Usage: "also carry signatures, SBOMs and attestations (referrers API or tag fallback, cosign tags)"},
 			platformFlag(),
 			formatFlag(),
+			volumeSizeFlag(),
 			jsonFlag(),
 		}, registryFlags()...),
 		Action: func(c *cli.Context) error {
 			refs := c.Args().Slice()
+			vsize, err := volumeSize(c, sync.IsArchivePath(c.String("to")))
+			if err != nil {
+				return err
+			}
 			if c.IsSet("format") && !sync.IsArchivePath(c.String("to")) {
 				return usagef("pull: --format shapes an archive; %s is a layout directory (name it .tar, .tar.gz or .tar.zst for an archive)", c.String("to"))
 			}
@@ -139,7 +144,7 @@ func pullCommand() *cli.Command {
 			}
 			p := startProgress(c.App.ErrWriter, "pull", 0)
 			from := sync.Endpoint{Kind: sync.Registry, Names: refs}
-			copied, err := sync.Copy(c.Context, client, from, sync.PathEndpoint(c.String("to")), sync.CopyOptions{Platforms: plats, Format: format,
+			copied, err := sync.Copy(c.Context, client, from, sync.PathEndpoint(c.String("to")), sync.CopyOptions{Platforms: plats, Format: format, VolumeSize: vsize,
 				Concurrency: c.Int("concurrency"), Progress: p.fn(), Total: p.totalFn(), Referrers: c.Bool("referrers")})
 			var res []sync.Pulled
 			if copied != nil {
@@ -163,6 +168,9 @@ func pullCommand() *cli.Command {
 				}
 			}
 			hprintf(c.App.Writer, "saved %d image(s) into %s, every blob verified\n", len(res), c.String("to"))
+			if copied != nil && copied.Written != nil {
+				printVolumes(c.App.Writer, copied.Written)
+			}
 			return nil
 		},
 	}
