@@ -43,6 +43,13 @@ type OpenOptions struct {
 	// it a streamed archive is hashed and only its documents are kept
 	// (verify, ls, inspect).
 	Stage *layout.Txn
+	// Prompt, if set, lets a volume set be read with only some of its
+	// volumes present: it is streamed, and each missing volume is asked
+	// for when it is needed (one drive, many discs).
+	Prompt VolumePrompt
+	// Stream reads a volume set in one pass even where it could be read
+	// in place.
+	Stream bool
 }
 
 // Open opens a layout directory, an archive file or "-" for stdin. An
@@ -142,6 +149,11 @@ func openStream(ctx context.Context, r io.Reader, label string, opts OpenOptions
 	if comp != None {
 		mode += " (" + comp.String() + ")"
 	}
+	return streamSource(ctx, sfs, label, mode)
+}
+
+// streamSource is a Source over a tar read in one pass.
+func streamSource(ctx context.Context, sfs *streamFS, label, mode string) (*Source, error) {
 	src := &Source{Mode: mode, stream: sfs}
 	// A streamed member was hashed (and, if compressed, its DiffID taken)
 	// as it passed; its facts come from that record.

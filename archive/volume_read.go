@@ -11,6 +11,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -40,7 +41,7 @@ func probeVolume(path string) (*volumeIndex, Compression, error) {
 	comp := detect(br)
 	zr, err := decompress(br, comp)
 	if err != nil {
-		return nil, comp, errNotVolume
+		return nil, comp, fmt.Errorf("%w: %v", errNotVolume, err)
 	}
 	defer zr.Close()
 	return readVolumeHead(tar.NewReader(zr), path, comp)
@@ -49,7 +50,10 @@ func probeVolume(path string) (*volumeIndex, Compression, error) {
 // readVolumeHead reads the first entry of a volume's tar: its index.
 func readVolumeHead(tr *tar.Reader, label string, comp Compression) (*volumeIndex, Compression, error) {
 	h, err := tr.Next()
-	if err != nil || h.Name != volumeIndexName || h.Typeflag != tar.TypeReg {
+	if err != nil {
+		return nil, comp, fmt.Errorf("%w: %v", errNotVolume, err)
+	}
+	if h.Name != volumeIndexName || h.Typeflag != tar.TypeReg {
 		return nil, comp, errNotVolume
 	}
 	if h.Size > maxVolumeIndex {
@@ -85,6 +89,7 @@ func findVolumes(dir string, first *volumeFile) ([]volumeFile, error) {
 		return nil, err
 	}
 	bySet := map[string][]volumeFile{}
+	unreadable := map[string]string{} // volume-like names that do not read as volumes
 	for _, de := range des {
 		name := de.Name()
 		if !de.Type().IsRegular() || strings.HasPrefix(name, ".") {
@@ -96,6 +101,9 @@ func findVolumes(dir string, first *volumeFile) ([]volumeFile, error) {
 		p := filepath.Join(dir, name)
 		idx, comp, err := probeVolume(p)
 		if errors.Is(err, errNotVolume) {
+			if volumeNameRE.MatchString(name) && err != errNotVolume {
+				unreadable[name] = err.Error()
+			}
 			continue
 		}
 		if err != nil {
@@ -127,6 +135,9 @@ func findVolumes(dir string, first *volumeFile) ([]volumeFile, error) {
 		}
 	}
 	vols := bySet[set]
+	if first != nil && len(vols) == 0 {
+		vols = []volumeFile{*first} // its disc is out of the drive
+	}
 	m := vols[0].idx.Volumes
 	at := make([]*volumeFile, m+1)
 	for i := range vols {
@@ -144,6 +155,9 @@ func findVolumes(dir string, first *volumeFile) ([]volumeFile, error) {
 		if at[n] == nil {
 			want := volumePath(setDest(vols[0].path), n, m)
 			msg := fmt.Sprintf("volume %d (%s)", n, filepath.Base(want))
+			if why, ok := unreadable[filepath.Base(want)]; ok {
+				msg += fmt.Sprintf("; %s is there but does not read as a volume (%s): it is truncated or damaged, copy it again", filepath.Base(want), why)
+			}
 			for s, others := range bySet {
 				for _, o := range others {
 					if s != set && o.idx.Volume == n {
@@ -155,7 +169,8 @@ func findVolumes(dir string, first *volumeFile) ([]volumeFile, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("%s: volume set %s of %d volumes is incomplete: missing %s: %w", dir, set, m, strings.Join(missing, ", "), layout.ErrNotFound)
+		return nil, &missingVolumes{dir: dir, set: set, m: m, at: at, first: vols[0],
+			msg: fmt.Sprintf("%s: volume set %s of %d volumes is incomplete: missing %s", dir, set, m, strings.Join(missing, ", "))}
 	}
 	out := make([]volumeFile, 0, m)
 	for n := 1; n <= m; n++ {
@@ -163,6 +178,50 @@ func findVolumes(dir string, first *volumeFile) ([]volumeFile, error) {
 	}
 	return out, nil
 }
+
+// missingVolumes is a set of which only some volumes are present: an
+// error, unless someone at a terminal can feed the rest (VolumePrompt).
+type missingVolumes struct {
+	dir, set, msg string
+	m             int
+	at            []*volumeFile
+	first         volumeFile
+}
+
+func (e *missingVolumes) Error() string { return e.msg + ": " + layout.ErrNotFound.Error() }
+func (e *missingVolumes) Unwrap() error { return layout.ErrNotFound }
+
+// VolumePrompt asks a person to make volume n of m (named want) readable
+// beside the others, typically by changing the disc in a drive, and
+// returns once they say it is; an error stops the read.
+type VolumePrompt func(ctx context.Context, n, m int, want string) error
+
+// feed returns volume n of the set, asking for it until it is there.
+// The directory is looked at again each time: a drive's mount point shows
+// one disc at a time, so what was seen before may be gone.
+func (e *missingVolumes) feed(ctx context.Context, prompt VolumePrompt) func(n int) (volumeFile, error) {
+	return func(n int) (volumeFile, error) {
+		want := filepath.Base(volumePath(setDest(e.first.path), n, e.m))
+		for {
+			vols, err := findVolumes(e.dir, &e.first)
+			var mv *missingVolumes
+			switch {
+			case err == nil:
+				return vols[n-1], nil
+			case !errors.As(err, &mv):
+				return volumeFile{}, err
+			case mv.at[n] != nil:
+				return *mv.at[n], nil
+			}
+			if err := prompt(ctx, n, e.m, want); err != nil {
+				return volumeFile{}, err
+			}
+		}
+	}
+}
+
+// volumeNameRE matches the names ferry gives volumes: NAME.NNN.tar….
+var volumeNameRE = regexp.MustCompile(`\.[0-9]{3,}\.(tar|tgz|tzst|tar\.gz|tar\.zst|tar\.zstd)$`)
 
 // setDest is the archive name a volume's name was made from (out.002.tar
 // gives out.tar), so the name a missing volume should have can be said.
@@ -410,13 +469,18 @@ func (f *chunkedFile) Seek(off int64, whence int) (int64, error) {
 // belongs to, as one Source.
 func openVolumeSet(ctx context.Context, dir string, first *volumeFile, opts OpenOptions) (*Source, error) {
 	vols, err := findVolumes(dir, first)
+	var mv *missingVolumes
+	if errors.As(err, &mv) && opts.Prompt != nil {
+		label := fmt.Sprintf("%s (volume set %s, %d volumes, fed one at a time)", mv.first.path, mv.set, mv.m)
+		return openSetStream(ctx, mv.m, mv.feed(ctx, opts.Prompt), label, opts)
+	}
 	if err != nil {
 		return nil, err
 	}
 	label := fmt.Sprintf("%s (volume set %s, %d volumes)", vols[0].path, vols[0].idx.Set, len(vols))
 	for _, v := range vols {
-		if v.comp != None {
-			return openSetStream(ctx, vols, label, opts)
+		if v.comp != None || opts.Stream {
+			return openSetStream(ctx, len(vols), func(n int) (volumeFile, error) { return vols[n-1], nil }, label, opts)
 		}
 	}
 	sfs, closers, err := openSetInPlace(ctx, vols, label)
@@ -431,10 +495,176 @@ func openVolumeSet(ctx context.Context, dir string, first *volumeFile, opts Open
 	return src, nil
 }
 
-// openSetStream reads a set of compressed volumes in one pass, volume by
-// volume.
-func openSetStream(ctx context.Context, vols []volumeFile, label string, opts OpenOptions) (*Source, error) {
-	return nil, fmt.Errorf("%s: compressed volume sets are not read yet", label)
+// openSetStream reads a set in one pass, volume by volume in order, as
+// a compressed volume or a drive fed one disc at a time must be read.
+// With a transaction every blob is staged in the destination, a split one
+// as it arrives chunk by chunk, so nothing is joined on disk and nothing
+// is visible until the import commits.
+func openSetStream(ctx context.Context, m int, next func(int) (volumeFile, error), label string, opts OpenOptions) (*Source, error) {
+	sfs, err := readSetStream(ctx, m, next, label, opts.Stage)
+	if err != nil {
+		return nil, err
+	}
+	return streamSource(ctx, sfs, label, fmt.Sprintf("volume set of %d (streamed)", m))
+}
+
+// joiner is a split blob in flight: its chunks go into a pipe that one
+// ingest reads as the whole blob.
+type joiner struct {
+	e    *entry
+	pw   *io.PipeWriter
+	done chan error
+	part int
+}
+
+func (s *streamFS) startJoin(ctx context.Context, blob digest.Digest, size int64, txn *layout.Txn) *joiner {
+	pr, pw := io.Pipe()
+	j := &joiner{e: &entry{name: blobName(blob), kind: kindFile, size: size}, pw: pw, done: make(chan error, 1)}
+	go func() {
+		err := s.ingest(ctx, j.e, bufio.NewReaderSize(pr, 64<<10), txn)
+		if err == nil && j.e.size != size {
+			err = fmt.Errorf("blob %s: %d bytes, its chunks promise %d: %w", blob, j.e.size, size, layout.ErrSizeMismatch)
+		}
+		pr.CloseWithError(err)
+		j.done <- err
+	}()
+	return j
+}
+
+func readSetStream(ctx context.Context, m int, next func(int) (volumeFile, error), label string, txn *layout.Txn) (*streamFS, error) {
+	s := &streamFS{tree: newTree(label)}
+	if txn != nil {
+		s.root = txn.Root()
+	}
+	var j *joiner
+	defer func() {
+		if j != nil {
+			j.pw.CloseWithError(context.Canceled)
+			<-j.done
+		}
+	}()
+	same := func(a, b *entry) (bool, error) { return false, nil }
+	for n := 1; n <= m; n++ {
+		v, err := next(n)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.readVolume(ctx, v, txn, &j, same); err != nil {
+			return nil, err
+		}
+	}
+	if j != nil {
+		return nil, fmt.Errorf("%s: %w: blob %s ends after chunk %d, short of its %d bytes", label, io.ErrUnexpectedEOF, j.e.name, j.part, j.e.size)
+	}
+	return s, nil
+}
+
+// readVolume streams one volume: its index, then exactly the entries it
+// lists, in that order.
+func (s *streamFS) readVolume(ctx context.Context, v volumeFile, txn *layout.Txn, jp **joiner, same func(a, b *entry) (bool, error)) error {
+	f, err := os.Open(v.path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 64<<10)
+	zr, err := decompress(br, detect(br))
+	if err != nil {
+		return fmt.Errorf("%s: %w", v.label(), err)
+	}
+	defer zr.Close()
+	tr := tar.NewReader(ctxReader{ctx, zr})
+	idx, _, err := readVolumeHead(tr, v.label(), None)
+	if err != nil {
+		return fmt.Errorf("%s: its index cannot be read again (%v): was the volume changed or truncated while read?", v.label(), err)
+	}
+	if idx.Set != v.idx.Set || idx.Volume != v.idx.Volume {
+		return fmt.Errorf("%s: %w: the file changed while read: it is now volume %d of set %s", v.label(), layout.ErrInvalid, idx.Volume, idx.Set)
+	}
+	truncated := func(what string, err error) error {
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+		return fmt.Errorf("%s: %s: %v: the volume is truncated or not what its index says (copy it again): %w", v.label(), what, err, io.ErrUnexpectedEOF)
+	}
+	body := bufio.NewReaderSize(nil, 64<<10)
+	for _, ve := range v.idx.Entries {
+		h, err := tr.Next()
+		if err != nil {
+			if err == io.EOF {
+				err = errors.New("the tar ends here")
+			}
+			return truncated(fmt.Sprintf("%q, listed in its index, is missing", ve.Name), err)
+		}
+		if h.Name != ve.Name || h.Size != ve.Size || h.Typeflag != tar.TypeReg {
+			return fmt.Errorf("%s: %w: entry %q (%d bytes) where its index lists %q (%d bytes)", v.label(), layout.ErrInvalid, h.Name, h.Size, ve.Name, ve.Size)
+		}
+		j := *jp
+		if !ve.chunk() {
+			if j != nil {
+				return fmt.Errorf("%s: %w: %q comes before the last chunk of blob %s", v.label(), layout.ErrInvalid, ve.Name, j.e.name)
+			}
+			e := &entry{name: ve.Name, kind: kindFile, size: ve.Size}
+			body.Reset(tr)
+			if err := s.ingest(ctx, e, body, txn); err != nil {
+				return fmt.Errorf("%s: %w", v.label(), err)
+			}
+			if err := s.add(e, same); err != nil {
+				return fmt.Errorf("%s: %w", v.label(), err)
+			}
+			continue
+		}
+		_, part, _ := parseChunkName(ve.Name)
+		if part == 1 {
+			if j != nil {
+				return fmt.Errorf("%s: %w: blob %s begins before blob %s ends", v.label(), layout.ErrInvalid, ve.Blob, j.e.name)
+			}
+			if ve.Offset != 0 {
+				return fmt.Errorf("%s: %w: chunk 1 of blob %s starts at %d", v.label(), layout.ErrInvalid, ve.Blob, ve.Offset)
+			}
+			j = s.startJoin(ctx, ve.Blob, ve.BlobSize, txn)
+			*jp = j
+		} else if j == nil || j.e.name != blobName(ve.Blob) || j.part+1 != part || j.e.size != ve.BlobSize {
+			return fmt.Errorf("%s: %w: chunk %d of blob %s is out of place (a volume of the set may be out of order or from elsewhere)", v.label(), layout.ErrInvalid, part, ve.Blob)
+		}
+		hd := digest.SHA256.Digester()
+		n, err := io.Copy(j.pw, io.TeeReader(io.LimitReader(tr, ve.Size), hd.Hash()))
+		if err != nil || n != ve.Size {
+			j.pw.CloseWithError(errors.New("chunk cut short"))
+			if jerr := <-j.done; jerr != nil && err == nil {
+				*jp = nil
+				return fmt.Errorf("%s: %w", v.label(), jerr)
+			}
+			*jp = nil
+			return truncated(fmt.Sprintf("chunk %d of blob %s", part, ve.Blob), err)
+		}
+		if got := hd.Digest(); got != ve.Digest {
+			j.pw.CloseWithError(errors.New("corrupt chunk"))
+			<-j.done
+			*jp = nil
+			return fmt.Errorf("%s: chunk %d of %s is corrupt (copy that volume again): %w", v.label(), part, j.e.name, &layout.MismatchError{Want: ve.Digest, Got: got})
+		}
+		j.part = part
+		if ve.Offset+ve.Size == ve.BlobSize {
+			j.pw.Close()
+			err := <-j.done
+			*jp = nil
+			if err != nil {
+				return fmt.Errorf("%s: %w", v.label(), err)
+			}
+			if err := s.add(j.e, same); err != nil {
+				return fmt.Errorf("%s: %w", v.label(), err)
+			}
+		}
+	}
+	h, err := tr.Next()
+	switch {
+	case err == nil:
+		return fmt.Errorf("%s: %w: %q is not in the volume's index", v.label(), layout.ErrUnsafe, h.Name)
+	case err != io.EOF:
+		return truncated("after its last entry", err)
+	}
+	return nil
 }
 
 // notSame refuses a member seen twice: a set names each file once.

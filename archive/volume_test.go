@@ -13,6 +13,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/oci-ferry/ferry/archive"
 	"github.com/oci-ferry/ferry/internal/testimage"
 	"github.com/oci-ferry/ferry/layout"
@@ -85,9 +88,15 @@ func filesOf(t *testing.T, dir string) map[string]string {
 // or its first volume, verifies, and imports to the very layout a single
 // archive of the same images imports to.
 func TestVolumeSetRoundTrip(t *testing.T) {
+	for _, name := range []string{"set.tar", "set.tar.zst", "set.tar.gz"} {
+		t.Run(name, func(t *testing.T) { roundTrip(t, name) })
+	}
+}
+
+func roundTrip(t *testing.T, name string) {
 	src, _ := bigLayout(t)
 	out := t.TempDir()
-	res := writeSet(t, src, out, "set.tar", volSize)
+	res := writeSet(t, src, out, name, volSize)
 	if len(res.Volumes) < 4 {
 		t.Fatalf("want the 300 KiB layer cut over several %d KiB volumes, got %v", volSize>>10, res.Volumes)
 	}
@@ -97,7 +106,16 @@ func TestVolumeSetRoundTrip(t *testing.T) {
 			t.Fatalf("%s: %v, size %d > %d", v, err, fi.Size(), volSize)
 		}
 		f, _ := os.Open(v)
-		tr := tar.NewReader(f)
+		var r io.Reader = f
+		switch {
+		case strings.HasSuffix(v, ".zst"):
+			zr, _ := zstd.NewReader(f)
+			defer zr.Close()
+			r = zr
+		case strings.HasSuffix(v, ".gz"):
+			r, _ = gzip.NewReader(f)
+		}
+		tr := tar.NewReader(r)
 		h, err := tr.Next()
 		if err != nil || h.Name != "ferry-volume.json" {
 			t.Fatalf("volume %d: first entry %v, %v", i+1, h, err)
@@ -143,7 +161,7 @@ func TestVolumeSetRoundTrip(t *testing.T) {
 	}
 	// Written again, the set is the same bytes: the set id comes from the
 	// content, so two exports of the same images interchange.
-	again := writeSet(t, src, t.TempDir(), "set.tar", volSize)
+	again := writeSet(t, src, t.TempDir(), name, volSize)
 	for i := range res.Volumes {
 		a, _ := os.ReadFile(res.Volumes[i])
 		b, _ := os.ReadFile(again.Volumes[i])
@@ -229,40 +247,52 @@ func chunkVolume(t *testing.T, res *archive.Result) (string, int64) {
 }
 
 // TestVolumeSetBadInput: each way a set goes wrong is refused with the
-// file, the volume and the set named, and an import writes nothing.
+// file, the volume and the set named, and an import writes nothing, both
+// where the set is read in place and where it is streamed.
 func TestVolumeSetBadInput(t *testing.T) {
+	for _, ext := range []string{".tar", ".tar.zst"} {
+		t.Run(ext, func(t *testing.T) { badInput(t, ext) })
+	}
+}
+
+func badInput(t *testing.T, ext string) {
 	src, _ := bigLayout(t)
 	other, _ := bigLayout(t)
-	otherRes := writeSet(t, other, t.TempDir(), "set.tar", volSize-4096)
+	otherRes := writeSet(t, other, t.TempDir(), "set"+ext, volSize-4096)
 	cases := []struct {
 		name  string
 		spoil func(t *testing.T, res *archive.Result)
 		want  []string
 	}{
 		{"missing", func(t *testing.T, res *archive.Result) { os.Remove(res.Volumes[2]) },
-			[]string{"incomplete", "missing volume 3", "set.003.tar"}},
+			[]string{"incomplete", "missing volume 3", "set.003" + ext}},
 		{"two sets", func(t *testing.T, res *archive.Result) {
 			os.Remove(res.Volumes[1])
 			copyFile(t, otherRes.Volumes[1], res.Volumes[1])
-		}, []string{"set.002.tar", "different sets"}},
+		}, []string{"set.002" + ext, "different sets"}},
 		{"twice", func(t *testing.T, res *archive.Result) {
-			copyFile(t, res.Volumes[1], filepath.Join(filepath.Dir(res.Volumes[1]), "copy of set.002.tar"))
-		}, []string{"volume 2 of set", "twice", "copy of set.002.tar"}},
+			copyFile(t, res.Volumes[1], filepath.Join(filepath.Dir(res.Volumes[1]), "copy of set.002"+ext))
+		}, []string{"volume 2 of set", "twice", "copy of set.002" + ext}},
 		{"truncated", func(t *testing.T, res *archive.Result) {
 			fi, _ := os.Stat(res.Volumes[1])
 			os.Truncate(res.Volumes[1], fi.Size()/2)
-		}, []string{"set.002.tar (volume 2 of", "truncated"}},
-		{"chunk corrupt", func(t *testing.T, res *archive.Result) {
-			v, off := chunkVolume(t, res)
-			f, _ := os.OpenFile(v, os.O_RDWR, 0)
-			f.WriteAt([]byte("X"), off+100)
-			f.Close()
-		}, []string{"is corrupt (copy that volume again)", "chunk 1 of blobs/sha256/", "volume ", "example.com/big:1"}},
+		}, []string{"set.002" + ext, "truncated"}},
+		{"cut at the end", func(t *testing.T, res *archive.Result) {
+			fi, _ := os.Stat(res.Volumes[1])
+			os.Truncate(res.Volumes[1], fi.Size()-700)
+		}, []string{"set.002" + ext, "truncated"}},
+	}
+	if ext == ".tar" {
+		cases = append(cases, struct {
+			name  string
+			spoil func(t *testing.T, res *archive.Result)
+			want  []string
+		}{"chunk corrupt", corruptChunk, []string{"is corrupt (copy that volume again)", "chunk 1 of blobs/sha256/", "volume ", "example.com/big:1"}})
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			out := t.TempDir()
-			res := writeSet(t, src, out, "set.tar", volSize)
+			res := writeSet(t, src, out, "set"+ext, volSize)
 			c.spoil(t, res)
 			dest := filepath.Join(t.TempDir(), "l")
 			_, err := archive.Import(context.Background(), out, dest, archive.ImportOptions{})
@@ -279,5 +309,76 @@ func TestVolumeSetBadInput(t *testing.T) {
 				t.Errorf("a failed import left %s behind", dest)
 			}
 		})
+	}
+}
+
+func corruptChunk(t *testing.T, res *archive.Result) {
+	v, off := chunkVolume(t, res)
+	f, _ := os.OpenFile(v, os.O_RDWR, 0)
+	f.WriteAt([]byte("X"), off+100)
+	f.Close()
+}
+
+// feeder plays a person at one drive: the drive shows one volume at a
+// time, and each prompt puts in the volume asked for.
+func feeder(t *testing.T, res *archive.Result) (string, archive.VolumePrompt, *[]int) {
+	drive := t.TempDir()
+	put := func(n int) {
+		des, _ := os.ReadDir(drive)
+		for _, de := range des {
+			os.Remove(filepath.Join(drive, de.Name()))
+		}
+		copyFile(t, res.Volumes[n-1], filepath.Join(drive, filepath.Base(res.Volumes[n-1])))
+	}
+	put(1)
+	var asked []int
+	return drive, func(_ context.Context, n, m int, want string) error {
+		if m != len(res.Volumes) || want != filepath.Base(res.Volumes[n-1]) {
+			t.Errorf("asked for volume %d of %d as %s", n, m, want)
+		}
+		asked = append(asked, n)
+		put(n)
+		return nil
+	}, &asked
+}
+
+// TestVolumeSetFedOneAtATime: with only the first volume present, the set
+// is streamed and every other volume asked for in turn; the import is the
+// one a complete set gives, and a corrupt chunk on a disc is named.
+func TestVolumeSetFedOneAtATime(t *testing.T) {
+	src, _ := bigLayout(t)
+	res := writeSet(t, src, t.TempDir(), "set.tar", volSize)
+	drive, prompt, asked := feeder(t, res)
+	want := filepath.Join(t.TempDir(), "want")
+	if _, err := archive.Import(context.Background(), filepath.Dir(res.Volumes[0]), want, archive.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got := filepath.Join(t.TempDir(), "got")
+	ir, err := archive.Import(context.Background(), filepath.Join(drive, "set.001.tar"), got, archive.ImportOptions{Prompt: prompt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(ir.Mode, "streamed") || len(*asked) != len(res.Volumes)-1 || (*asked)[0] != 2 {
+		t.Fatalf("mode %q, asked for %v", ir.Mode, *asked)
+	}
+	a, b := filesOf(t, want), filesOf(t, got)
+	for k, v := range a {
+		if b[k] != v {
+			t.Fatalf("%s differs", k)
+		}
+	}
+	if len(a) != len(b) {
+		t.Fatalf("%d files, want %d", len(b), len(a))
+	}
+
+	corruptChunk(t, res)
+	drive, prompt, _ = feeder(t, res)
+	dest := filepath.Join(t.TempDir(), "bad")
+	_, err = archive.Import(context.Background(), drive, dest, archive.ImportOptions{Prompt: prompt})
+	if err == nil || !strings.Contains(err.Error(), "is corrupt (copy that volume again)") || !strings.Contains(err.Error(), "set.00") {
+		t.Fatalf("corrupt chunk fed from a drive: %v", err)
+	}
+	if _, serr := os.Stat(dest); !errors.Is(serr, fs.ErrNotExist) {
+		t.Errorf("a failed import left %s behind", dest)
 	}
 }
