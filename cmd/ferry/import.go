@@ -58,6 +58,7 @@ func importCommand() *cli.Command {
 			p := startProgress(c.App.ErrWriter, "import", 0)
 			res, err := archive.Import(c.Context, c.Args().First(), c.String("into"), archive.ImportOptions{
 				Names: c.Args().Tail(), Platforms: plats, Concurrency: c.Int("concurrency"), Progress: p.fn(), Total: p.totalFn(),
+				Prompt: volumePrompt(c),
 			})
 			p.finish()
 			if err != nil {

@@ -33,7 +33,7 @@ func verifyCommand() *cli.Command {
 			}
 			path := c.Args().First()
 			rep := &verify.Report{Path: path}
-			src, err := archive.Open(c.Context, path, archive.OpenOptions{})
+			src, err := archive.Open(c.Context, path, archive.OpenOptions{Prompt: volumePrompt(c)})
 			if err != nil {
 				if _, serr := os.Stat(path); path != "-" && serr != nil {
 					// Nothing to audit: a usage mistake (exit 2, as the

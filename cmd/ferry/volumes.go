@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bufio"
+	"context"
+	"fmt"
 	"io"
+	"os"
 
 	"github.com/urfave/cli/v2"
 
@@ -40,5 +44,33 @@ func printVolumes(w io.Writer, r *archive.Result) {
 	hprintf(w, "  %d volumes; import, push, verify and ls take their directory or the first:\n", len(r.Volumes))
 	for _, v := range r.Volumes {
 		hprintf(w, "    %s\n", v)
+	}
+}
+
+// volumePrompt lets a volume set be fed one volume at a time, as from one
+// DVD drive: when ferry runs at a terminal and only some volumes of a set
+// are present, the set is streamed and each missing volume asked for when
+// it is needed. Anywhere else a partial set is an error naming what is
+// missing, since no one could answer.
+func volumePrompt(c *cli.Context) archive.VolumePrompt {
+	if !isTerminal(os.Stdin) || !isTerminal(c.App.ErrWriter) {
+		return nil
+	}
+	lines := make(chan error)
+	return func(ctx context.Context, n, m int, want string) error {
+		hprintf(c.App.ErrWriter, "ferry: volume %d of %d (%s) is not here: put it in place (insert its disc) and press Enter, or Ctrl-C to stop: ", n, m, want)
+		go func() {
+			_, err := bufio.NewReader(os.Stdin).ReadString('\n')
+			lines <- err
+		}()
+		select {
+		case err := <-lines:
+			if err != nil {
+				return fmt.Errorf("waiting for volume %d of %d (%s): %w", n, m, want, err)
+			}
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
