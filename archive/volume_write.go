@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -202,7 +203,7 @@ func writeVolumes(ctx context.Context, root *os.Root, dest string, limit int64, 
 	}
 	usable := usableVolume(limit, comp)
 	if single <= usable {
-		return writeVolume(root, volumePath(dest, 1, 1), limit, func(w io.Writer) error {
+		return writeVolume(root, dest, limit, func(w io.Writer) error {
 			return writeTar(ctx, w, comp, format, src, p, res, progress)
 		}, res)
 	}
@@ -257,7 +258,8 @@ func writeVolumes(ctx context.Context, root *os.Root, dest string, limit int64, 
 
 // writeVolume writes one file through the staging writer and checks it
 // kept to the limit before it takes its name.
-func writeVolume(root *os.Root, name string, limit int64, fn func(io.Writer) error, res *Result) error {
+func writeVolume(root *os.Root, dest string, limit int64, fn func(io.Writer) error, res *Result) error {
+	name := volumePath(dest, 1, 1)
 	tmp, err := layout.Stage(root, ".", tempPrefix(name))
 	if err != nil {
 		return err
@@ -274,28 +276,32 @@ func writeVolume(root *os.Root, name string, limit int64, fn func(io.Writer) err
 	}
 	res.Volumes = append(res.Volumes, name)
 	res.Path = name
-	res.Notes = append(res.Notes, removeStaleVolumes(name, 1)...)
+	res.Notes = append(res.Notes, removeStaleVolumes(dest, 1)...)
 	return nil
 }
 
 // removeStaleVolumes deletes the volumes past the m-th that an earlier,
 // larger set of the same name left: read beside the new set they would be
-// volumes of another set. Only files that are volumes are touched.
+// volumes of another set. Only files that read as volumes are touched.
 func removeStaleVolumes(dest string, m int) []string {
+	stem, suffix := volumeNames(filepath.Base(dest))
+	des, err := os.ReadDir(filepath.Dir(dest))
+	if err != nil {
+		return nil
+	}
 	var notes []string
-	for n := m + 1; n <= maxVolumes; n++ {
-		found := false
-		for _, w := range []int{m, maxVolumes} {
-			p := volumePath(dest, n, w)
-			if _, _, err := probeVolume(p); err == nil {
-				if os.Remove(p) == nil {
-					notes = append(notes, fmt.Sprintf("removed %s, a volume of an earlier set of this name", p))
-				}
-				found = true
-			}
+	for _, de := range des {
+		name := de.Name()
+		num, ok := strings.CutPrefix(name, stem+".")
+		if num, ok = strings.CutSuffix(num, suffix); !ok || len(num) < 3 || strings.Trim(num, "0123456789") != "" {
+			continue
 		}
-		if !found {
-			break
+		if n, _ := strconv.Atoi(num); n >= 1 && n <= m && name == filepath.Base(volumePath(dest, n, m)) {
+			continue // a volume of the set just written
+		}
+		p := filepath.Join(filepath.Dir(dest), name)
+		if _, _, err := probeVolume(p); err == nil && os.Remove(p) == nil {
+			notes = append(notes, fmt.Sprintf("removed %s, a volume of an earlier set of this name", p))
 		}
 	}
 	return notes
