@@ -19,7 +19,8 @@ func exportCommand() *cli.Command {
 			"Metadata comes first and layers after; the same images always give a byte-identical file. With --platform\n" +
 			"the original index is kept (digest unchanged) and other platforms' content is left out (a sparse index).\n" +
 			"--format oci leaves manifest.json out, --format docker writes manifest.json and one platform's blobs only.\n" +
-			"SRC is a layout directory or an uncompressed tar.",
+			"--volume-size cuts it into NAME.001.tar, NAME.002.tar, … no larger than SIZE (docs/FORMAT.md, Volume sets).\n" +
+			"SRC is a layout directory, an uncompressed tar or a set of uncompressed volumes.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "to", Usage: "archive `FILE` to write (replaced atomically)", Required: true},
 			platformFlag(),

@@ -22,7 +22,8 @@ func verifyCommand() *cli.Command {
 		Description: "Hashes every blob once (in parallel on a directory or an uncompressed tar, in one pass on a\n" +
 			"compressed archive or stdin) and checks every reference from index.json down: indexes, manifests,\n" +
 			"configs, layers, referrers, sizes, media types, strict JSON and names. Exit 0 when sound, 1 when\n" +
-			"it found problems, 2 for usage errors.",
+			"it found problems, 2 for usage errors. A volume set is named by its directory or its first volume;\n" +
+			"a bad volume is named, so it alone is copied again.",
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "workers", Usage: "blobs hashed at once (default: one per CPU)"},
 			jsonFlag(),
