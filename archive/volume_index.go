@@ -28,7 +28,8 @@ const (
 	maxVolumes       = 9999
 	maxVolumeIndex   = 32 << 20 // bytes: 200,000 entries of ~150 bytes
 	maxVolumeEntries = 1 << 18
-	setIDLen         = 32 // hex digits: 128 bits
+	maxSetEntries    = 1 << 21 // over all the volumes of a directory
+	setIDLen         = 32      // hex digits: 128 bits
 )
 
 // volumeIndex is the parsed ferry-volume.json of one volume.

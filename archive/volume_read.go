@@ -89,6 +89,7 @@ func findVolumes(dir string, first *volumeFile) ([]volumeFile, error) {
 		return nil, err
 	}
 	bySet := map[string][]volumeFile{}
+	entries := 0
 	unreadable := map[string]string{} // volume-like names that do not read as volumes
 	for _, de := range des {
 		name := de.Name()
@@ -108,6 +109,11 @@ func findVolumes(dir string, first *volumeFile) ([]volumeFile, error) {
 		}
 		if err != nil {
 			return nil, err
+		}
+		// Every index found is held until the set is chosen: their sum is
+		// bounded, not only each one.
+		if entries += len(idx.Entries) + 1; entries > maxSetEntries {
+			return nil, fmt.Errorf("%s: %w: the volume indexes here list more than %d entries in all", dir, layout.ErrTooLarge, maxSetEntries)
 		}
 		bySet[idx.Set] = append(bySet[idx.Set], volumeFile{path: p, idx: idx, comp: comp})
 	}
@@ -609,6 +615,7 @@ func (s *streamFS) readVolume(ctx context.Context, v volumeFile, txn *layout.Txn
 			if err := s.ingest(ctx, e, body, txn); err != nil {
 				return fmt.Errorf("%s: %w", v.label(), err)
 			}
+			s.blame(e, v.label())
 			if err := s.add(e, same); err != nil {
 				return fmt.Errorf("%s: %w", v.label(), err)
 			}
@@ -652,6 +659,7 @@ func (s *streamFS) readVolume(ctx context.Context, v volumeFile, txn *layout.Txn
 			if err != nil {
 				return fmt.Errorf("%s: %w", v.label(), err)
 			}
+			s.blame(j.e, v.label())
 			if err := s.add(j.e, same); err != nil {
 				return fmt.Errorf("%s: %w", v.label(), err)
 			}
@@ -665,6 +673,15 @@ func (s *streamFS) readVolume(ctx context.Context, v volumeFile, txn *layout.Txn
 		return truncated("after its last entry", err)
 	}
 	return nil
+}
+
+// blame names the volume in the problem a verify recorded for e.
+func (s *streamFS) blame(e *entry, volume string) {
+	if e.err == nil || len(s.problems) == 0 || s.problems[len(s.problems)-1] != e.err {
+		return
+	}
+	e.err = fmt.Errorf("%s: %w", volume, e.err)
+	s.problems[len(s.problems)-1] = e.err
 }
 
 // notSame refuses a member seen twice: a set names each file once.

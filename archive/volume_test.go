@@ -382,3 +382,40 @@ func TestVolumeSetFedOneAtATime(t *testing.T) {
 		t.Errorf("a failed import left %s behind", dest)
 	}
 }
+
+// TestVolumeSetVerifyNamesTheVolume: a whole blob spoiled in a streamed
+// set is reported by verify against the volume that holds it.
+func TestVolumeSetVerifyNamesTheVolume(t *testing.T) {
+	src, _ := bigLayout(t)
+	res := writeSet(t, src, t.TempDir(), "set.tar", volSize)
+	// The last volume holds the small layers whole, after the big one's
+	// last chunk.
+	last := res.Volumes[len(res.Volumes)-1]
+	f, _ := os.Open(last)
+	tr := tar.NewReader(f)
+	var off int64
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			t.Fatal("no whole blob in the last volume")
+		}
+		if strings.HasPrefix(h.Name, "blobs/") && h.Size > 1000 {
+			off, _ = f.Seek(0, io.SeekCurrent)
+			break
+		}
+	}
+	f.Close()
+	g, _ := os.OpenFile(last, os.O_RDWR, 0)
+	g.WriteAt([]byte("X"), off+10)
+	g.Close()
+	drive, prompt, _ := feeder(t, res)
+	s, err := archive.Open(context.Background(), drive, archive.OpenOptions{Prompt: prompt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	probs := s.Problems()
+	if len(probs) != 1 || !strings.Contains(probs[0].Error(), filepath.Base(last)+" (volume ") {
+		t.Fatalf("problems %v do not name %s", probs, last)
+	}
+}

@@ -231,6 +231,9 @@ func writeVolumes(ctx context.Context, root *os.Root, dest string, limit int64, 
 	defer func() { open.close() }()
 	for i, v := range vols {
 		name := volumePath(dest, i+1, len(vols))
+		if stale := layout.StaleTemps(root, ".", tempPrefix(name), true); len(stale) > 0 {
+			res.Notes = append(res.Notes, LeftoverNote(stale, "beside "+name, "removed"))
+		}
 		tmp, err := layout.Stage(root, ".", tempPrefix(name))
 		if err != nil {
 			return err
@@ -260,6 +263,9 @@ func writeVolumes(ctx context.Context, root *os.Root, dest string, limit int64, 
 // kept to the limit before it takes its name.
 func writeVolume(root *os.Root, dest string, limit int64, fn func(io.Writer) error, res *Result) error {
 	name := volumePath(dest, 1, 1)
+	if stale := layout.StaleTemps(root, ".", tempPrefix(name), true); len(stale) > 0 {
+		res.Notes = append(res.Notes, LeftoverNote(stale, "beside "+name, "removed"))
+	}
 	tmp, err := layout.Stage(root, ".", tempPrefix(name))
 	if err != nil {
 		return err
