@@ -15,6 +15,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/oci-ferry/ferry/archive"
 	"github.com/oci-ferry/ferry/internal/testimage"
@@ -417,5 +418,43 @@ func TestVolumeSetVerifyNamesTheVolume(t *testing.T) {
 	probs := s.Problems()
 	if len(probs) != 1 || !strings.Contains(probs[0].Error(), filepath.Base(last)+" (volume ") {
 		t.Fatalf("problems %v do not name %s", probs, last)
+	}
+}
+
+// fetchCounter counts the reads of each blob.
+type fetchCounter struct {
+	layout.ReadOnly
+	n map[string]int
+}
+
+func (c *fetchCounter) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+	if d.Size > 200<<10 { // the one layer cut into chunks
+		c.n[d.Digest.String()]++
+	}
+	return c.ReadOnly.Fetch(ctx, d)
+}
+
+// TestPlainVolumesReadEachBlobOnce: a plain set completes its indexes in
+// place, so a blob cut into chunks is read once (from a registry, fetched
+// once); a compressed set must hash it first.
+func TestPlainVolumesReadEachBlobOnce(t *testing.T) {
+	src, _ := bigLayout(t)
+	for name, want := range map[string]int{"p.tar": 1, "p.tar.zst": 2} {
+		c := &fetchCounter{ReadOnly: src, n: map[string]int{}}
+		res, err := archive.Write(context.Background(), c, src.Images, filepath.Join(t.TempDir(), name), archive.WriteOptions{VolumeSize: volSize})
+		if err != nil {
+			t.Fatal(err)
+		}
+		most := 0
+		for _, n := range c.n {
+			most = max(most, n)
+		}
+		if most != want || len(res.Volumes) < 4 {
+			t.Fatalf("%s: the cut blob was read %d times, want %d", name, most, want)
+		}
+		s := open(t, res.Volumes[0])
+		if rep := verify.Check(context.Background(), s, s.Images, &verify.Report{}, verify.Options{}); !rep.OK {
+			t.Fatalf("%s: %+v", name, rep.Problems)
+		}
 	}
 }

@@ -211,13 +211,20 @@ func writeVolumes(ctx context.Context, root *os.Root, dest string, limit int64, 
 	if err != nil {
 		return fmt.Errorf("%s: %w", dest, err)
 	}
-	if err := hashChunks(ctx, src, vols); err != nil {
-		return err
+	// A plain volume's index is completed in place once the volume is
+	// written; a compressed one cannot be, so its chunks are hashed first.
+	patch := comp == None
+	if !patch {
+		if err := hashChunks(ctx, src, vols); err != nil {
+			return err
+		}
 	}
 	idx := volumeIndexes(vols, strings.Repeat("0", setIDLen))
-	set := setID(idx)
-	for _, v := range idx {
-		v.Set = set
+	if !patch {
+		set := setID(idx)
+		for _, v := range idx {
+			v.Set = set
+		}
 	}
 	staged := make([]*layout.Staged, 0, len(vols))
 	defer func() {
@@ -246,6 +253,11 @@ func writeVolumes(ctx context.Context, root *os.Root, dest string, limit int64, 
 			return fmt.Errorf("%s: %d bytes, over the volume size of %d: %w", name, tmp.Size(), limit, layout.ErrTooLarge)
 		}
 	}
+	if patch {
+		if err := patchIndexes(staged, vols, idx); err != nil {
+			return err
+		}
+	}
 	for i, tmp := range staged {
 		name := volumePath(dest, i+1, len(vols))
 		if err := tmp.Commit(filepath.Base(name)); err != nil {
@@ -256,6 +268,25 @@ func writeVolumes(ctx context.Context, root *os.Root, dest string, limit int64, 
 	res.Path = res.Volumes[0]
 	staged = nil
 	res.Notes = append(res.Notes, removeStaleVolumes(dest, len(vols))...)
+	return nil
+}
+
+// patchIndexes writes each volume's final index over the placeholder it
+// began with: the same length (digests and the set id are fixed-length),
+// right after the index entry's 512-byte header.
+func patchIndexes(staged []*layout.Staged, vols [][]volPart, placeholder []*volumeIndex) error {
+	final := volumeIndexes(vols, strings.Repeat("0", setIDLen))
+	set := setID(final)
+	for i, v := range final {
+		v.Set = set
+		b, was := v.encode(), placeholder[i].encode()
+		if len(b) != len(was) {
+			return fmt.Errorf("volume %d: its index changed length when completed (%d, was %d)", i+1, len(b), len(was))
+		}
+		if _, err := staged[i].WriteAt(b, 512); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -405,7 +436,8 @@ func writeOneVolume(ctx context.Context, w io.Writer, comp Compression, idx *vol
 	if err := file(volumeIndexName, idx.encode()); err != nil {
 		return err
 	}
-	for _, p := range parts {
+	for i := range parts {
+		p := &parts[i]
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -431,8 +463,9 @@ func writeOneVolume(ctx context.Context, w io.Writer, comp Compression, idx *vol
 }
 
 // writeChunk writes one chunk of a split blob, checked against the digest
-// the index already promises.
-func writeChunk(ctx context.Context, tw *tar.Writer, src layout.ReadOnly, p volPart, t time.Time, open **chunkSource, progress func(int64)) error {
+// the index already promises, or, in a plain volume, recorded for the
+// index to be completed with.
+func writeChunk(ctx context.Context, tw *tar.Writer, src layout.ReadOnly, p *volPart, t time.Time, open **chunkSource, progress func(int64)) error {
 	d := p.item.desc
 	if p.part == 1 {
 		(*open).close()
@@ -455,7 +488,9 @@ func writeChunk(ctx context.Context, tw *tar.Writer, src layout.ReadOnly, p volP
 	if _, err := layout.CopyBuffer(w, io.LimitReader(ctxReader{ctx, (*open).r}, p.size)); err != nil {
 		return fmt.Errorf("%s %s: %w", d.MediaType, d.Digest, err)
 	}
-	if got := h.Digest(); got != p.digest {
+	if p.digest == "" {
+		p.digest = h.Digest() // the index is completed once the volume is out
+	} else if got := h.Digest(); got != p.digest {
 		return fmt.Errorf("%s %s: chunk %d changed in the source since it was hashed: %w", d.MediaType, d.Digest, p.part, &layout.MismatchError{Want: p.digest, Got: got})
 	}
 	if p.off+p.size == d.Size {
