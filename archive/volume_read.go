@@ -521,6 +521,7 @@ type joiner struct {
 	pw   *io.PipeWriter
 	done chan error
 	part int
+	at   int64 // bytes of the blob its chunks so far carried
 }
 
 func (s *streamFS) startJoin(ctx context.Context, blob digest.Digest, size int64, txn *layout.Txn) *joiner {
@@ -633,6 +634,8 @@ func (s *streamFS) readVolume(ctx context.Context, v volumeFile, txn *layout.Txn
 			*jp = j
 		} else if j == nil || j.e.name != blobName(ve.Blob) || j.part+1 != part || j.e.size != ve.BlobSize {
 			return fmt.Errorf("%s: %w: chunk %d of blob %s is out of place (a volume of the set may be out of order or from elsewhere)", v.label(), layout.ErrInvalid, part, ve.Blob)
+		} else if ve.Offset != j.at {
+			return fmt.Errorf("%s: %w: chunk %d of blob %s starts at %d, the chunks before it end at %d", v.label(), layout.ErrInvalid, part, ve.Blob, ve.Offset, j.at)
 		}
 		hd := digest.SHA256.Digester()
 		n, err := io.Copy(j.pw, io.TeeReader(io.LimitReader(tr, ve.Size), hd.Hash()))
@@ -651,7 +654,7 @@ func (s *streamFS) readVolume(ctx context.Context, v volumeFile, txn *layout.Txn
 			*jp = nil
 			return fmt.Errorf("%s: chunk %d of %s is corrupt (copy that volume again): %w", v.label(), part, j.e.name, &layout.MismatchError{Want: ve.Digest, Got: got})
 		}
-		j.part = part
+		j.part, j.at = part, j.at+ve.Size
 		if ve.Offset+ve.Size == ve.BlobSize {
 			j.pw.Close()
 			err := <-j.done

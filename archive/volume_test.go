@@ -5,11 +5,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"math/rand"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -455,6 +457,83 @@ func TestPlainVolumesReadEachBlobOnce(t *testing.T) {
 		s := open(t, res.Volumes[0])
 		if rep := verify.Check(context.Background(), s, s.Images, &verify.Report{}, verify.Options{}); !rep.OK {
 			t.Fatalf("%s: %+v", name, rep.Problems)
+		}
+	}
+}
+
+// retar rewrites a volume: edit changes its index's text, and extra, if
+// set, is one more entry at its end.
+func retar(t *testing.T, path string, edit func(string) string, extra string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(f)
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(tr)
+		if h.Name == "ferry-volume.json" {
+			body = []byte(edit(string(body)))
+			h.Size = int64(len(body))
+		}
+		tw.WriteHeader(h)
+		tw.Write(body)
+	}
+	if extra != "" {
+		tw.WriteHeader(&tar.Header{Name: extra, Size: 1, Mode: 0o644, Typeflag: tar.TypeReg})
+		tw.Write([]byte("x"))
+	}
+	tw.Close()
+	f.Close()
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestVolumeIndexLies: a volume whose index and content disagree, or
+// whose chunks do not join up, is refused, read in place or streamed.
+func TestVolumeIndexLies(t *testing.T) {
+	src, _ := bigLayout(t)
+	cases := []struct {
+		name  string
+		spoil func(t *testing.T, vols []string)
+		want  string
+	}{
+		{"entry not in the index", func(t *testing.T, vols []string) {
+			retar(t, vols[1], func(s string) string { return s }, "blobs/sha256/"+strings.Repeat("a", 64))
+		}, "is not in the volume's index"},
+		{"index lists more", func(t *testing.T, vols []string) {
+			retar(t, vols[1], func(s string) string {
+				return strings.Replace(s, `"entries":[`, `"entries":[`+"\n  "+`{"name":"blobs/sha256/`+strings.Repeat("b", 64)+`","size":1},`, 1)
+			}, "")
+		}, "listed in its index, is missing|where its index lists"},
+		{"chunk offset", func(t *testing.T, vols []string) {
+			retar(t, vols[1], func(s string) string {
+				i := strings.Index(s, `"offset":`)
+				j := i + strings.IndexByte(s[i:], ',')
+				return s[:i] + `"offset":512` + s[j:]
+			}, "")
+		}, "starts at 512"},
+	}
+	for _, c := range cases {
+		for _, stream := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/stream=%v", c.name, stream), func(t *testing.T) {
+				res := writeSet(t, src, t.TempDir(), "set.tar", volSize)
+				c.spoil(t, res.Volumes)
+				_, err := archive.Open(context.Background(), res.Volumes[0], archive.OpenOptions{Stream: stream})
+				if err == nil || !regexp.MustCompile(c.want).MatchString(err.Error()) || !strings.Contains(err.Error(), "set.002.tar (volume 2 of") {
+					t.Fatalf("got %v, want %q naming set.002.tar", err, c.want)
+				}
+			})
 		}
 	}
 }
