@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"archive/tar"
 	"reflect"
 	"strings"
 	"testing"
@@ -70,7 +71,7 @@ func TestVolumeIndexStrict(t *testing.T) {
 // TestPlanKeepsToTheSize: however the sizes fall, a planned volume's tar
 // never passes the room it was given, and the chunks of a blob add up.
 func TestPlanKeepsToTheSize(t *testing.T) {
-	for _, usable := range []int64{MinVolumeSize, 100_000, 1 << 20} {
+	for _, usable := range []int64{MinVolumeSize, 100_000, 1 << 20, 25_000_000_000} {
 		var items []*volItem
 		items = append(items, &volItem{name: "index.json", size: 700, data: make([]byte, 700)})
 		for i, size := range []int64{0, 1, 511, 512, 513, usable, 3*usable + 17, 40_000} {
@@ -81,6 +82,21 @@ func TestPlanKeepsToTheSize(t *testing.T) {
 		vols, idx, err := planVolumes(items, usable)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// The room fillVolumes promises each volume's index is kept free.
+		const reserve = 4096
+		filled, err := fillVolumes(items, usable, reserve)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range filled {
+			var sum int64
+			for _, p := range v {
+				sum += tarCost(p.size)
+			}
+			if sum > usable-tarEnd-reserve {
+				t.Fatalf("usable %d: volume %d's content takes %d of the %d left beside its index", usable, i+1, sum, usable-tarEnd-reserve)
+			}
 		}
 		got := map[string]int64{}
 		for i, v := range vols {
@@ -97,6 +113,27 @@ func TestPlanKeepsToTheSize(t *testing.T) {
 			if got[it.name] != it.size {
 				t.Fatalf("%s: %d of %d bytes planned", it.name, got[it.name], it.size)
 			}
+		}
+	}
+}
+
+// countWriter counts bytes and keeps none.
+type countWriter struct{ n int64 }
+
+func (c *countWriter) Write(b []byte) (int, error) { c.n += int64(len(b)); return len(b), nil }
+
+// TestTarCostIsWhatTarWrites: the planner's header sizes are the ones
+// archive/tar writes, for sizes on both sides of ustar's limit.
+func TestTarCostIsWhatTarWrites(t *testing.T) {
+	for _, size := range []int64{0, 1, 512, maxUstarSize, maxUstarSize + 1, 25_000_000_000} {
+		var c countWriter
+		tw := tar.NewWriter(&c)
+		name := chunkName(digest.FromString("x"), 9999)
+		if err := tw.WriteHeader(regHeader(name, size, mtime())); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := c.n, tarCost(size)-(size+511)&^511; got != want {
+			t.Errorf("size %d: header takes %d bytes, planned %d", size, got, want)
 		}
 	}
 }

@@ -38,8 +38,17 @@ type volPart struct {
 
 // tarCost is the bytes one regular entry takes in a tar archive/tar
 // writes: a 512-byte header (names stay under 100 bytes) and the data
-// padded to 512.
-func tarCost(size int64) int64 { return 512 + (size+511)&^511 }
+// padded to 512. A size past ustar's 8 GiB − 1 takes a PAX record, one
+// header and one block more: a 25 GB disc holds such blobs whole.
+func tarCost(size int64) int64 {
+	c := 512 + (size+511)&^511
+	if size > maxUstarSize {
+		c += 1024
+	}
+	return c
+}
+
+const maxUstarSize = 1<<33 - 1
 
 // tarEnd is the two zero blocks that close a tar.
 const tarEnd = 1024
@@ -126,7 +135,11 @@ func fillVolumes(items []*volItem, usable, reserve int64) ([][]volPart, error) {
 			if it.data != nil {
 				return nil, fmt.Errorf("%s (%d bytes) does not fit in the first volume: choose a larger --volume-size", it.name, it.size)
 			}
-			if k := (avail - 512) &^ 511; k >= 512 && rest > 0 {
+			k := (avail - 512) &^ 511
+			for k >= 512 && tarCost(k) > avail {
+				k -= 512 // a chunk past 8 GiB needs a PAX header too
+			}
+			if k >= 512 && rest > 0 {
 				part++
 				vols[len(vols)-1] = append(vols[len(vols)-1], volPart{item: it, off: off, size: k, part: part})
 				off += k
