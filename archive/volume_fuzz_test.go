@@ -92,7 +92,7 @@ func TestPlanKeepsToTheSize(t *testing.T) {
 		for i, v := range filled {
 			var sum int64
 			for _, p := range v {
-				sum += tarCost(p.size)
+				sum += tarCost(p.name(), p.size)
 			}
 			if sum > usable-tarEnd-reserve {
 				t.Fatalf("usable %d: volume %d's content takes %d of the %d left beside its index", usable, i+1, sum, usable-tarEnd-reserve)
@@ -100,9 +100,9 @@ func TestPlanKeepsToTheSize(t *testing.T) {
 		}
 		got := map[string]int64{}
 		for i, v := range vols {
-			total := tarCost(int64(len(idx[i].encode()))) + tarEnd
+			total := tarCost(volumeIndexName, int64(len(idx[i].encode()))) + tarEnd
 			for _, p := range v {
-				total += tarCost(p.size)
+				total += tarCost(p.name(), p.size)
 				got[p.item.name] += p.size
 			}
 			if total > usable {
@@ -125,15 +125,18 @@ func (c *countWriter) Write(b []byte) (int, error) { c.n += int64(len(b)); retur
 // TestTarCostIsWhatTarWrites: the planner's header sizes are the ones
 // archive/tar writes, for sizes on both sides of ustar's limit.
 func TestTarCostIsWhatTarWrites(t *testing.T) {
+	sha512 := digest.SHA512.FromString("x")
 	for _, size := range []int64{0, 1, 512, maxUstarSize, maxUstarSize + 1, 25_000_000_000} {
-		var c countWriter
-		tw := tar.NewWriter(&c)
-		name := chunkName(digest.FromString("x"), 9999)
-		if err := tw.WriteHeader(regHeader(name, size, mtime())); err != nil {
-			t.Fatal(err)
-		}
-		if got, want := c.n, tarCost(size)-(size+511)&^511; got != want {
-			t.Errorf("size %d: header takes %d bytes, planned %d", size, got, want)
+		for _, name := range []string{chunkName(digest.FromString("x"), 9999), blobName(sha512), chunkName(sha512, 1)} {
+			var c countWriter
+			tw := tar.NewWriter(&c)
+			if err := tw.WriteHeader(regHeader(name, size, mtime())); err != nil {
+				t.Fatal(err)
+			}
+			planned := tarCost(name, size) - (size+511)&^511
+			if c.n > planned || len(name) <= 100 && size <= maxUstarSize && c.n != planned {
+				t.Errorf("%s of %d bytes: header takes %d bytes, planned %d", name, size, c.n, planned)
+			}
 		}
 	}
 }

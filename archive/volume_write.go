@@ -38,17 +38,35 @@ type volPart struct {
 
 // tarCost is the bytes one regular entry takes in a tar archive/tar
 // writes: a 512-byte header (names stay under 100 bytes) and the data
-// padded to 512. A size past ustar's 8 GiB − 1 takes a PAX record, one
-// header and one block more: a 25 GB disc holds such blobs whole.
-func tarCost(size int64) int64 {
+// padded to 512. A size past ustar's 8 GiB − 1 (a 25 GB disc holds such
+// blobs whole) or a name past its 100 bytes (a sha512 blob) takes a PAX
+// record: one header and one block more.
+func tarCost(name string, size int64) int64 {
 	c := 512 + (size+511)&^511
-	if size > maxUstarSize {
+	if size > maxUstarSize || len(name) > 100 {
 		c += 1024
 	}
 	return c
 }
 
 const maxUstarSize = 1<<33 - 1
+
+// chunkOr is the name an item's remaining rest bytes go under: the item's
+// own if it was never cut, else its next chunk's.
+func chunkOr(it *volItem, part int, rest int64) string {
+	if part == 0 {
+		return it.name
+	}
+	return chunkName(it.desc.Digest, part+1)
+}
+
+// name is the tar entry a part is written as.
+func (p volPart) name() string {
+	if p.part == 0 {
+		return p.item.name
+	}
+	return chunkName(p.item.desc.Digest, p.part)
+}
 
 // tarEnd is the two zero blocks that close a tar.
 const tarEnd = 1024
@@ -100,7 +118,7 @@ func planVolumes(items []*volItem, usable int64) ([][]volPart, []*volumeIndex, e
 		idx := volumeIndexes(vols, strings.Repeat("0", setIDLen))
 		need := int64(0)
 		for _, v := range idx {
-			need = max(need, tarCost(int64(len(v.encode()))))
+			need = max(need, tarCost(volumeIndexName, int64(len(v.encode()))))
 		}
 		if need <= reserve {
 			return vols, idx, nil
@@ -122,7 +140,7 @@ func fillVolumes(items []*volItem, usable, reserve int64) ([][]volPart, error) {
 		part := 0
 		for {
 			rest := it.size - off
-			if c := tarCost(rest); c <= avail {
+			if c := tarCost(chunkOr(it, part, rest), rest); c <= avail {
 				p := volPart{item: it, off: off, size: rest}
 				if part > 0 {
 					part++
@@ -136,7 +154,7 @@ func fillVolumes(items []*volItem, usable, reserve int64) ([][]volPart, error) {
 				return nil, fmt.Errorf("%s (%d bytes) does not fit in the first volume: choose a larger --volume-size", it.name, it.size)
 			}
 			k := (avail - 512) &^ 511
-			for k >= 512 && tarCost(k) > avail {
+			for k >= 512 && tarCost(chunkName(it.desc.Digest, part+1), k) > avail {
 				k -= 512 // a chunk past 8 GiB needs a PAX header too
 			}
 			if k >= 512 && rest > 0 {
@@ -204,11 +222,11 @@ func writeVolumes(ctx context.Context, root *os.Root, dest string, limit int64, 
 	algs := map[string]bool{}
 	for _, f := range head {
 		items = append(items, &volItem{name: f.name, size: int64(len(f.data)), data: f.data})
-		single += tarCost(int64(len(f.data)))
+		single += tarCost(f.name, int64(len(f.data)))
 	}
 	for _, d := range append(append([]ocispec.Descriptor(nil), p.meta...), p.layers...) {
 		items = append(items, &volItem{name: blobName(d.Digest), size: d.Size, desc: d})
-		single += tarCost(d.Size)
+		single += tarCost(blobName(d.Digest), d.Size)
 		if a := d.Digest.Algorithm().String(); !algs[a] {
 			algs[a] = true
 			single += 512
