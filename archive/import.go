@@ -22,6 +22,8 @@ type ImportOptions struct {
 	Progress    func(n int64)
 	// Total, if set, learns the bytes to copy once the images are walked.
 	Total func(n int64)
+	// Prompt asks for the missing volumes of a set (OpenOptions.Prompt).
+	Prompt VolumePrompt
 }
 
 // ImportResult says what an import did.
@@ -69,7 +71,7 @@ func Import(ctx context.Context, src, dir string, opts ImportOptions) (res *Impo
 			os.Remove(dir) // it did not exist before; only if now empty
 		}
 	}()
-	s, err := Open(ctx, src, OpenOptions{Stage: txn})
+	s, err := Open(ctx, src, OpenOptions{Stage: txn, Prompt: opts.Prompt})
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -32,6 +33,8 @@ type Source struct {
 
 	stream  *streamFS
 	closers []io.Closer
+	// volumes says, for a volume set, which volume holds each member.
+	volumes map[string]string
 }
 
 // OpenOptions tune Open.
@@ -40,6 +43,13 @@ type OpenOptions struct {
 	// it a streamed archive is hashed and only its documents are kept
 	// (verify, ls, inspect).
 	Stage *layout.Txn
+	// Prompt, if set, lets a volume set be read with only some of its
+	// volumes present: it is streamed, and each missing volume is asked
+	// for when it is needed (one drive, many discs).
+	Prompt VolumePrompt
+	// Stream reads a volume set in one pass even where it could be read
+	// in place.
+	Stream bool
 }
 
 // Open opens a layout directory, an archive file or "-" for stdin. An
@@ -54,6 +64,11 @@ func Open(ctx context.Context, path string, opts OpenOptions) (*Source, error) {
 		return nil, err
 	}
 	if fi.IsDir() {
+		if _, err := os.Stat(filepath.Join(path, ocispec.ImageLayoutFile)); err != nil {
+			if src, err := openVolumeSet(ctx, path, nil, opts); err == nil || !errors.Is(err, errNoVolumes) {
+				return src, err
+			}
+		}
 		root, err := os.OpenRoot(path)
 		if err != nil {
 			return nil, err
@@ -64,6 +79,15 @@ func Open(ctx context.Context, path string, opts OpenOptions) (*Source, error) {
 			return nil, err
 		}
 		return src, nil
+	}
+	if fi.Mode().IsRegular() {
+		idx, comp, err := probeVolume(path)
+		if err == nil {
+			return openVolumeSet(ctx, filepath.Dir(path), &volumeFile{path: path, idx: idx, comp: comp}, opts)
+		}
+		if !errors.Is(err, errNotVolume) {
+			return nil, err
+		}
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -129,6 +153,11 @@ func openStream(ctx context.Context, r io.Reader, label string, opts OpenOptions
 	if comp != None {
 		mode += " (" + comp.String() + ")"
 	}
+	return streamSource(ctx, sfs, label, mode)
+}
+
+// streamSource is a Source over a tar read in one pass.
+func streamSource(ctx context.Context, sfs *streamFS, label, mode string) (*Source, error) {
 	src := &Source{Mode: mode, stream: sfs}
 	// A streamed member was hashed (and, if compressed, its DiffID taken)
 	// as it passed; its facts come from that record.
@@ -266,6 +295,9 @@ func (src *Source) Check(ctx context.Context, d ocispec.Descriptor) error {
 		}
 		if err != nil {
 			p, _, _ := src.Locate(d.Digest)
+			if v := src.volumes[p]; v != "" {
+				p += " (" + v + ")"
+			}
 			return fmt.Errorf("%s: %s: %w", src.Label(), p, err)
 		}
 		return nil

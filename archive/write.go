@@ -40,6 +40,9 @@ type WriteOptions struct {
 	// (digest and size) is left out, and the archive records what it left
 	// out (see delta.go). A delta is written in the OCI format only.
 	Have *layout.HaveList
+	// VolumeSize, if set, cuts the archive into a set of volumes of at
+	// most this many bytes each (see volume_write.go).
+	VolumeSize int64
 }
 
 // Result describes a written archive.
@@ -52,7 +55,8 @@ type Result struct {
 	Filtered []string // platform manifests left out, as digests
 	Notes    []string
 	// Delta is set for a delta archive: its base and what it left out.
-	Delta *DeltaBase
+	Delta   *DeltaBase
+	Volumes []string // the files of a volume set, in order
 }
 
 // MarshalJSON gives --json the same lowerCamel shape as every other
@@ -72,7 +76,8 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 		Filtered []string   `json:"filtered,omitempty"`
 		Notes    []string   `json:"notes,omitempty"`
 		Delta    *DeltaBase `json:"delta,omitempty"`
-	}{r.Path, r.Format, make([]image, 0, len(r.Images)), r.Blobs, r.Size, r.Filtered, r.Notes, r.Delta}
+		Volumes  []string   `json:"volumes,omitempty"`
+	}{r.Path, r.Format, make([]image, 0, len(r.Images)), r.Blobs, r.Size, r.Filtered, r.Notes, r.Delta, r.Volumes}
 	for _, im := range r.Images {
 		out.Images = append(out.Images, image{im.Name(), im.Desc.Digest.String(), im.Desc.MediaType})
 	}
@@ -147,11 +152,6 @@ func Write(ctx context.Context, src layout.ReadOnly, images []layout.Image, dest
 	// A killed earlier write of dest left its temp file; a live one's is
 	// locked and stays.
 	stale := layout.StaleTemps(root, ".", tempPrefix(dest), true)
-	tmp, err := layout.Stage(root, ".", tempPrefix(dest))
-	if err != nil {
-		return nil, err
-	}
-	defer tmp.Abort()
 	res := &Result{Path: dest, Format: opts.Format, Images: named, Blobs: len(p.meta) + len(p.layers), Notes: p.skipped}
 	if len(stale) > 0 {
 		res.Notes = append(res.Notes, LeftoverNote(stale, "beside "+dest, "removed"))
@@ -173,6 +173,17 @@ func Write(ctx context.Context, src layout.ReadOnly, images []layout.Image, dest
 		res.Images = p.dockerImages
 		res.Notes = append(res.Notes, fmt.Sprintf("docker format: one platform per image (%s); loaders will compute new manifest digests, image IDs stay the config digests", p.platform))
 	}
+	if opts.VolumeSize > 0 {
+		if err := writeVolumes(ctx, root, dest, opts.VolumeSize, comp, opts.Format, src, p, res, opts.Progress); err != nil {
+			return nil, err
+		}
+		return res, nil
+	}
+	tmp, err := layout.Stage(root, ".", tempPrefix(dest))
+	if err != nil {
+		return nil, err
+	}
+	defer tmp.Abort()
 	if err := writeTar(ctx, tmp, comp, opts.Format, src, p, res, opts.Progress); err != nil {
 		return nil, err
 	}
@@ -209,18 +220,22 @@ func LeftoverNote(los []layout.Leftover, where, what string) string {
 // systems), and recognisable, so leftovers of a killed run can be found.
 func tempPrefix(dest string) string { return "." + filepath.Base(dest) + ".tmp-" }
 
-func writeTar(ctx context.Context, w io.Writer, comp Compression, format Format, src layout.ReadOnly, p *plan, res *Result, progress func(int64)) error {
-	var zw io.WriteCloser
+// compressor wraps w in the writer of comp, or returns nil for a plain tar.
+func compressor(w io.Writer, comp Compression) (io.WriteCloser, error) {
 	switch comp {
 	case Gzip:
 		gw, _ := gzip.NewWriterLevel(w, gzip.DefaultCompression)
-		zw = gw
+		return gw, nil
 	case Zstd:
-		enc, err := zstd.NewWriter(w, zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithEncoderLevel(zstd.SpeedDefault))
-		if err != nil {
-			return err
-		}
-		zw = enc
+		return zstd.NewWriter(w, zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithEncoderLevel(zstd.SpeedDefault))
+	}
+	return nil, nil
+}
+
+func writeTar(ctx context.Context, w io.Writer, comp Compression, format Format, src layout.ReadOnly, p *plan, res *Result, progress func(int64)) error {
+	zw, err := compressor(w, comp)
+	if err != nil {
+		return err
 	}
 	out := w
 	if zw != nil {
@@ -238,29 +253,12 @@ func writeTar(ctx context.Context, w io.Writer, comp Compression, format Format,
 	dir := func(name string) error {
 		return tw.WriteHeader(&tar.Header{Name: name, Mode: 0o755, ModTime: t, Typeflag: tar.TypeDir})
 	}
-	ann := map[string]string{
-		AnnotationFormat: "1",
-		AnnotationBlobs:  strconv.Itoa(res.Blobs),
-		AnnotationSize:   strconv.FormatInt(res.Size, 10),
+	head, err := headFiles(format, p, res)
+	if err != nil {
+		return err
 	}
-	if p.delta != nil {
-		ann[AnnotationDeltaBase] = p.deltaAnn
-	}
-	if format.oci() {
-		if err := file(ocispec.ImageLayoutFile, p.layoutFile()); err != nil {
-			return err
-		}
-		b, err := layout.EncodeIndex(p.images, ann, res.Path)
-		if err != nil {
-			return err
-		}
-		if err := file(ocispec.ImageIndexFile, b); err != nil {
-			return err
-		}
-	}
-	if format.docker() {
-		dockerJSON, _ := json.Marshal(p.docker)
-		if err := file(dockerManifestFile, dockerJSON); err != nil {
+	for _, f := range head {
+		if err := file(f.name, f.data); err != nil {
 			return err
 		}
 	}
@@ -299,6 +297,39 @@ func writeTar(ctx context.Context, w io.Writer, comp Compression, format Format,
 		return zw.Close()
 	}
 	return nil
+}
+
+// headFile is a document an archive carries before its blobs.
+type headFile struct {
+	name string
+	data []byte
+}
+
+// headFiles are oci-layout, index.json and manifest.json as the format
+// asks for them: the one place an archive's documents are made, so a
+// volume set's first volume carries exactly what a single archive does.
+func headFiles(format Format, p *plan, res *Result) ([]headFile, error) {
+	var out []headFile
+	ann := map[string]string{
+		AnnotationFormat: "1",
+		AnnotationBlobs:  strconv.Itoa(res.Blobs),
+		AnnotationSize:   strconv.FormatInt(res.Size, 10),
+	}
+	if p.delta != nil {
+		ann[AnnotationDeltaBase] = p.deltaAnn
+	}
+	if format.oci() {
+		b, err := layout.EncodeIndex(p.images, ann, res.Path)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, headFile{ocispec.ImageLayoutFile, p.layoutFile()}, headFile{ocispec.ImageIndexFile, b})
+	}
+	if format.docker() {
+		dockerJSON, _ := json.Marshal(p.docker)
+		out = append(out, headFile{dockerManifestFile, dockerJSON})
+	}
+	return out, nil
 }
 
 // copyBlob streams one blob from src into the tar through a VerifyReader:

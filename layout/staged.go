@@ -74,6 +74,16 @@ func (s *Staged) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// WriteAt rewrites bytes already written, in place: a volume's index at
+// its head is completed once the chunks it describes have been hashed on
+// their way out, so nothing is read twice.
+func (s *Staged) WriteAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) > s.n {
+		return 0, fmt.Errorf("%s: rewrite of bytes %d to %d, past the %d written", s.name, off, off+int64(len(p)), s.n)
+	}
+	return s.f.WriteAt(p, off)
+}
+
 // Size is the bytes written so far.
 func (s *Staged) Size() int64 { return s.n }
 

@@ -20,8 +20,10 @@ type CopyOptions struct {
 	// Referrers also carries what refers to images read from a registry.
 	Referrers bool
 	// Format shapes an archive destination.
-	Format   archive.Format
-	Progress func(int64)
+	Format archive.Format
+	// VolumeSize, if set, cuts an archive destination into volumes.
+	VolumeSize int64
+	Progress   func(int64)
 	// Total, if set, learns the bytes to transfer once manifests are read.
 	Total func(int64)
 	// Have makes an archive destination a delta: what it names stays out.
@@ -108,7 +110,7 @@ func Copy(ctx context.Context, c *remote.Client, from, to Endpoint, opts CopyOpt
 		err = src.plan.into(ctx, to.Path, opts)
 	case Archive:
 		out.Written, err = archive.Write(ctx, src.store, src.images, to.Path, archive.WriteOptions{Platforms: opts.Platforms,
-			Format: opts.Format, Progress: opts.Progress, Total: opts.Total, Have: opts.Have})
+			Format: opts.Format, VolumeSize: opts.VolumeSize, Progress: opts.Progress, Total: opts.Total, Have: opts.Have})
 	}
 	if err != nil {
 		return nil, err

@@ -19,7 +19,7 @@ func copyCommand() *cli.Command {
 			"Digests never change. From a layout or archive to a registry, DST is a full name for one image, or a\n" +
 			"REGISTRY[/PREFIX] for all of them. --json prints what the destination reports: the digest map (an\n" +
 			"array, as ferry push prints it) for a registry, the import for a layout, the archive written.",
-		Flags: append([]cli.Flag{platformFlag(), formatFlag(), haveFlag(), jsonFlag()}, registryFlags()...),
+		Flags: append([]cli.Flag{platformFlag(), formatFlag(), volumeSizeFlag(), haveFlag(), jsonFlag()}, registryFlags()...),
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 2, 2); err != nil {
 				return err
@@ -33,6 +33,10 @@ func copyCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			vsize, err := volumeSize(c, dst.Kind == sync.Archive)
+			if err != nil {
+				return err
+			}
 			client, err := newClient(c, append(hostsOf(src), hostsOf(dst)...))
 			if err != nil {
 				return err
@@ -41,7 +45,7 @@ func copyCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			res, err := sync.Copy(c.Context, client, src, dst, sync.CopyOptions{Platforms: plats, Format: format, Concurrency: c.Int("concurrency"), Have: have})
+			res, err := sync.Copy(c.Context, client, src, dst, sync.CopyOptions{Platforms: plats, Format: format, VolumeSize: vsize, Concurrency: c.Int("concurrency"), Have: have})
 			if err != nil {
 				return err
 			}
@@ -89,5 +93,6 @@ func printCopied(w io.Writer, result any) {
 		for _, im := range r.Images {
 			hprintf(w, "  %s  %s\n", im.Name(), im.Desc.Digest)
 		}
+		printVolumes(w, r)
 	}
 }

@@ -19,14 +19,16 @@ func exportCommand() *cli.Command {
 			"Metadata comes first and layers after; the same images always give a byte-identical file. With --platform\n" +
 			"the original index is kept (digest unchanged) and other platforms' content is left out (a sparse index).\n" +
 			"--format oci leaves manifest.json out, --format docker writes manifest.json and one platform's blobs only.\n" +
-			"SRC is a layout directory or an uncompressed tar. --have FILE writes a delta: every blob the have-list\n" +
-			"names is left out and recorded, and the archive has no manifest.json (only ferry import or push completes\n" +
-			"it, where its base is).",
+			"--volume-size cuts it into NAME.001.tar, NAME.002.tar, … no larger than SIZE (docs/FORMAT.md, Volume sets).\n" +
+			"SRC is a layout directory, an uncompressed tar or a set of uncompressed volumes. --have FILE writes a delta:\n" +
+			"every blob the have-list names is left out and recorded, and the archive has no manifest.json (only ferry\n" +
+			"import or push completes it, where its base is).",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "to", Usage: "archive `FILE` to write (replaced atomically)", Required: true},
 			platformFlag(),
 			formatFlag(),
 			haveFlag(),
+			volumeSizeFlag(),
 			jsonFlag(),
 		},
 		Action: func(c *cli.Context) error {
@@ -45,13 +47,17 @@ func exportCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			vsize, err := volumeSize(c, true)
+			if err != nil {
+				return err
+			}
 			src, images, err := openImages(c, c.Args().First(), c.Args().Tail())
 			if err != nil {
 				return err
 			}
 			defer src.Close()
 			p := startProgress(c.App.ErrWriter, "export", 0)
-			res, err := archive.Write(c.Context, src, images, c.String("to"), archive.WriteOptions{Platforms: plats, Format: format, Progress: p.fn(), Total: p.totalFn(), Have: have})
+			res, err := archive.Write(c.Context, src, images, c.String("to"), archive.WriteOptions{Platforms: plats, Format: format, VolumeSize: vsize, Progress: p.fn(), Total: p.totalFn(), Have: have})
 			p.finish()
 			if err != nil {
 				return fmt.Errorf("export failed, %s was not written: %w", c.String("to"), err)
@@ -64,6 +70,7 @@ func exportCommand() *cli.Command {
 			for _, im := range res.Images {
 				hprintf(w, "  %s  %s\n", im.Name(), im.Desc.Digest)
 			}
+			printVolumes(w, res)
 			if len(res.Filtered) > 0 {
 				hprintf(w, "  index kept whole (digests unchanged); left out by --platform: %v\n", res.Filtered)
 			}

@@ -40,7 +40,9 @@ func importCommand() *cli.Command {
 		ArgsUsage: "SRC [NAME…]",
 		Description: "SRC is a layout directory, an archive (.tar, .tar.gz, .tar.zst) written by ferry, docker, podman, skopeo,\n" +
 			"crane, regctl, oras or containerd, or - for stdin. Every blob's digest and size is checked while it streams;\n" +
-			"if anything is wrong nothing is added to the destination.",
+			"if anything is wrong nothing is added to the destination. A volume set (--volume-size) is named by its\n" +
+			"directory or its first volume and read volume by volume, never joined on disk; at a terminal, missing\n" +
+			"volumes are asked for one at a time (one drive, many discs).",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "into", Usage: "destination layout `DIR` (created if missing)", Required: true},
 			platformFlag(),
@@ -58,6 +60,7 @@ func importCommand() *cli.Command {
 			p := startProgress(c.App.ErrWriter, "import", 0)
 			res, err := archive.Import(c.Context, c.Args().First(), c.String("into"), archive.ImportOptions{
 				Names: c.Args().Tail(), Platforms: plats, Concurrency: c.Int("concurrency"), Progress: p.fn(), Total: p.totalFn(),
+				Prompt: volumePrompt(c),
 			})
 			p.finish()
 			if err != nil {

@@ -160,7 +160,7 @@ func platforms(c *cli.Context) ([]ocispec.Platform, error) {
 
 // openSource opens the layout or archive named by the first argument.
 func openSource(c *cli.Context) (*archive.Source, error) {
-	return archive.Open(c.Context, c.Args().First(), archive.OpenOptions{})
+	return archive.Open(c.Context, c.Args().First(), archive.OpenOptions{Prompt: volumePrompt(c)})
 }
 
 // openImages opens path for reading in place (a directory or a plain tar;

@@ -105,12 +105,17 @@ func pullCommand() *cli.Command {
 			platformFlag(),
 			formatFlag(),
 			haveFlag(),
+			volumeSizeFlag(),
 			jsonFlag(),
 		}, registryFlags()...),
 		Action: func(c *cli.Context) error {
 			refs := c.Args().Slice()
 			if c.IsSet("have") && !sync.IsArchivePath(c.String("to")) {
 				return usagef("pull: --have cuts a delta archive; %s is a layout directory (a pull into a directory fetches only what it lacks anyway)", c.String("to"))
+			}
+			vsize, err := volumeSize(c, sync.IsArchivePath(c.String("to")))
+			if err != nil {
+				return err
 			}
 			if c.IsSet("format") && !sync.IsArchivePath(c.String("to")) {
 				return usagef("pull: --format shapes an archive; %s is a layout directory (name it .tar, .tar.gz or .tar.zst for an archive)", c.String("to"))
@@ -147,7 +152,7 @@ func pullCommand() *cli.Command {
 			}
 			p := startProgress(c.App.ErrWriter, "pull", 0)
 			from := sync.Endpoint{Kind: sync.Registry, Names: refs}
-			copied, err := sync.Copy(c.Context, client, from, sync.PathEndpoint(c.String("to")), sync.CopyOptions{Platforms: plats, Format: format,
+			copied, err := sync.Copy(c.Context, client, from, sync.PathEndpoint(c.String("to")), sync.CopyOptions{Platforms: plats, Format: format, VolumeSize: vsize,
 				Concurrency: c.Int("concurrency"), Progress: p.fn(), Total: p.totalFn(), Referrers: c.Bool("referrers"), Have: have})
 			var res []sync.Pulled
 			if copied != nil {
@@ -171,7 +176,8 @@ func pullCommand() *cli.Command {
 				}
 			}
 			hprintf(c.App.Writer, "saved %d image(s) into %s, every blob verified\n", len(res), c.String("to"))
-			if copied.Written != nil {
+			if copied != nil && copied.Written != nil {
+				printVolumes(c.App.Writer, copied.Written)
 				printDeltaWritten(c.App.Writer, copied.Written)
 			}
 			return nil

@@ -23,9 +23,11 @@ func verifyCommand() *cli.Command {
 		Description: "Hashes every blob once (in parallel on a directory or an uncompressed tar, in one pass on a\n" +
 			"compressed archive or stdin) and checks every reference from index.json down: indexes, manifests,\n" +
 			"configs, layers, referrers, sizes, media types, strict JSON and names. Exit 0 when sound, 1 when\n" +
-			"it found problems, 2 for usage errors. A delta archive (written with --have) is checked against the\n" +
-			"record of what it left out: each left-out blob is reported as expected at the target, anything else\n" +
-			"missing is a problem; --against TARGET asks the target for each (a stat, or a HEAD of a registry).",
+			"it found problems, 2 for usage errors. A volume set is named by its directory or its first volume;\n" +
+			"a bad volume is named, so it alone is copied again. A delta archive (written with --have) is checked\n" +
+			"against the record of what it left out: each left-out blob is reported as expected at the target,\n" +
+			"anything else missing is a problem; --against TARGET asks the target for each (a stat, or a HEAD of a\n" +
+			"registry).",
 		Flags: append([]cli.Flag{
 			&cli.IntFlag{Name: "workers", Usage: "blobs hashed at once (default: one per CPU)"},
 			againstFlag(),
@@ -37,7 +39,7 @@ func verifyCommand() *cli.Command {
 			}
 			path := c.Args().First()
 			rep := &verify.Report{Path: path}
-			src, err := archive.Open(c.Context, path, archive.OpenOptions{})
+			src, err := archive.Open(c.Context, path, archive.OpenOptions{Prompt: volumePrompt(c)})
 			if err != nil {
 				if _, serr := os.Stat(path); path != "-" && serr != nil {
 					// Nothing to audit: a usage mistake (exit 2, as the

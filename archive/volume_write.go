@@ -1,0 +1,535 @@
+package archive
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/oci-ferry/ferry/layout"
+)
+
+// volItem is one file of the archive as a single tar would hold it.
+type volItem struct {
+	name string
+	size int64
+	data []byte             // a document (head file), else nil
+	desc ocispec.Descriptor // a blob
+}
+
+// volPart is an item, or the chunk of it, that one volume carries.
+type volPart struct {
+	item   *volItem
+	off    int64
+	size   int64
+	part   int // 0: the whole item
+	digest digest.Digest
+}
+
+// tarCost is the bytes one regular entry takes in a tar archive/tar
+// writes: a 512-byte header (names stay under 100 bytes) and the data
+// padded to 512. A size past ustar's 8 GiB − 1 (a 25 GB disc holds such
+// blobs whole) or a name past its 100 bytes (a sha512 blob) takes a PAX
+// record: one header and one block more.
+func tarCost(name string, size int64) int64 {
+	c := 512 + (size+511)&^511
+	if size > maxUstarSize || len(name) > 100 {
+		c += 1024
+	}
+	return c
+}
+
+const maxUstarSize = 1<<33 - 1
+
+// chunkOr is the name an item's remaining rest bytes go under: the item's
+// own if it was never cut, else its next chunk's.
+func chunkOr(it *volItem, part int, rest int64) string {
+	if part == 0 {
+		return it.name
+	}
+	return chunkName(it.desc.Digest, part+1)
+}
+
+// name is the tar entry a part is written as.
+func (p volPart) name() string {
+	if p.part == 0 {
+		return p.item.name
+	}
+	return chunkName(p.item.desc.Digest, p.part)
+}
+
+// tarEnd is the two zero blocks that close a tar.
+const tarEnd = 1024
+
+// usableVolume is the tar bytes a volume of limit bytes can hold. A
+// compressed volume is planned as if nothing compressed: zstd and deflate
+// fall back to stored blocks, which add a few bytes per block, so a bound
+// of 1/128 plus 4 KiB for frame headers and trailers always holds. Layers
+// are compressed already, so little is lost; what compresses only makes
+// the files smaller, never more numerous, and the count is known before
+// the first byte is written (each volume's index says "n of m").
+func usableVolume(limit int64, comp Compression) int64 {
+	if comp == None {
+		return limit
+	}
+	return (limit - 4096) / 129 * 128
+}
+
+// volumeNames splits dest into the stem and suffix volume names are made
+// of: out.tar.zst gives out and .tar.zst, and volume 2 is out.002.tar.zst.
+func volumeNames(dest string) (stem, suffix string) {
+	for _, s := range []string{".tar.gz", ".tgz", ".tar.zst", ".tzst", ".tar.zstd", ".tar"} {
+		if strings.HasSuffix(dest, s) && len(dest) > len(s) {
+			return strings.TrimSuffix(dest, s), s
+		}
+	}
+	return dest, ".tar"
+}
+
+// volumePath names volume n of a set of m: at least three digits, all
+// volumes of a set alike, so they sort in order in every file manager.
+func volumePath(dest string, n, m int) string {
+	stem, suffix := volumeNames(dest)
+	w := max(3, len(fmt.Sprint(m)))
+	return fmt.Sprintf("%s.%0*d%s", stem, w, n, suffix)
+}
+
+// planVolumes cuts the items into volumes of usable tar bytes. Documents
+// go whole into volume 1; blobs fill each volume to the brim and are cut
+// where it ends, so a set takes the fewest media. The room each volume
+// keeps for its own index grows until every index fits in it.
+func planVolumes(items []*volItem, usable int64) ([][]volPart, []*volumeIndex, error) {
+	reserve := int64(4096)
+	for range 32 {
+		vols, err := fillVolumes(items, usable, reserve)
+		if err != nil {
+			return nil, nil, err
+		}
+		idx := volumeIndexes(vols, strings.Repeat("0", setIDLen))
+		need := int64(0)
+		for _, v := range idx {
+			need = max(need, tarCost(volumeIndexName, int64(len(v.encode()))))
+		}
+		if need <= reserve {
+			return vols, idx, nil
+		}
+		reserve = need + 4096
+	}
+	return nil, nil, fmt.Errorf("volume size %d is too small for the index of what each volume holds", usable)
+}
+
+func fillVolumes(items []*volItem, usable, reserve int64) ([][]volPart, error) {
+	room := usable - tarEnd - reserve
+	if room < 2*512 {
+		return nil, fmt.Errorf("a volume of %d bytes has no room for content beside its index (%d bytes): choose a larger --volume-size", usable, reserve)
+	}
+	vols := [][]volPart{nil}
+	avail := room
+	for _, it := range items {
+		var off int64
+		part := 0
+		for {
+			rest := it.size - off
+			if c := tarCost(chunkOr(it, part, rest), rest); c <= avail {
+				p := volPart{item: it, off: off, size: rest}
+				if part > 0 {
+					part++
+					p.part = part
+				}
+				vols[len(vols)-1] = append(vols[len(vols)-1], p)
+				avail -= c
+				break
+			}
+			if it.data != nil {
+				return nil, fmt.Errorf("%s (%d bytes) does not fit in the first volume: choose a larger --volume-size", it.name, it.size)
+			}
+			k := (avail - 512) &^ 511
+			for k >= 512 && tarCost(chunkName(it.desc.Digest, part+1), k) > avail {
+				k -= 512 // a chunk past 8 GiB needs a PAX header too
+			}
+			if k >= 512 && rest > 0 {
+				part++
+				vols[len(vols)-1] = append(vols[len(vols)-1], volPart{item: it, off: off, size: k, part: part})
+				off += k
+			}
+			if len(vols) == maxVolumes {
+				return nil, fmt.Errorf("the images need more than %d volumes of this size: choose a larger --volume-size", maxVolumes)
+			}
+			vols = append(vols, nil)
+			avail = room
+		}
+	}
+	return vols, nil
+}
+
+// volumeIndexes describes each planned volume. Chunks whose digests are
+// not known yet carry a placeholder of the same length.
+func volumeIndexes(vols [][]volPart, set string) []*volumeIndex {
+	out := make([]*volumeIndex, len(vols))
+	for i, v := range vols {
+		idx := &volumeIndex{Version: volumeVersion, Set: set, Volume: i + 1, Volumes: len(vols), Entries: []volumeEntry{}}
+		for _, p := range v {
+			if p.part == 0 {
+				idx.Entries = append(idx.Entries, volumeEntry{Name: p.item.name, Size: p.size})
+				continue
+			}
+			d := p.digest
+			if d == "" {
+				d = digest.NewDigestFromEncoded(digest.SHA256, strings.Repeat("0", 64))
+			}
+			idx.Entries = append(idx.Entries, volumeEntry{Name: chunkName(p.item.desc.Digest, p.part), Size: p.size,
+				Blob: p.item.desc.Digest, BlobSize: p.item.desc.Size, Offset: p.off, Digest: d})
+		}
+		out[i] = idx
+	}
+	return out
+}
+
+// setID names a set by what it holds and how it is cut: the same images
+// written to the same volume size give the same id, so their volumes are
+// interchangeable (they are byte for byte the same), and any other set
+// gets another id.
+func setID(idx []*volumeIndex) string {
+	h := sha256.New()
+	for _, v := range idx {
+		h.Write(v.encode())
+	}
+	return hex.EncodeToString(h.Sum(nil))[:setIDLen]
+}
+
+// writeVolumes writes the archive as a set of volumes beside dest, each
+// no larger than limit. A set that fits in one volume is today's archive
+// byte for byte, under the first volume's name. Every volume is staged
+// and only renamed into place when all are written: a failure leaves no
+// part of a set.
+func writeVolumes(ctx context.Context, root *os.Root, dest string, limit int64, comp Compression, format Format, src layout.ReadOnly, p *plan, res *Result, progress func(int64)) error {
+	head, err := headFiles(format, p, res)
+	if err != nil {
+		return err
+	}
+	var items []*volItem
+	single := int64(tarEnd + 512) // blobs/
+	algs := map[string]bool{}
+	for _, f := range head {
+		items = append(items, &volItem{name: f.name, size: int64(len(f.data)), data: f.data})
+		single += tarCost(f.name, int64(len(f.data)))
+	}
+	for _, d := range append(append([]ocispec.Descriptor(nil), p.meta...), p.layers...) {
+		items = append(items, &volItem{name: blobName(d.Digest), size: d.Size, desc: d})
+		single += tarCost(blobName(d.Digest), d.Size)
+		if a := d.Digest.Algorithm().String(); !algs[a] {
+			algs[a] = true
+			single += 512
+		}
+	}
+	usable := usableVolume(limit, comp)
+	if single <= usable {
+		return writeVolume(root, dest, limit, func(w io.Writer) error {
+			return writeTar(ctx, w, comp, format, src, p, res, progress)
+		}, res)
+	}
+	vols, _, err := planVolumes(items, usable)
+	if err != nil {
+		return fmt.Errorf("%s: %w", dest, err)
+	}
+	// A plain volume's index is completed in place once the volume is
+	// written; a compressed one cannot be, so its chunks are hashed first.
+	patch := comp == None
+	if !patch {
+		if err := hashChunks(ctx, src, vols); err != nil {
+			return err
+		}
+	}
+	idx := volumeIndexes(vols, strings.Repeat("0", setIDLen))
+	if !patch {
+		set := setID(idx)
+		for _, v := range idx {
+			v.Set = set
+		}
+	}
+	staged := make([]*layout.Staged, 0, len(vols))
+	defer func() {
+		for _, s := range staged {
+			s.Abort()
+		}
+	}()
+	// A split blob is read once while its chunks are written, across
+	// as many volumes as it spans.
+	var open *chunkSource
+	defer func() { open.close() }()
+	for i, v := range vols {
+		name := volumePath(dest, i+1, len(vols))
+		if stale := layout.StaleTemps(root, ".", tempPrefix(name), true); len(stale) > 0 {
+			res.Notes = append(res.Notes, LeftoverNote(stale, "beside "+name, "removed"))
+		}
+		tmp, err := layout.Stage(root, ".", tempPrefix(name))
+		if err != nil {
+			return err
+		}
+		staged = append(staged, tmp)
+		if err := writeOneVolume(ctx, tmp, comp, idx[i], v, src, &open, progress); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if tmp.Size() > limit {
+			return fmt.Errorf("%s: %d bytes, over the volume size of %d: %w", name, tmp.Size(), limit, layout.ErrTooLarge)
+		}
+	}
+	if patch {
+		if err := patchIndexes(staged, vols, idx); err != nil {
+			return err
+		}
+	}
+	for i, tmp := range staged {
+		name := volumePath(dest, i+1, len(vols))
+		if err := tmp.Commit(filepath.Base(name)); err != nil {
+			return err
+		}
+		res.Volumes = append(res.Volumes, name)
+	}
+	res.Path = res.Volumes[0]
+	staged = nil
+	res.Notes = append(res.Notes, removeStaleVolumes(dest, len(vols))...)
+	return nil
+}
+
+// patchIndexes writes each volume's final index over the placeholder it
+// began with: the same length (digests and the set id are fixed-length),
+// right after the index entry's 512-byte header.
+func patchIndexes(staged []*layout.Staged, vols [][]volPart, placeholder []*volumeIndex) error {
+	final := volumeIndexes(vols, strings.Repeat("0", setIDLen))
+	set := setID(final)
+	for i, v := range final {
+		v.Set = set
+		b, was := v.encode(), placeholder[i].encode()
+		if len(b) != len(was) {
+			return fmt.Errorf("volume %d: its index changed length when completed (%d, was %d)", i+1, len(b), len(was))
+		}
+		if _, err := staged[i].WriteAt(b, 512); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeVolume writes one file through the staging writer and checks it
+// kept to the limit before it takes its name.
+func writeVolume(root *os.Root, dest string, limit int64, fn func(io.Writer) error, res *Result) error {
+	name := volumePath(dest, 1, 1)
+	if stale := layout.StaleTemps(root, ".", tempPrefix(name), true); len(stale) > 0 {
+		res.Notes = append(res.Notes, LeftoverNote(stale, "beside "+name, "removed"))
+	}
+	tmp, err := layout.Stage(root, ".", tempPrefix(name))
+	if err != nil {
+		return err
+	}
+	defer tmp.Abort()
+	if err := fn(tmp); err != nil {
+		return err
+	}
+	if tmp.Size() > limit {
+		return fmt.Errorf("%s: %d bytes, over the volume size of %d: %w", name, tmp.Size(), limit, layout.ErrTooLarge)
+	}
+	if err := tmp.Commit(filepath.Base(name)); err != nil {
+		return err
+	}
+	res.Volumes = append(res.Volumes, name)
+	res.Path = name
+	res.Notes = append(res.Notes, removeStaleVolumes(dest, 1)...)
+	return nil
+}
+
+// removeStaleVolumes deletes the volumes past the m-th that an earlier,
+// larger set of the same name left: read beside the new set they would be
+// volumes of another set. Only files that read as volumes are touched.
+func removeStaleVolumes(dest string, m int) []string {
+	stem, suffix := volumeNames(filepath.Base(dest))
+	des, err := os.ReadDir(filepath.Dir(dest))
+	if err != nil {
+		return nil
+	}
+	var notes []string
+	for _, de := range des {
+		name := de.Name()
+		num, ok := strings.CutPrefix(name, stem+".")
+		if num, ok = strings.CutSuffix(num, suffix); !ok || len(num) < 3 || strings.Trim(num, "0123456789") != "" {
+			continue
+		}
+		if n, _ := strconv.Atoi(num); n >= 1 && n <= m && name == filepath.Base(volumePath(dest, n, m)) {
+			continue // a volume of the set just written
+		}
+		p := filepath.Join(filepath.Dir(dest), name)
+		if _, _, err := probeVolume(p); err == nil && os.Remove(p) == nil {
+			notes = append(notes, fmt.Sprintf("removed %s, a volume of an earlier set of this name", p))
+		}
+	}
+	return notes
+}
+
+// hashChunks reads each blob that is cut into chunks once ahead of the
+// write, to record every chunk's digest in the index at the head of its
+// volume. The blob is verified as a whole on the way; the write checks
+// each chunk again, so a source that changes in between is refused.
+func hashChunks(ctx context.Context, src layout.ReadOnly, vols [][]volPart) error {
+	var cur *chunkSource
+	defer func() { cur.close() }()
+	for _, v := range vols {
+		for i := range v {
+			p := &v[i]
+			if p.part == 0 {
+				continue
+			}
+			if p.part == 1 {
+				cur.close()
+				var err error
+				if cur, err = openChunkSource(ctx, src, p.item.desc); err != nil {
+					return err
+				}
+			}
+			h := digest.SHA256.Digester()
+			if _, err := layout.CopyBuffer(h.Hash(), io.LimitReader(cur.r, p.size)); err != nil {
+				return fmt.Errorf("%s %s: %w", p.item.desc.MediaType, p.item.desc.Digest, err)
+			}
+			p.digest = h.Digest()
+			if p.off+p.size == p.item.size {
+				if err := cur.finish(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// chunkSource is a blob being read through its verifier, chunk by chunk.
+type chunkSource struct {
+	desc ocispec.Descriptor
+	ra   *layout.ReadAhead
+	r    *layout.VerifyReader
+}
+
+func openChunkSource(ctx context.Context, src layout.ReadOnly, d ocispec.Descriptor) (*chunkSource, error) {
+	rc, err := src.Fetch(ctx, d)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", d.MediaType, d.Digest, err)
+	}
+	ra := layout.NewReadAhead(rc, pipelineDepth)
+	vr, err := layout.NewVerifyReader(ra, d)
+	if err != nil {
+		ra.Close()
+		return nil, err
+	}
+	return &chunkSource{desc: d, ra: ra, r: vr}, nil
+}
+
+// finish checks the whole blob once its last chunk is out.
+func (c *chunkSource) finish() error {
+	if err := c.r.Drain(); err != nil {
+		return fmt.Errorf("%s %s: %w", c.desc.MediaType, c.desc.Digest, err)
+	}
+	return nil
+}
+
+func (c *chunkSource) close() {
+	if c != nil {
+		c.ra.Close()
+	}
+}
+
+// writeOneVolume writes the tar of one volume: its index, then its parts.
+func writeOneVolume(ctx context.Context, w io.Writer, comp Compression, idx *volumeIndex, parts []volPart, src layout.ReadOnly, open **chunkSource, progress func(int64)) error {
+	zw, err := compressor(w, comp)
+	if err != nil {
+		return err
+	}
+	out := w
+	if zw != nil {
+		out = zw
+	}
+	tw := tar.NewWriter(out)
+	t := mtime()
+	file := func(name string, b []byte) error {
+		if err := tw.WriteHeader(regHeader(name, int64(len(b)), t)); err != nil {
+			return err
+		}
+		_, err := tw.Write(b)
+		return err
+	}
+	if err := file(volumeIndexName, idx.encode()); err != nil {
+		return err
+	}
+	for i := range parts {
+		p := &parts[i]
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		switch {
+		case p.item.data != nil:
+			err = file(p.item.name, p.item.data)
+		case p.part == 0:
+			err = copyBlob(ctx, tw, src, p.item.desc, t, progress)
+		default:
+			err = writeChunk(ctx, tw, src, p, t, open, progress)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	if zw != nil {
+		return zw.Close()
+	}
+	return nil
+}
+
+// writeChunk writes one chunk of a split blob, checked against the digest
+// the index already promises, or, in a plain volume, recorded for the
+// index to be completed with.
+func writeChunk(ctx context.Context, tw *tar.Writer, src layout.ReadOnly, p *volPart, t time.Time, open **chunkSource, progress func(int64)) error {
+	d := p.item.desc
+	if p.part == 1 {
+		(*open).close()
+		var err error
+		if *open, err = openChunkSource(ctx, src, d); err != nil {
+			return err
+		}
+	}
+	if *open == nil || (*open).desc.Digest != d.Digest {
+		return fmt.Errorf("%s %s: chunk %d written out of order", d.MediaType, d.Digest, p.part)
+	}
+	if err := tw.WriteHeader(regHeader(chunkName(d.Digest, p.part), p.size, t)); err != nil {
+		return err
+	}
+	h := digest.SHA256.Digester()
+	var w io.Writer = io.MultiWriter(tw, h.Hash())
+	if progress != nil {
+		w = progressWriter{w, progress}
+	}
+	if _, err := layout.CopyBuffer(w, io.LimitReader(ctxReader{ctx, (*open).r}, p.size)); err != nil {
+		return fmt.Errorf("%s %s: %w", d.MediaType, d.Digest, err)
+	}
+	if p.digest == "" {
+		p.digest = h.Digest() // the index is completed once the volume is out
+	} else if got := h.Digest(); got != p.digest {
+		return fmt.Errorf("%s %s: chunk %d changed in the source since it was hashed: %w", d.MediaType, d.Digest, p.part, &layout.MismatchError{Want: p.digest, Got: got})
+	}
+	if p.off+p.size == d.Size {
+		return (*open).finish()
+	}
+	return nil
+}
+
+func regHeader(name string, size int64, t time.Time) *tar.Header {
+	return &tar.Header{Name: name, Mode: 0o644, Size: size, ModTime: t, Typeflag: tar.TypeReg}
+}
