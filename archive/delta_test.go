@@ -276,3 +276,43 @@ func TestNoArchiveFromADelta(t *testing.T) {
 		t.Fatalf("archive written from a delta: %v", err)
 	}
 }
+
+// TestDeltaInVolumes: a delta cut into volumes carries its record like a
+// single delta does, so the far side tells left out from lost, verifies
+// the set and completes it into the same layout as the full import.
+func TestDeltaInVolumes(t *testing.T) {
+	r := twoReleases(t)
+	src := open(t, r.r2)
+	ctx := context.Background()
+	// Small enough to cut these tiny images, large enough for index.json
+	// in the first volume (a compressed volume is planned at its worst).
+	for name, size := range map[string]int64{"d.tar": 12 << 10, "d.tar.zst": 16 << 10} {
+		t.Run(name, func(t *testing.T) {
+			full := export(t, src, src.Images, "full-"+name, archive.WriteOptions{})
+			dir := t.TempDir()
+			res, err := archive.Write(ctx, src, src.Images, filepath.Join(dir, name), archive.WriteOptions{Have: r.have, VolumeSize: size})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Volumes) < 2 {
+				t.Fatalf("the delta was not cut: %v", res.Volumes)
+			}
+			a, b := copyDir(t, r.r1), copyDir(t, r.r1)
+			if _, err := archive.Import(ctx, full, a, archive.ImportOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := archive.Import(ctx, dir, b, archive.ImportOptions{}); err != nil {
+				t.Fatalf("import of the delta's volumes: %v", err)
+			}
+			ta, tb := treeOf(t, a), treeOf(t, b)
+			for k, v := range ta {
+				if tb[k] != v {
+					t.Fatalf("%s differs between the full import and the delta's", k)
+				}
+			}
+			if len(ta) != len(tb) {
+				t.Fatalf("full import has %d files, delta import %d", len(ta), len(tb))
+			}
+		})
+	}
+}

@@ -224,6 +224,18 @@ func writeVolumes(ctx context.Context, root *os.Root, dest string, limit int64, 
 		items = append(items, &volItem{name: f.name, size: int64(len(f.data)), data: f.data})
 		single += tarCost(f.name, int64(len(f.data)))
 	}
+	if p.delta != nil {
+		// A delta's record of what it left out goes first among the
+		// blobs, as in a single archive (writeTar): a set must carry it
+		// too, or the far side could not tell left out from lost.
+		name := blobName(p.deltaBase.Record)
+		items = append(items, &volItem{name: name, size: int64(len(p.delta)), data: p.delta})
+		single += tarCost(name, int64(len(p.delta)))
+		if a := p.deltaBase.Record.Algorithm().String(); !algs[a] {
+			algs[a] = true
+			single += 512
+		}
+	}
 	for _, d := range append(append([]ocispec.Descriptor(nil), p.meta...), p.layers...) {
 		items = append(items, &volItem{name: blobName(d.Digest), size: d.Size, desc: d})
 		single += tarCost(blobName(d.Digest), d.Size)
