@@ -68,6 +68,12 @@ func Open(ctx context.Context, path string, opts OpenOptions) (*Source, error) {
 			if src, err := openVolumeSet(ctx, path, nil, opts); err == nil || !errors.Is(err, errNoVolumes) {
 				return src, err
 			}
+			// A set of one is a plain archive named NAME.001.tar: the
+			// directory a set was written into names it as well as a
+			// larger set's directory would.
+			if one, ok := singleVolume(path); ok {
+				return Open(ctx, one, opts)
+			}
 		}
 		root, err := os.OpenRoot(path)
 		if err != nil {

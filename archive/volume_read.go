@@ -689,3 +689,22 @@ func (s *streamFS) blame(e *entry, volume string) {
 
 // notSame refuses a member seen twice: a set names each file once.
 func notSame(*entry, *entry) (bool, error) { return false, nil }
+
+// singleVolume finds the one volume of a set of one in dir: the only
+// file named like a volume, numbered 001.
+func singleVolume(dir string) (string, bool) {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return "", false
+	}
+	var found []string
+	for _, de := range des {
+		if de.Type().IsRegular() && volumeNameRE.MatchString(de.Name()) {
+			found = append(found, de.Name())
+		}
+	}
+	if len(found) != 1 || !strings.Contains(found[0], ".001.") {
+		return "", false
+	}
+	return filepath.Join(dir, found[0]), true
+}

@@ -4,7 +4,8 @@
 # registry on loopback; pull them back into the archive to carry; audit it;
 # watch a corrupted copy get caught; and on the far side push the archive
 # into a second registry under a new prefix and import it, with every name
-# and digest intact.
+# and digest intact; then a monthly update as a delta against what the far
+# side holds (DEMO_VOLUME_SIZE=fat32, dvd or 64KiB cuts it into volumes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FERRY="${FERRY:-bin/ferry}"
@@ -69,8 +70,14 @@ release2=("$src/library/busybox:1.36" "$src/team/app:v2" "$src/org/legacy:1" "$s
 run pull "${release2[@]}" --to "$out/usb/release2-full.tar"
 run pull "${release2[@]}" --to "$out/usb/release2-delta.tar" --have "$out/usb/far-have.json"
 echo "full release 2: $(wc -c <"$out/usb/release2-full.tar") bytes; the delta for this far side: $(wc -c <"$out/usb/release2-delta.tar") bytes"
-run verify "$out/usb/release2-delta.tar" --against "$out/far"
-run import "$out/usb/release2-delta.tar" --into "$out/far"
+delta="$out/usb/release2-delta.tar"
+if [ -n "${DEMO_VOLUME_SIZE:-}" ]; then # e.g. DEMO_VOLUME_SIZE=fat32 make demo
+	mkdir -p "$out/usb/release2"
+	run pull "${release2[@]}" --to "$out/usb/release2/delta.tar" --have "$out/usb/far-have.json" --volume-size "$DEMO_VOLUME_SIZE"
+	delta="$out/usb/release2"
+fi
+run verify "$delta" --against "$out/far"
+run import "$delta" --into "$out/far"
 run verify "$out/far"
 
 step "The one-platform archive: its index is sparse, so push sends the complete platform under a narrowed index"
