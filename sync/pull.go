@@ -73,6 +73,9 @@ func Resolve(ctx context.Context, c *remote.Client, refs []string, opts PullOpti
 	for _, f := range found {
 		ref, repo, desc, g := f.ref, f.repo, f.desc, f.g
 		p.Sources.Add(repo, g)
+		if f.config.raw != nil {
+			p.Sources.KeepConfig(f.config.desc.Digest, f.config.raw)
+		}
 		name := entryName(ref.Repo, ref.Tag, desc.Digest)
 		p.add(layout.Image{Ref: name, Desc: layout.Annotate(desc, name), NameFrom: layout.NameFromContainerd}, g)
 		p.Pulled = append(p.Pulled, Pulled{Name: layout.Ref{Repo: ref.Repo, Tag: ref.Tag, Digest: desc.Digest}.String(), Source: f.source, Digest: desc.Digest,

@@ -1,8 +1,10 @@
 package sync
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	gosync "sync"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -19,6 +21,7 @@ type resolvedRef struct {
 	desc      ocispec.Descriptor
 	g         *layout.Graph
 	platforms []string
+	config    configKeeper // the config read for platforms, kept for the copy
 }
 
 // resolveAll reads the manifests (and, for the report, the platform in a
@@ -100,5 +103,28 @@ func resolveOne(ctx context.Context, c *remote.Client, source string, ref layout
 	if err != nil {
 		return resolvedRef{}, err
 	}
-	return resolvedRef{source: source, ref: ref, repo: repo, desc: desc, g: g, platforms: layout.RootPlatforms(ctx, repo, g, desc)}, nil
+	out := resolvedRef{source: source, ref: ref, repo: repo, desc: desc, g: g, config: configKeeper{ReadOnly: repo}}
+	out.platforms = layout.RootPlatforms(ctx, &out.config, g, desc)
+	return out, nil
+}
+
+// configKeeper reads configs through to the repository, verified, and
+// remembers the bytes of the one it read, so that the copy can be served
+// them (Sources.KeepConfig) instead of asking the registry a second time.
+type configKeeper struct {
+	layout.ReadOnly
+	desc ocispec.Descriptor
+	raw  []byte
+}
+
+func (k *configKeeper) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+	if !layout.IsConfig(d.MediaType) {
+		return k.ReadOnly.Fetch(ctx, d)
+	}
+	b, err := layout.ReadAll(ctx, k.ReadOnly, d, layout.MaxManifestSize)
+	if err != nil {
+		return nil, err
+	}
+	k.desc, k.raw = d, b
+	return io.NopCloser(bytes.NewReader(b)), nil
 }
