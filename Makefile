@@ -76,10 +76,13 @@ demo: build $(REGISTRY)
 	FERRY=$(FERRY) REGISTRY=$(REGISTRY) ./scripts/demo.sh
 
 # bench: ferry verify against parallel openssl, then pull and push
-# against crane and skopeo through the reference registry.
+# against crane and skopeo through the reference registry, then many
+# small images against one big one (bench/scale.sh; SCALE_COUNTS,
+# SCALE_IMAGE_SIZE, SCALE_REPOS, SCALE_RUNS configure it).
 bench: build $(REGISTRY)
 	FERRY=$(FERRY) ./bench/verify.sh
 	FERRY=$(FERRY) ./bench/sync.sh
+	FERRY=$(FERRY) ./bench/scale.sh
 
 docs:
 	FERRY_UPDATE_DOCS=1 $(GO) test -count=1 -run TestCLIReference ./cmd/ferry

@@ -27,8 +27,9 @@ const (
 
 // Dir is a writable OCI image layout directory holding any number of
 // repositories. Blobs are committed atomically (temp, verify, fsync,
-// rename); index.json is the last write of every change and is updated
-// under a lock, so concurrent ferry processes and crashes leave it valid.
+// rename, and their directories synced before index.json names them);
+// index.json is the last write of every change and is updated under a
+// lock, so concurrent ferry processes and crashes leave it valid.
 type Dir struct {
 	*FS
 	root *os.Root
@@ -45,6 +46,8 @@ type Dir struct {
 	sess     string // this process's staging directory under .ferry/tmp
 	sessLock *fileLock
 	sessErr  error
+
+	syncDirFn func(root *os.Root, dir string) error // syncDir; tests count through it
 }
 
 var _ Store = (*Dir)(nil)
@@ -265,7 +268,9 @@ func (d *Dir) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader) er
 	if err != nil || st == nil {
 		return err
 	}
-	return st.Commit(target)
+	// The directory is synced once, before index.json names the blob
+	// (syncBlobDirs), not after every rename: see blobdirs.go.
+	return st.commitNoDirSync(target)
 }
 
 // writeTemp stores r, verified against desc, in the staging area, for the
@@ -356,6 +361,9 @@ func (d *Dir) UpdateIndex(ctx context.Context, fn func([]Image) ([]Image, error)
 	}
 	b, err := EncodeIndex(ims, nil, d.path)
 	if err != nil {
+		return err
+	}
+	if err := d.syncBlobDirs(); err != nil {
 		return err
 	}
 	return d.writeFileAtomic(ocispec.ImageIndexFile, b)

@@ -111,6 +111,15 @@ func (s *Staged) Keep() error {
 // Commit makes the file durable and renames it over target (relative to
 // the root), creating target's directory if needed.
 func (s *Staged) Commit(target string) error {
+	if err := s.commitNoDirSync(target); err != nil {
+		return err
+	}
+	return syncDir(s.root, path.Dir(target))
+}
+
+// commitNoDirSync is Commit up to the rename: the caller syncs the
+// directory (dirSyncs.commit, which shares that fsync between commits).
+func (s *Staged) commitNoDirSync(target string) error {
 	if err := s.Keep(); err != nil {
 		return err
 	}
@@ -122,7 +131,7 @@ func (s *Staged) Commit(target string) error {
 		s.root.Remove(s.name)
 		return err
 	}
-	return syncDir(s.root, path.Dir(target))
+	return nil
 }
 
 // Abort removes the temp file; after Commit or Keep it does nothing, so it

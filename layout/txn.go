@@ -187,7 +187,6 @@ func (t *Txn) Commit(ctx context.Context, keep map[digest.Digest]bool, add []Ima
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var added []string
-	dirs := map[string]bool{}
 	rollback := func(err error) error {
 		for _, p := range added {
 			t.d.root.Remove(p)
@@ -217,12 +216,11 @@ func (t *Txn) Commit(ctx context.Context, keep map[digest.Digest]bool, add []Ima
 		if !existed {
 			added = append(added, target)
 		}
-		dirs[path.Dir(target)] = true
 	}
-	for dir := range dirs {
-		if err := syncDir(t.d.root, dir); err != nil {
-			return rollback(err)
-		}
+	// Every blobs/ directory, not only those renamed into here: a blob
+	// found present may be another process's rename, not yet synced.
+	if err := t.d.syncBlobDirs(); err != nil {
+		return rollback(err)
 	}
 	for d, size := range t.present {
 		if keep != nil && !keep[d] {

@@ -63,28 +63,23 @@ type Plan struct {
 // can be copied into a layout (Pull) or streamed into an archive.
 func Resolve(ctx context.Context, c *remote.Client, refs []string, opts PullOptions) (*Plan, error) {
 	p := &Plan{Sources: remote.NewSources()}
-	for _, s := range refs {
-		ref, err := layout.ParseRef(s)
-		if err != nil {
-			return nil, err
-		}
-		repo := c.Repository(ref, false)
-		want := ref.Tag
-		if ref.Digest != "" {
-			want = ref.Digest.String() // the digest is authoritative
-		}
-		desc, err := repo.Resolve(ctx, want)
-		if err != nil {
-			return nil, fmt.Errorf("pull %s: %w", ref, err)
-		}
-		g, err := p.walk(ctx, repo, repo, desc, opts)
-		if err != nil {
-			return nil, fmt.Errorf("pull %s: %w", ref, err)
+	found, err := resolveAll(ctx, c, refs, opts)
+	if err != nil {
+		return nil, err
+	}
+	// In the order of refs, whatever order the answers came in: the same
+	// list gives the same index.json, and a blob two repositories list is
+	// fetched from the first.
+	for _, f := range found {
+		ref, repo, desc, g := f.ref, f.repo, f.desc, f.g
+		p.Sources.Add(repo, g)
+		if f.config.raw != nil {
+			p.Sources.KeepConfig(f.config.desc.Digest, f.config.raw)
 		}
 		name := entryName(ref.Repo, ref.Tag, desc.Digest)
 		p.add(layout.Image{Ref: name, Desc: layout.Annotate(desc, name), NameFrom: layout.NameFromContainerd}, g)
-		p.Pulled = append(p.Pulled, Pulled{Name: layout.Ref{Repo: ref.Repo, Tag: ref.Tag, Digest: desc.Digest}.String(), Source: s, Digest: desc.Digest,
-			Platforms: layout.RootPlatforms(ctx, p.Sources, g, desc), Filtered: len(g.Filtered) > 0, Size: g.Size()})
+		p.Pulled = append(p.Pulled, Pulled{Name: layout.Ref{Repo: ref.Repo, Tag: ref.Tag, Digest: desc.Digest}.String(), Source: f.source, Digest: desc.Digest,
+			Platforms: f.platforms, Filtered: len(g.Filtered) > 0, Size: g.Size()})
 		if opts.Referrers {
 			if err := p.referrers(ctx, repo, ref.Repo, g, opts); err != nil {
 				return nil, fmt.Errorf("pull %s: referrers: %w", ref, err)

@@ -129,7 +129,7 @@ func openSource(ctx context.Context, c *remote.Client, t Endpoint, opts CopyOpti
 		if len(t.Names) == 0 {
 			return nil, fmt.Errorf("copy: name an image to read from the registry")
 		}
-		p, err := Resolve(ctx, c, t.Names, PullOptions{Platforms: opts.Platforms, Referrers: opts.Referrers})
+		p, err := Resolve(ctx, c, t.Names, PullOptions{Platforms: opts.Platforms, Referrers: opts.Referrers, Concurrency: opts.Concurrency})
 		if err != nil {
 			return nil, err
 		}

@@ -2,7 +2,10 @@
 // the benchmarks: a few images sharing layers, blob sizes deliberately
 // uneven (one large layer, several medium ones) so that parallel hashing
 // has to balance, content incompressible so compression is measured
-// honestly. It goes through ferry's own layout package.
+// honestly. With -images it writes the opposite shape instead, many small
+// images over several repositories (scale.go), so that costs paid per
+// image rather than per byte show up. It goes through ferry's own layout
+// package.
 package main
 
 import (
@@ -27,10 +30,18 @@ func main() {
 	out := flag.String("out", "out/bench/layout", "layout directory to write")
 	size := flag.String("size", "1GiB", "total bytes of layer blobs (KiB/MiB/GiB suffixes)")
 	blobs := flag.Int("blobs", 8, "number of layer blobs")
+	images := flag.Int("images", 0, "write this many small images instead (-size is then each image's layer bytes)")
+	repos := flag.Int("repos", 50, "with -images: spread the images over this many repositories")
 	flag.Parse()
 	total, err := parseSize(*size)
 	if err != nil {
 		fail(err)
+	}
+	if *images > 0 {
+		if err := scaleMain(*out, total, *images, *repos); err != nil {
+			fail(err)
+		}
+		return
 	}
 	if *blobs < 1 || total/int64(*blobs) < 1<<10 {
 		fail(fmt.Errorf("-size %s over -blobs %d: need at least one blob and 1 KiB per blob", *size, *blobs))

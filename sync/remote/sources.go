@@ -21,6 +21,7 @@ type Sources struct {
 	mu     sync.Mutex
 	routes map[digest.Digest]*Repository
 	docs   map[digest.Digest][]byte
+	kept   int64 // config bytes in docs (KeepConfig)
 }
 
 var _ layout.ReadOnly = (*Sources)(nil)

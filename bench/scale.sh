@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Scale benchmark (make bench): many small images against one big image of
+# the same bytes, in one run. For each count of SCALE_COUNTS (default
+# 10 100 1000) genlayout writes that many images of SCALE_IMAGE_SIZE
+# (default 1MiB) over SCALE_REPOS (default 50) repositories; beside them
+# one image of 8 layers holding as many bytes as the largest set. Each set
+# goes through the steps an air gap takes, each under bin/peakrss:
+#   push    seed the reference registry (timed once: a second push skips)
+#   pull    ferry pull -f LIST --to DIR
+#   export  ferry export DIR --to X.tar
+#   verify  ferry verify X.tar
+#   import  ferry import X.tar --into DIR2
+# pull to import run SCALE_RUNS times (default 2, interleaved across the
+# sets so background load hits them alike); the best wall time is kept,
+# with the highest peak RSS. Prints seconds, MiB/s, seconds per GiB against
+# the big image's (the ratio the target bounds: <= 2x), peak RSS (< 64
+# MiB) and the 1-minute load average beside each figure (these 2 cores are
+# shared), then PASS/MISS. Writes the figures to $dir/scale.tsv and, with
+# bench/plot, the plot to $dir/scale.svg (SCALE_SVG=docs/scale.svg to
+# refresh the one in the docs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dir="${BENCH_DIR:-out/bench}/scale"
+read -r -a counts <<<"${SCALE_COUNTS:-10 100 1000}"
+repos="${SCALE_REPOS:-50}"
+isize="${SCALE_IMAGE_SIZE:-1MiB}"
+runs="${SCALE_RUNS:-2}"
+svg="${SCALE_SVG:-$dir/scale.svg}"
+mkdir -p "$dir" bin
+# make bench builds ferry and passes FERRY; run by hand, build it here so a
+# stale bin/ferry is never the one measured.
+if [ -z "${FERRY:-}" ]; then
+	FERRY=bin/ferry
+	go build -trimpath -o "$FERRY" ./cmd/ferry
+fi
+[ -x bin/registry ] || make -s registry
+go build -o bin/peakrss ./bench/peakrss
+go build -o bin/genlayout ./bench/genlayout
+go build -o bin/plot ./bench/plot
+
+largest=0
+for n in "${counts[@]}"; do
+	[ "$n" -gt "$largest" ] || continue
+	largest=$n
+done
+for n in "${counts[@]}"; do
+	bin/genlayout -out "$dir/gen-$n" -images "$n" -repos "$repos" -size "$isize" >/dev/null
+done
+# The big image: as many layer bytes as the largest set, in 8 layers.
+isize_b=$(awk -v s="$isize" 'BEGIN { m = 1; if (s ~ /KiB$/) m = 1024; if (s ~ /MiB$/) m = 1048576; if (s ~ /GiB$/) m = 1073741824; sub(/[KMG]iB$/, "", s); printf "%d", s * m }')
+bigsize=$((largest * isize_b / 1024))KiB
+bin/genlayout -out "$dir/gen-big" -size "$bigsize" -blobs 8 >/dev/null
+
+pid=""
+trap '[ -z "$pid" ] || kill "$pid" 2>/dev/null || true' EXIT
+rm -rf "$dir/reg"
+host=$(scripts/registry.sh "$dir/reg")
+pid=$(cat "$dir/reg/pid")
+
+load() { cut -d' ' -f1 /proc/loadavg; }
+declare -A T R L # best seconds, highest peak RSS (KiB), load average beside the best
+# measure KEY CMD…: one run under peakrss; a failure ends the bench.
+measure() {
+	local key=$1 line wall kib l
+	shift
+	l=$(load)
+	if ! bin/peakrss -json -- "$@" >"$dir/out" 2>"$dir/err"; then
+		tail -n 20 "$dir/out" "$dir/err" >&2
+		echo "bench: failed: $*" >&2
+		exit 1
+	fi
+	line=$(tail -n1 "$dir/err")
+	wall=$(sed 's/.*"wall":\([0-9.e+-]*\).*/\1/' <<<"$line")
+	kib=$(sed 's/.*"maxrss_kib":\([0-9]*\).*/\1/' <<<"$line")
+	if [ -z "${T[$key]:-}" ] || awk -v d="$wall" -v c="${T[$key]}" 'BEGIN { exit !(d < c) }'; then
+		T[$key]=$wall L[$key]=$l
+	fi
+	R[$key]=$(awk -v c="${R[$key]:-0}" -v k="$kib" 'BEGIN { print (k > c) ? k : c }')
+}
+
+sets=("${counts[@]}" big)
+declare -A list
+for s in "${sets[@]}"; do
+	if [ "$s" = big ]; then
+		measure "$s push" "$FERRY" push "$dir/gen-big" bench.example/big/image2:v1 --to "$host"
+		echo "$host/big/image2:v1" >"$dir/list-big"
+	else
+		measure "$s push" "$FERRY" push "$dir/gen-$s" --to "$host"
+		# push --to keeps the repository path below the registry.
+		sed "s|^bench.example/|$host/|" "$dir/gen-$s.refs" >"$dir/list-$s"
+	fi
+done
+for _ in $(seq "$runs"); do
+	for s in "${sets[@]}"; do
+		rm -rf "$dir/pull-$s" "$dir/import-$s" "$dir/$s.tar"
+		sync # no dirty pages of the last run in this one's time
+		measure "$s pull" "$FERRY" pull -f "$dir/list-$s" --to "$dir/pull-$s"
+		measure "$s export" "$FERRY" export "$dir/pull-$s" --to "$dir/$s.tar"
+		measure "$s verify" "$FERRY" verify "$dir/$s.tar"
+		measure "$s import" "$FERRY" import "$dir/$s.tar" --into "$dir/import-$s"
+	done
+done
+
+# Bytes are every blob of the pulled layout (layers, configs, manifests):
+# what each step moves. Images are what index.json names.
+declare -A B N
+for s in "${sets[@]}"; do
+	B[$s]=$(find "$dir/pull-$s/blobs" -type f -printf '%s\n' | awk '{ s += $1 } END { print s }')
+	N[$s]=$(wc -l <"$dir/list-$s")
+done
+steps=(push pull export verify import)
+tsv="$dir/scale.tsv"
+printf 'set\timages\trepos\tbytes\tstep\tseconds\tpeak_rss_kib\tload1\n' >"$tsv"
+printf '\nferry scale benchmark: %s-byte images over %s repositories against one %s-byte image of 8 layers, %s cores, best of %s (push: once)\n' \
+	"$isize_b" "$repos" "${B[big]}" "$(nproc)" "$runs"
+printf '%-7s %6s %11s %-7s %8s %8s %8s %6s %9s %6s\n' set images bytes step seconds MiB/s s/GiB "x big" "peak RSS" load
+for s in "${sets[@]}"; do
+	for st in "${steps[@]}"; do
+		k="$s $st"
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "${N[$s]}" "$([ "$s" = big ] && echo 1 || echo $((s < repos ? s : repos)))" "${B[$s]}" "$st" "${T[$k]}" "${R[$k]}" "${L[$k]}" >>"$tsv"
+		awk -v s="$s" -v n="${N[$s]}" -v b="${B[$s]}" -v st="$st" -v t="${T[$k]}" -v bb="${B[big]}" -v tb="${T["big $st"]}" -v k="${R[$k]}" -v l="${L[$k]}" 'BEGIN {
+			x = (t / b) / (tb / bb)
+			printf "%-7s %6d %11d %-7s %8.3f %8.1f %8.2f %6.2f %8.1fM %6s\n", s, n, b, st, t, b / 1048576 / t, t / b * 1073741824, x, k / 1024, l
+		}'
+	done
+done
+echo "(x big = seconds per byte over the big image's in the same step; load = 1-minute load average when the best run started, on $(nproc) cores)"
+n=$largest
+for st in pull export verify import push; do
+	awk -v n="$n" -v st="$st" -v t="${T["$n $st"]}" -v b="${B[$n]}" -v tb="${T["big $st"]}" -v bb="${B[big]}" 'BEGIN {
+		x = (t / b) / (tb / bb)
+		v = (x <= 2 ? "PASS" : "MISS")
+		if (st == "push") v = "(seeding, no target)"
+		printf "%s %s: %d images take %.2fx the big image'"'"'s time per byte (%.3fs vs %.3fs), target <= 2x\n", v, st, n, x, t, tb
+	}'
+done
+max=0
+for k in "${!R[@]}"; do
+	[ "${R[$k]}" -le "$max" ] || max=${R[$k]}
+done
+awk -v m="$max" 'BEGIN { m /= 1024; printf "%s target: peak RSS < 64 MiB in every step at every count (max %.1f MiB)\n", (m < 64 ? "PASS" : "MISS"), m }'
+bin/plot -in "$tsv" -out "$svg"
+echo "plot: $svg"
