@@ -107,10 +107,9 @@ func OpenStream(ctx context.Context, r io.Reader, label string, opts OpenOptions
 }
 
 func openStream(ctx context.Context, r io.Reader, label string, opts OpenOptions) (*Source, error) {
-	br, ok := r.(*bufio.Reader)
-	if !ok {
-		br = bufio.NewReaderSize(r, 64<<10)
-	}
+	cr, stop := cancellable(ctx, r)
+	defer stop()
+	br := bufio.NewReaderSize(cr, 64<<10)
 	comp := detect(br)
 	zr, err := decompress(br, comp)
 	if err != nil {

@@ -1,0 +1,45 @@
+package archive
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"testing"
+	"time"
+)
+
+// TestStreamStalledStopsOnCancel: an archive on stdin whose writer stalls
+// (an ssh pipe that hangs, a producer that waits) left ferry blocked in
+// read(2) after SIGINT/SIGTERM until the writer went away: the context was
+// only checked between reads. A cancel must end the read at once.
+func TestStreamStalledStopsOnCancel(t *testing.T) {
+	b := ferryArchive(t)
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	defer pw.Close()
+	// Half the archive, then nothing: the writer stays open.
+	go pw.Write(b[:len(b)/2])
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		src, err := OpenStream(ctx, pr, "stdin", OpenOptions{})
+		if err == nil {
+			src.Close()
+		}
+		done <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) || errors.Is(err, io.ErrClosedPipe) {
+			t.Fatalf("stalled stream after cancel: %v, want context.Canceled", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("a cancel did not stop a read from a stalled stream")
+	}
+}
