@@ -2,7 +2,9 @@ package archive
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"os"
 )
 
 // cancellable reads r on a goroutine of its own and hands the bytes over
@@ -21,5 +23,36 @@ func cancellable(ctx context.Context, r io.Reader) (_ io.Reader, stop func()) {
 	return pr, func() {
 		unhook()
 		pr.Close()
+	}
+}
+
+// openCancellable opens path as os.Open does, but a FIFO's open, which
+// blocks until a writer comes, ends with ctx: an archive named by a FIFO
+// whose producer never starts must not keep ferry past SIGINT/SIGTERM.
+// A regular file's open does not block and is made directly.
+func openCancellable(ctx context.Context, path string, fi os.FileInfo) (*os.File, error) {
+	if fi.Mode().IsRegular() {
+		return os.Open(path)
+	}
+	type opened struct {
+		f   *os.File
+		err error
+	}
+	ch := make(chan opened, 1)
+	go func() {
+		f, err := os.Open(path)
+		ch <- opened{f, err}
+	}()
+	select {
+	case o := <-ch:
+		return o.f, o.err
+	case <-ctx.Done():
+		// The open may still succeed; whoever gets it closes it.
+		go func() {
+			if o := <-ch; o.f != nil {
+				o.f.Close()
+			}
+		}()
+		return nil, fmt.Errorf("%s: waiting for a writer: %w", path, ctx.Err())
 	}
 }

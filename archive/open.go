@@ -65,7 +65,7 @@ func Open(ctx context.Context, path string, opts OpenOptions) (*Source, error) {
 		}
 		return src, nil
 	}
-	f, err := os.Open(path)
+	f, err := openCancellable(ctx, path, fi)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -41,5 +44,37 @@ func TestStreamStalledStopsOnCancel(t *testing.T) {
 		}
 	case <-time.After(3 * time.Second):
 		t.Fatal("a cancel did not stop a read from a stalled stream")
+	}
+}
+
+// TestFIFOWithoutWriterStopsOnCancel: an archive named by a FIFO whose
+// producer never starts kept ferry in open(2) past SIGINT/SIGTERM.
+func TestFIFOWithoutWriterStopsOnCancel(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "archive.tar")
+	if err := syscall.Mkfifo(p, 0o600); err != nil {
+		t.Skip(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		src, err := Open(ctx, p, OpenOptions{})
+		if err == nil {
+			src.Close()
+		}
+		done <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), p) {
+			t.Fatalf("FIFO without a writer after cancel: %v, want context.Canceled naming %s", err, p)
+		}
+	case <-time.After(3 * time.Second):
+		// Let the blocked open go, so the test binary can end.
+		if f, err := os.OpenFile(p, os.O_WRONLY, 0); err == nil {
+			f.Close()
+		}
+		t.Fatal("a cancel did not stop the open of a FIFO without a writer")
 	}
 }
