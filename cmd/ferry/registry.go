@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"context"
+	"fmt"
 	"io"
 	"os"
 	"sort"
@@ -38,8 +40,8 @@ func newClient(c *cli.Context, hosts []string) (*remote.Client, error) {
 		if !c.Bool("password-stdin") {
 			return nil, usagef("--username needs --password-stdin (passwords on the command line leak into shell history)")
 		}
-		line, err := bufio.NewReader(c.App.Reader).ReadString('\n')
-		if err != nil && err != io.EOF {
+		line, err := readLine(c.Context, c.App.Reader)
+		if err != nil {
 			return nil, err
 		}
 		for _, h := range hosts {
@@ -257,4 +259,28 @@ func uniq(s []string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// readLine reads the password line on a goroutine of its own, so SIGINT
+// or SIGTERM ends the wait for it: a read of a terminal nobody answers or
+// of a stalled pipe cannot itself be interrupted.
+func readLine(ctx context.Context, r io.Reader) (string, error) {
+	type read struct {
+		line string
+		err  error
+	}
+	ch := make(chan read, 1)
+	go func() {
+		line, err := bufio.NewReader(r).ReadString('\n')
+		if err == io.EOF {
+			err = nil
+		}
+		ch <- read{line, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.line, r.err
+	case <-ctx.Done():
+		return "", fmt.Errorf("waiting for the password on stdin: %w", ctx.Err())
+	}
 }
