@@ -81,9 +81,19 @@ func printCopied(w io.Writer, result any) {
 		for _, im := range r.Images {
 			hprintf(w, "  %s  %s\n", im.Name, im.Digest)
 		}
+		printNotes(w, r.Notes)
 	case *archive.Result:
 		for _, im := range r.Images {
 			hprintf(w, "  %s  %s\n", im.Name(), im.Desc.Digest)
 		}
+		printNotes(w, r.Notes)
+	}
+}
+
+// printNotes prints what a write or an import noted, as export and import
+// do: copy and pull must say the same of the same result.
+func printNotes(w io.Writer, notes []string) {
+	for _, n := range notes {
+		hprintf(w, "  note: %s\n", n)
 	}
 }

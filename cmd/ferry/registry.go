@@ -164,6 +164,11 @@ func pullCommand() *cli.Command {
 					hprintf(c.App.Writer, "  note: blob %s in %s was corrupt; replaced with the registry's verified copy\n", d, c.String("to"))
 				}
 			}
+			// Into an archive: what export says of the file it writes
+			// (docker format's new digests, leftovers removed) holds here too.
+			if copied.Written != nil {
+				printNotes(c.App.Writer, copied.Written.Notes)
+			}
 			hprintf(c.App.Writer, "saved %d image(s) into %s, every blob verified\n", len(res), c.String("to"))
 			return nil
 		},
