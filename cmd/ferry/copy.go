@@ -46,6 +46,9 @@ func copyCommand() *cli.Command {
 			}
 			hprintf(c.App.Writer, "copied %s -> %s\n", c.Args().Get(0), c.Args().Get(1))
 			printCopied(c.App.Writer, res.Result())
+			if len(res.Cleaned) > 0 {
+				printNotes(c.App.Writer, []string{archive.LeftoverNote(res.Cleaned, "in "+c.Args().Get(1), "removed")})
+			}
 			return nil
 		},
 	}

@@ -47,3 +47,43 @@ func TestPullAndCopyToArchiveSayWhatExportSays(t *testing.T) {
 		}
 	}
 }
+
+// TestPullIntoLayoutReportsLeftovers: a pull into a layout removes the
+// staging a killed import left in .ferry/tmp, as an import does, but said
+// nothing of it; import reports it, and so must pull and copy.
+func TestPullIntoLayoutReportsLeftovers(t *testing.T) {
+	reg := regtest.Start(t)
+	set := testimage.New(t)
+	if code, out, errs := ferry(t, "push", set.Dir, "example.com/app:v1", "--to", reg.Host); code != 0 {
+		t.Fatalf("seed push: %s %s", out, errs)
+	}
+	for _, cmd := range []string{"pull", "copy"} {
+		dir := filepath.Join(t.TempDir(), "dst")
+		if code, _, errs := ferry(t, "pull", reg.Host+"/app:v1", "--to", dir); code != 0 {
+			t.Fatal(errs)
+		}
+		// What a killed import leaves: a session directory whose lock
+		// nobody holds.
+		dead := filepath.Join(dir, ".ferry", "tmp", "s-0123456789abcdef")
+		if err := os.MkdirAll(dead, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dead, "b-0123456789abcdef"), []byte("a killed import's bytes"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args := []string{"copy", reg.Host + "/app:v1", dir}
+		if cmd == "pull" {
+			args = []string{"pull", reg.Host + "/app:v1", "--to", dir}
+		}
+		code, out, errs := ferry(t, args...)
+		if code != 0 {
+			t.Fatalf("%s: %s %s", cmd, out, errs)
+		}
+		if _, err := os.Lstat(dead); !os.IsNotExist(err) {
+			t.Fatalf("%s left the killed import's staging: %v", cmd, err)
+		}
+		if !strings.Contains(out, "removed 1 leftover(s) of killed ferry runs in "+dir) {
+			t.Errorf("%s does not report the leftover it removed:\n%s", cmd, out)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/oci-ferry/ferry/archive"
 	"github.com/oci-ferry/ferry/layout"
 	"github.com/oci-ferry/ferry/sync"
 	"github.com/oci-ferry/ferry/sync/remote"
@@ -168,6 +169,9 @@ func pullCommand() *cli.Command {
 			// (docker format's new digests, leftovers removed) holds here too.
 			if copied.Written != nil {
 				printNotes(c.App.Writer, copied.Written.Notes)
+			}
+			if len(copied.Cleaned) > 0 {
+				printNotes(c.App.Writer, []string{archive.LeftoverNote(copied.Cleaned, "in "+c.String("to"), "removed")})
 			}
 			hprintf(c.App.Writer, "saved %d image(s) into %s, every blob verified\n", len(res), c.String("to"))
 			return nil
