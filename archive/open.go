@@ -95,7 +95,7 @@ func Open(ctx context.Context, path string, opts OpenOptions) (*Source, error) {
 			return nil, err
 		}
 	}
-	f, err := os.Open(path)
+	f, err := openCancellable(ctx, path, fi)
 	if err != nil {
 		return nil, err
 	}
@@ -141,10 +141,9 @@ func OpenStream(ctx context.Context, r io.Reader, label string, opts OpenOptions
 }
 
 func openStream(ctx context.Context, r io.Reader, label string, opts OpenOptions) (*Source, error) {
-	br, ok := r.(*bufio.Reader)
-	if !ok {
-		br = bufio.NewReaderSize(r, 64<<10)
-	}
+	cr, stop := cancellable(ctx, r)
+	defer stop()
+	br := bufio.NewReaderSize(cr, 64<<10)
 	comp := detect(br)
 	zr, err := decompress(br, comp)
 	if err != nil {

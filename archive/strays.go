@@ -32,6 +32,11 @@ func refuseStrays(ctx context.Context, s *layout.FS) error {
 			}
 		}
 	}
+	// A directory layout's blobs/ is read through a link like any
+	// directory; refused here, as a link below it is.
+	if fi, err := fs.Lstat(s.Sys(), "blobs"); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		return fmt.Errorf("%s: entry \"blobs\" is a symbolic link: %w: links are refused under blobs/, blobs/ itself included", s.Label(), layout.ErrUnsafe)
+	}
 	blobs, err := s.Blobs(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: listing blobs: %w", s.Label(), err)

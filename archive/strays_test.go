@@ -2,11 +2,15 @@ package archive
 
 import (
 	"context"
+	"errors"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
 
+	"github.com/oci-ferry/ferry/internal/fixtures"
 	"github.com/oci-ferry/ferry/layout"
 )
 
@@ -40,5 +44,39 @@ func TestStraysVanishedBlobIsNotJunk(t *testing.T) {
 	err := refuseStrays(context.Background(), layout.NewFS(junk, "dir"))
 	if err == nil || !strings.Contains(err.Error(), hex+".partial") || !strings.Contains(err.Error(), "dir:") {
 		t.Fatalf("junk: %v", err)
+	}
+}
+
+// TestLinkedBlobsDirRefused: a directory layout whose blobs/ is a symbolic
+// link was read through it by verify and import alike, while a link one
+// level down (blobs/sha256) or at a blob was refused: links are refused
+// anywhere under blobs/, blobs/ itself included.
+func TestLinkedBlobsDirRefused(t *testing.T) {
+	fx, err := fixtures.Generate(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dir string
+	for _, f := range fx {
+		if f.Name == "ferry-layout" {
+			dir = f.Path
+		}
+	}
+	if dir == "" {
+		t.Fatal("no ferry-layout fixture")
+	}
+	if err := os.Rename(filepath.Join(dir, "blobs"), filepath.Join(dir, "content")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("content", filepath.Join(dir, "blobs")); err != nil {
+		t.Fatal(err)
+	}
+	src, err := Open(context.Background(), dir, OpenOptions{})
+	if err == nil {
+		src.Close()
+		t.Fatal("a layout whose blobs/ is a symbolic link was opened")
+	}
+	if !errors.Is(err, layout.ErrUnsafe) || !strings.Contains(err.Error(), "blobs") || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("linked blobs/: %v, want %v naming %s and blobs", err, layout.ErrUnsafe, dir)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+
+	"github.com/oci-ferry/ferry/layout"
 )
 
 // tarFS serves an uncompressed tar in place: one pass over the headers
@@ -84,11 +86,23 @@ func indexTar(ctx context.Context, r io.ReaderAt, size int64, label string) (*ta
 	return t, nil
 }
 
+// maxEntries bounds the entries of one tar. Every entry is remembered
+// until the archive is judged, and tar headers compress to a few bytes
+// each: without a bound, a 7 MB .tar.gz of empty entries took 600 MB and
+// a larger one any amount. Image archives hold a few entries per blob, so
+// even a bundle of thousands of images stays far below.
+const maxEntries = 1 << 18
+
 // eachEntry validates every header of tr and calls fn with the entries
 // that carry content; both tar readers share it, so both refuse the same
 // hostile headers with the same words.
 func eachEntry(ctx context.Context, tr *tar.Reader, label string, fn func(*entry) error) error {
-	for {
+	return eachEntryUpTo(ctx, tr, label, maxEntries, fn)
+}
+
+// eachEntryUpTo is eachEntry with the bound on entries given.
+func eachEntryUpTo(ctx context.Context, tr *tar.Reader, label string, limit int, fn func(*entry) error) error {
+	for n := 0; ; {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -111,6 +125,9 @@ func eachEntry(ctx context.Context, tr *tar.Reader, label string, fn func(*entry
 		}
 		if e == nil {
 			continue
+		}
+		if n++; n > limit {
+			return fmt.Errorf("%s: tar entry %q: %w: more than %d entries; no image archive holds that many", label, e.name, layout.ErrTooLarge, limit)
 		}
 		if err := fn(e); err != nil {
 			return err

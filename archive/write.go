@@ -187,6 +187,11 @@ func Write(ctx context.Context, src layout.ReadOnly, images []layout.Image, dest
 	if err := writeTar(ctx, tmp, comp, opts.Format, src, p, res, opts.Progress); err != nil {
 		return nil, err
 	}
+	// A signal during the last blob's copy is seen here at the latest:
+	// nothing is committed after it.
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := tmp.Commit(filepath.Base(dest)); err != nil {
 		return nil, err
 	}
@@ -354,7 +359,7 @@ func copyBlob(ctx context.Context, tw *tar.Writer, src layout.ReadOnly, d ocispe
 	if progress != nil {
 		w = progressWriter{tw, progress}
 	}
-	if _, err := layout.CopyBehind(w, vr, pipelineDepth); err != nil {
+	if _, err := layout.CopyBehind(w, ctxReader{ctx, vr}, pipelineDepth); err != nil {
 		return fmt.Errorf("%s %s: %w", d.MediaType, d.Digest, err)
 	}
 	return nil

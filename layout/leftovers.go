@@ -39,7 +39,7 @@ func Leftovers(dir string) ([]Leftover, error) {
 // and removes them if remove is set. Only names of the exact shape Stage
 // makes are considered, so nobody else's file is touched.
 func StaleTemps(root *os.Root, dir, prefix string, remove bool) []Leftover {
-	ents, err := fs.ReadDir(root.FS(), dir)
+	ents, err := fs.ReadDir(RootFS(root), dir)
 	if err != nil {
 		return nil
 	}
@@ -83,7 +83,7 @@ func isTempName(name, prefix string) bool {
 // treeSize is the bytes of regular files under dir.
 func treeSize(root *os.Root, dir string) int64 {
 	var n int64
-	fs.WalkDir(root.FS(), dir, func(_ string, e fs.DirEntry, err error) error {
+	fs.WalkDir(RootFS(root), dir, func(_ string, e fs.DirEntry, err error) error {
 		if err == nil && e.Type().IsRegular() {
 			if fi, err := e.Info(); err == nil {
 				n += fi.Size()

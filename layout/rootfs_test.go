@@ -126,3 +126,42 @@ func TestStagedFIFORefused(t *testing.T) {
 		t.Fatalf("Fetch of a staged FIFO: %v", err)
 	}
 }
+
+// TestFIFODirectoriesRefused: a FIFO where a layout has a directory
+// (blobs/, blobs/sha256, .ferry/tmp) blocked every command that listed it
+// in open(2), past SIGTERM: ReadDir went through the blocking file system,
+// and gc, verify's leftover check and the clean-up of staging listed
+// .ferry/tmp with it. Each must fail or carry on at once.
+func TestFIFODirectoriesRefused(t *testing.T) {
+	dir := t.TempDir()
+	mkfifo(t, filepath.Join(dir, "blobs"))
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	err = within(t, "RootFS ReadDir", func() error { _, err := fs.ReadDir(layout.RootFS(root), "blobs"); return err })
+	if !errors.Is(err, layout.ErrUnsafe) || !strings.Contains(err.Error(), "fifo") {
+		t.Fatalf("ReadDir of a FIFO: %v", err)
+	}
+
+	d := newDir(t)
+	pushBytes(t, d, "application/octet-stream", []byte("some content"))
+	p := d.Path()
+	d.Close()
+	stage := filepath.Join(p, ".ferry", "tmp")
+	if err := os.RemoveAll(stage); err != nil {
+		t.Fatal(err)
+	}
+	mkfifo(t, stage)
+	within(t, "Leftovers", func() error { _, err := layout.Leftovers(p); return err })
+	within(t, "gc", func() error {
+		d, err := layout.OpenDir(p)
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		_, err = d.GC(context.Background(), true)
+		return err
+	})
+}

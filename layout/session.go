@@ -56,7 +56,7 @@ type sessionInfo struct {
 // sessions lists the other staging areas, telling live ones (their lock is
 // held) from dead ones. Probing takes each free lock for an instant only.
 func (d *Dir) sessions() []sessionInfo {
-	ents, err := fs.ReadDir(d.root.FS(), stagePath)
+	ents, err := fs.ReadDir(RootFS(d.root), stagePath)
 	if err != nil {
 		return nil
 	}

@@ -56,6 +56,9 @@ type Plan struct {
 	Images  []layout.Image
 	Graphs  []*layout.Graph
 	Pulled  []Pulled
+	// Cleaned is what killed runs had left in the destination layout and
+	// the copy into it removed, for the user to be told.
+	Cleaned []layout.Leftover
 }
 
 // Resolve reads the manifests of every image refs names (and of their
@@ -143,6 +146,7 @@ func (p *Plan) into(ctx context.Context, dir string, opts CopyOptions) error {
 		return err
 	}
 	defer dst.Close()
+	p.Cleaned = dst.Cleaned()
 	// One copy for all images: every blob in parallel, shared ones once.
 	all := layout.Union(p.Graphs...)
 	if opts.Total != nil {

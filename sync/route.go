@@ -38,6 +38,9 @@ type Copied struct {
 	Pushed   []Pushed
 	Imported *archive.ImportResult
 	Written  *archive.Result
+	// Cleaned is what killed runs had left in a destination layout and
+	// a pull into it removed (an import says so in Imported's notes).
+	Cleaned []layout.Leftover
 }
 
 // Result is the destination's report, for --json.
@@ -108,6 +111,7 @@ func Copy(ctx context.Context, c *remote.Client, from, to Endpoint, opts CopyOpt
 		out.Pushed, err = Push(ctx, c, src.store, src.images, po)
 	case Layout:
 		err = src.plan.into(ctx, to.Path, opts)
+		out.Cleaned = src.plan.Cleaned
 	case Archive:
 		out.Written, err = archive.Write(ctx, src.store, src.images, to.Path, archive.WriteOptions{Platforms: opts.Platforms,
 			Format: opts.Format, VolumeSize: opts.VolumeSize, Progress: opts.Progress, Total: opts.Total, Have: opts.Have})

@@ -54,6 +54,9 @@ func copyCommand() *cli.Command {
 			}
 			hprintf(c.App.Writer, "copied %s -> %s\n", c.Args().Get(0), c.Args().Get(1))
 			printCopied(c.App.Writer, res.Result())
+			if len(res.Cleaned) > 0 {
+				printNotes(c.App.Writer, []string{archive.LeftoverNote(res.Cleaned, "in "+c.Args().Get(1), "removed")})
+			}
 			return nil
 		},
 	}
@@ -89,10 +92,20 @@ func printCopied(w io.Writer, result any) {
 		for _, im := range r.Images {
 			hprintf(w, "  %s  %s\n", im.Name, im.Digest)
 		}
+		printNotes(w, r.Notes)
 	case *archive.Result:
 		for _, im := range r.Images {
 			hprintf(w, "  %s  %s\n", im.Name(), im.Desc.Digest)
 		}
 		printVolumes(w, r)
+		printNotes(w, r.Notes)
+	}
+}
+
+// printNotes prints what a write or an import noted, as export and import
+// do: copy and pull must say the same of the same result.
+func printNotes(w io.Writer, notes []string) {
+	for _, n := range notes {
+		hprintf(w, "  note: %s\n", n)
 	}
 }

@@ -92,11 +92,3 @@ func printDelta(w io.Writer, d *verify.DeltaReport) {
 		hprintf(w, "  %s: %s %s (%s), image %s\n", e.Status, e.MediaType, e.Digest, humanSize(e.Size), e.Image)
 	}
 }
-
-// printDeltaWritten says what a delta left out, for a human.
-func printDeltaWritten(w io.Writer, r *archive.Result) {
-	if r.Delta == nil {
-		return
-	}
-	hprintf(w, "delta against have-list %s (%d blobs listed): %d blob(s), %s left out\n", r.Delta.HaveList, r.Delta.Listed, r.Delta.LeftOut, humanSize(r.Delta.LeftOutBytes))
-}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"context"
+	"fmt"
 	"io"
 	"os"
 	"sort"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/oci-ferry/ferry/archive"
 	"github.com/oci-ferry/ferry/layout"
 	"github.com/oci-ferry/ferry/sync"
 	"github.com/oci-ferry/ferry/sync/remote"
@@ -38,8 +41,8 @@ func newClient(c *cli.Context, hosts []string) (*remote.Client, error) {
 		if !c.Bool("password-stdin") {
 			return nil, usagef("--username needs --password-stdin (passwords on the command line leak into shell history)")
 		}
-		line, err := bufio.NewReader(c.App.Reader).ReadString('\n')
-		if err != nil && err != io.EOF {
+		line, err := readLine(c.Context, c.App.Reader)
+		if err != nil {
 			return nil, err
 		}
 		for _, h := range hosts {
@@ -175,10 +178,17 @@ func pullCommand() *cli.Command {
 					hprintf(c.App.Writer, "  note: blob %s in %s was corrupt; replaced with the registry's verified copy\n", d, c.String("to"))
 				}
 			}
+			// Into an archive: what export says of the file it writes
+			// (docker format's new digests, leftovers removed) holds here too.
+			if copied.Written != nil {
+				printNotes(c.App.Writer, copied.Written.Notes)
+			}
+			if len(copied.Cleaned) > 0 {
+				printNotes(c.App.Writer, []string{archive.LeftoverNote(copied.Cleaned, "in "+c.String("to"), "removed")})
+			}
 			hprintf(c.App.Writer, "saved %d image(s) into %s, every blob verified\n", len(res), c.String("to"))
 			if copied != nil && copied.Written != nil {
 				printVolumes(c.App.Writer, copied.Written)
-				printDeltaWritten(c.App.Writer, copied.Written)
 			}
 			return nil
 		},
@@ -274,4 +284,28 @@ func uniq(s []string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// readLine reads the password line on a goroutine of its own, so SIGINT
+// or SIGTERM ends the wait for it: a read of a terminal nobody answers or
+// of a stalled pipe cannot itself be interrupted.
+func readLine(ctx context.Context, r io.Reader) (string, error) {
+	type read struct {
+		line string
+		err  error
+	}
+	ch := make(chan read, 1)
+	go func() {
+		line, err := bufio.NewReader(r).ReadString('\n')
+		if err == io.EOF {
+			err = nil
+		}
+		ch <- read{line, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.line, r.err
+	case <-ctx.Done():
+		return "", fmt.Errorf("waiting for the password on stdin: %w", ctx.Err())
+	}
 }
