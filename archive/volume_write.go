@@ -459,23 +459,11 @@ func (c *chunkSource) close() {
 
 // writeOneVolume writes the tar of one volume: its index, then its parts.
 func writeOneVolume(ctx context.Context, w io.Writer, comp Compression, idx *volumeIndex, parts []volPart, src layout.ReadOnly, open **chunkSource, progress func(int64)) error {
-	zw, err := compressor(w, comp)
+	o, err := newTarOut(w, comp)
 	if err != nil {
 		return err
 	}
-	out := w
-	if zw != nil {
-		out = zw
-	}
-	tw := tar.NewWriter(out)
-	t := mtime()
-	file := func(name string, b []byte) error {
-		if err := tw.WriteHeader(regHeader(name, int64(len(b)), t)); err != nil {
-			return err
-		}
-		_, err := tw.Write(b)
-		return err
-	}
+	tw, t, file := o.tw, o.t, o.file
 	if err := file(volumeIndexName, idx.encode()); err != nil {
 		return err
 	}
@@ -496,13 +484,7 @@ func writeOneVolume(ctx context.Context, w io.Writer, comp Compression, idx *vol
 			return err
 		}
 	}
-	if err := tw.Close(); err != nil {
-		return err
-	}
-	if zw != nil {
-		return zw.Close()
-	}
-	return nil
+	return o.close()
 }
 
 // writeChunk writes one chunk of a split blob, checked against the digest

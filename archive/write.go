@@ -238,26 +238,11 @@ func compressor(w io.Writer, comp Compression) (io.WriteCloser, error) {
 }
 
 func writeTar(ctx context.Context, w io.Writer, comp Compression, format Format, src layout.ReadOnly, p *plan, res *Result, progress func(int64)) error {
-	zw, err := compressor(w, comp)
+	o, err := newTarOut(w, comp)
 	if err != nil {
 		return err
 	}
-	out := w
-	if zw != nil {
-		out = zw
-	}
-	tw := tar.NewWriter(out)
-	t := mtime()
-	file := func(name string, b []byte) error {
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(b)), ModTime: t, Typeflag: tar.TypeReg}); err != nil {
-			return err
-		}
-		_, err := tw.Write(b)
-		return err
-	}
-	dir := func(name string) error {
-		return tw.WriteHeader(&tar.Header{Name: name, Mode: 0o755, ModTime: t, Typeflag: tar.TypeDir})
-	}
+	tw, t, file, dir := o.tw, o.t, o.file, o.dir
 	head, err := headFiles(format, p, res)
 	if err != nil {
 		return err
@@ -295,13 +280,7 @@ func writeTar(ctx context.Context, w io.Writer, comp Compression, format Format,
 			return err
 		}
 	}
-	if err := tw.Close(); err != nil {
-		return err
-	}
-	if zw != nil {
-		return zw.Close()
-	}
-	return nil
+	return o.close()
 }
 
 // headFile is a document an archive carries before its blobs.
