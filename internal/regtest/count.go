@@ -98,21 +98,10 @@ func (c *Counter) serve(w http.ResponseWriter, r *http.Request, upstream string)
 	}
 	// Not the client's context: when a killed client hangs up, the
 	// registry's answer is still awaited, so Settle means settled.
-	out, _ := http.NewRequestWithContext(context.Background(), r.Method, "http://"+upstream+r.URL.RequestURI(), body)
-	out.Header = r.Header.Clone()
-	out.ContentLength = r.ContentLength
-	resp, err := http.DefaultTransport.RoundTrip(out)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
+	resp := forward(context.Background(), w, r, upstream, c.Host, body)
+	if resp == nil {
 		return
 	}
 	defer resp.Body.Close()
-	for k, v := range resp.Header {
-		if k == "Location" {
-			v = []string{strings.Replace(v[0], upstream, c.Host, 1)}
-		}
-		w.Header()[k] = v
-	}
-	w.WriteHeader(resp.StatusCode)
 	io.Copy(w, resp.Body)
 }

@@ -73,22 +73,11 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, upstream string) {
 		http.Error(w, `{"errors":[{"code":"TOOMANYREQUESTS","message":"injected"}]}`, http.StatusTooManyRequests)
 		return
 	}
-	out, _ := http.NewRequestWithContext(r.Context(), r.Method, "http://"+upstream+r.URL.RequestURI(), r.Body)
-	out.Header = r.Header.Clone()
-	out.ContentLength = r.ContentLength
-	resp, err := http.DefaultTransport.RoundTrip(out)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
+	resp := forward(r.Context(), w, r, upstream, p.Host, r.Body)
+	if resp == nil {
 		return
 	}
 	defer resp.Body.Close()
-	for k, v := range resp.Header {
-		if k == "Location" {
-			v = []string{strings.Replace(v[0], upstream, p.Host, 1)}
-		}
-		w.Header()[k] = v
-	}
-	w.WriteHeader(resp.StatusCode)
 	switch kind {
 	case "reset":
 		io.CopyN(w, resp.Body, max(resp.ContentLength/2, 1))
