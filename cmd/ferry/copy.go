@@ -94,5 +94,6 @@ func printCopied(w io.Writer, result any) {
 			hprintf(w, "  %s  %s\n", im.Name(), im.Desc.Digest)
 		}
 		printVolumes(w, r)
+		printNotes(w, r)
 	}
 }

@@ -179,6 +179,7 @@ func pullCommand() *cli.Command {
 			if copied != nil && copied.Written != nil {
 				printVolumes(c.App.Writer, copied.Written)
 				printDeltaWritten(c.App.Writer, copied.Written)
+				printNotes(c.App.Writer, copied.Written)
 			}
 			return nil
 		},

@@ -14,7 +14,8 @@ import (
 
 func volumeSizeFlag() cli.Flag {
 	return &cli.StringFlag{Name: "volume-size", Usage: "cut the archive into volumes NAME.001.tar, NAME.002.tar, … of at most `SIZE` each: bytes with " +
-		"K, M, G (powers of 1024) or KB, MB, GB (powers of 1000), or fat32 (4 GiB − 1), dvd (4.7 GB), dvd-dl, bd25, bd50"}
+		"K, M, G (powers of 1024) or KB, MB, GB (powers of 1000), or fat32 (4 GiB − 1), dvd (4.7 GB), dvd-dl, bd25, bd50, " +
+		"or auto (fat32 on a FAT file system, one archive elsewhere)"}
 }
 
 // volumeSize reads --volume-size; 0 when it is not given. isArchive says
@@ -72,5 +73,14 @@ func volumePrompt(c *cli.Context) archive.VolumePrompt {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+	}
+}
+
+// printNotes prints what a written archive's notes say (what --volume-size
+// auto chose, a name that will not copy to a stick, leftovers removed):
+// pull and copy print their own lines, and these would be lost.
+func printNotes(w io.Writer, r *archive.Result) {
+	for _, n := range r.Notes {
+		hprintf(w, "  note: %s\n", n)
 	}
 }
