@@ -82,21 +82,12 @@ func Mount(t testing.TB, o Options) string {
 	if _, err := os.Stat("/dev/fuse"); err != nil {
 		missing(t, "no /dev/fuse: "+err.Error())
 	}
-	mkfs, fusefat := tools(t)
-	base := t.TempDir()
-	img, dir := filepath.Join(base, "fat32.img"), filepath.Join(base, "mnt")
+	_, fusefat := tools(t)
+	img := Image(t, o)
+	base := filepath.Dir(img)
+	dir := filepath.Join(base, "mnt")
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
-	}
-	if err := os.Truncate(createEmpty(t, img), int64(o.SizeMiB)<<20); err != nil {
-		t.Fatal(err)
-	}
-	args := []string{"-F", "32"}
-	if o.SectorsPerCluster > 0 {
-		args = append(args, "-s", fmt.Sprint(o.SectorsPerCluster))
-	}
-	if out, err := exec.Command(mkfs, append(args, img)...).CombinedOutput(); err != nil {
-		t.Fatalf("mkfs.vfat: %v: %s", err, out)
 	}
 	// fusefat forks into the background once mounted; its chatter on
 	// stdout is of no interest.
@@ -122,6 +113,25 @@ func Mount(t testing.TB, o Options) string {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return dir
+}
+
+// Image makes a FAT32 image file of o.SizeMiB with mkfs.vfat -F 32,
+// sparse, and returns its path.
+func Image(t testing.TB, o Options) string {
+	t.Helper()
+	mkfs, _ := tools(t)
+	img := filepath.Join(t.TempDir(), "fat32.img")
+	if err := os.Truncate(createEmpty(t, img), int64(o.SizeMiB)<<20); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"-F", "32"}
+	if o.SectorsPerCluster > 0 {
+		args = append(args, "-s", fmt.Sprint(o.SectorsPerCluster))
+	}
+	if out, err := exec.Command(mkfs, append(args, img)...).CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.vfat: %v: %s", err, out)
+	}
+	return img
 }
 
 func createEmpty(t testing.TB, p string) string {
