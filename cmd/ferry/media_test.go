@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/oci-ferry/ferry/internal/fattest"
+	"github.com/oci-ferry/ferry/internal/regtest"
 	"github.com/oci-ferry/ferry/internal/testimage"
 	"github.com/oci-ferry/ferry/layout"
 )
@@ -194,5 +195,31 @@ func TestFATWithoutFreeSpace(t *testing.T) {
 	}
 	if code, stdout, errs := ferry(t, "verify", filepath.Join(dir, "big.tar")); code != 0 {
 		t.Fatalf("verify: %s %s", stdout, errs)
+	}
+}
+
+// TestFATPull: a pull into an archive on FAT32 is looked at the same
+// way: --volume-size auto cuts it at fat32 and says so, and a name FAT
+// refuses is refused before a layer is fetched.
+func TestFATPull(t *testing.T) {
+	dir := fat(t)
+	reg := regtest.Start(t)
+	if code, _, errs := ferry(t, "push", bigImage(t), "--to", reg.Host); code != 0 {
+		t.Fatalf("push: %s", errs)
+	}
+	ref := reg.Host + "/big:1"
+	code, stdout, errs := ferry(t, "pull", ref, "--to", filepath.Join(dir, "big.tar"), "--volume-size", "auto")
+	if code != 0 || !strings.Contains(stdout, "(fat32)") || !strings.Contains(stdout, "big.001.tar") {
+		t.Fatalf("pull --volume-size auto onto FAT32: %d %s %s", code, stdout, errs)
+	}
+	if code, stdout, errs := ferry(t, "verify", filepath.Join(dir, "big.001.tar")); code != 0 {
+		t.Fatalf("verify: %s %s", stdout, errs)
+	}
+	code, stdout, errs = ferry(t, "pull", ref, "--to", filepath.Join(dir, "big:1.tar"))
+	if code == 0 || !strings.Contains(errs, "name it big_1.tar") {
+		t.Fatalf("pull to big:1.tar on FAT32: %d %s %s", code, stdout, errs)
+	}
+	if es := entries(t, dir); len(es) != 1 {
+		t.Fatalf("on the stick: %v", es)
 	}
 }
