@@ -144,7 +144,7 @@ func Write(ctx context.Context, src layout.ReadOnly, images []layout.Image, dest
 	// A killed earlier write of dest left its temp file; a live one's is
 	// locked and stays.
 	stale := layout.StaleTemps(root, ".", tempPrefix(dest), true)
-	res := &Result{Path: dest, Format: opts.Format, Images: named, Blobs: len(p.meta) + len(p.layers), Notes: append(p.skipped, mediaNotes...)}
+	res := &Result{Path: dest, Format: opts.Format, Images: named, Blobs: len(p.meta) + len(p.layers), Notes: slices.Concat(p.skipped, mediaNotes)}
 	if len(stale) > 0 {
 		res.Notes = append(res.Notes, LeftoverNote(stale, "beside "+dest, "removed"))
 	}
