@@ -20,13 +20,17 @@ var volumePresets = map[string]int64{
 // and tar headers with some content beside them.
 const MinVolumeSize = 64 << 10
 
-// ParseVolumeSize reads --volume-size: a preset (fat32, dvd, dvd-dl, bd25,
+// ParseVolumeSize reads --volume-size: auto (VolumeSizeAuto: the
+// destination's file system decides), a preset (fat32, dvd, dvd-dl, bd25,
 // bd50) or a number of bytes with an optional suffix. The suffixes follow
 // GNU split and dd, what users of air-gap media type already: K, M, G, T
 // and KiB, MiB, GiB, TiB are powers of 1024; KB, MB, GB, TB are powers of
 // 1000 (so "4.7GB" is a DVD and "4G" is 4 GiB).
 func ParseVolumeSize(s string) (int64, error) {
 	in := strings.TrimSpace(s)
+	if strings.EqualFold(in, "auto") {
+		return VolumeSizeAuto, nil
+	}
 	if n, ok := volumePresets[strings.ToLower(in)]; ok {
 		return n, nil
 	}
@@ -44,7 +48,7 @@ func ParseVolumeSize(s string) (int64, error) {
 	}[strings.ToUpper(unit)]
 	f, err := strconv.ParseFloat(num, 64)
 	if !ok || err != nil || num == "" || strings.Count(num, ".") > 1 {
-		return 0, fmt.Errorf("volume size %q: use bytes with an optional K, M, G, T (powers of 1024) or KB, MB, GB, TB (powers of 1000) suffix, or fat32, dvd, dvd-dl, bd25, bd50", s)
+		return 0, fmt.Errorf("volume size %q: use bytes with an optional K, M, G, T (powers of 1024) or KB, MB, GB, TB (powers of 1000) suffix, or fat32, dvd, dvd-dl, bd25, bd50, or auto", s)
 	}
 	n := f * mult
 	if n > 1<<62 {

@@ -212,11 +212,35 @@ func setID(idx []*volumeIndex) string {
 // byte for byte, under the first volume's name. Every volume is staged
 // and only renamed into place when all are written: a failure leaves no
 // part of a set.
-func writeVolumes(ctx context.Context, root *os.Root, dest string, limit int64, comp Compression, format Format, src layout.ReadOnly, p *plan, res *Result, progress func(int64)) error {
+func writeVolumes(ctx context.Context, root *os.Root, dest string, limit int64, comp Compression, format Format, src layout.ReadOnly, p *plan, res *Result, progress func(int64), med *medium) error {
 	head, err := headFiles(format, p, res)
 	if err != nil {
 		return err
 	}
+	items, single := volumeItems(head, p)
+	usable := usableVolume(limit, comp)
+	if single <= usable {
+		if err := med.checkSet(dest, []int64{single}, comp, p); err != nil {
+			return err
+		}
+		return writeVolume(root, dest, limit, func(w io.Writer) error {
+			return writeTar(ctx, med.capped(w, volumePath(dest, 1, 1)), comp, format, src, p, res, progress)
+		}, res)
+	}
+	vols, planned, err := planVolumes(items, usable)
+	if err != nil {
+		return fmt.Errorf("%s: %w", dest, err)
+	}
+	if err := med.checkSet(dest, volumeSizes(vols, planned), comp, p); err != nil {
+		return err
+	}
+	return writeVolumeSet(ctx, root, dest, limit, comp, src, vols, res, progress, med)
+}
+
+// volumeItems lists what an archive holds as the files of one tar, and
+// that tar's exact size: the single archive and the volume planner plan
+// from the same list, so both know their size before the first byte.
+func volumeItems(head []headFile, p *plan) ([]*volItem, int64) {
 	var items []*volItem
 	single := int64(tarEnd + 512) // blobs/
 	algs := map[string]bool{}
@@ -244,16 +268,26 @@ func writeVolumes(ctx context.Context, root *os.Root, dest string, limit int64, 
 			single += 512
 		}
 	}
-	usable := usableVolume(limit, comp)
-	if single <= usable {
-		return writeVolume(root, dest, limit, func(w io.Writer) error {
-			return writeTar(ctx, w, comp, format, src, p, res, progress)
-		}, res)
+	return items, single
+}
+
+// volumeSizes are the exact sizes of planned plain volumes: each one's
+// index, its parts and the tar's end.
+func volumeSizes(vols [][]volPart, idx []*volumeIndex) []int64 {
+	out := make([]int64, len(vols))
+	for i, v := range vols {
+		n := tarCost(volumeIndexName, int64(len(idx[i].encode()))) + tarEnd
+		for _, p := range v {
+			n += tarCost(p.name(), p.size)
+		}
+		out[i] = n
 	}
-	vols, _, err := planVolumes(items, usable)
-	if err != nil {
-		return fmt.Errorf("%s: %w", dest, err)
-	}
+	return out
+}
+
+// writeVolumeSet writes planned volumes, staged, and names them all once
+// every one is complete.
+func writeVolumeSet(ctx context.Context, root *os.Root, dest string, limit int64, comp Compression, src layout.ReadOnly, vols [][]volPart, res *Result, progress func(int64), med *medium) error {
 	// A plain volume's index is completed in place once the volume is
 	// written; a compressed one cannot be, so its chunks are hashed first.
 	patch := comp == None
@@ -289,7 +323,7 @@ func writeVolumes(ctx context.Context, root *os.Root, dest string, limit int64, 
 			return err
 		}
 		staged = append(staged, tmp)
-		if err := writeOneVolume(ctx, tmp, comp, idx[i], v, src, &open, progress); err != nil {
+		if err := writeOneVolume(ctx, med.capped(tmp, name), comp, idx[i], v, src, &open, progress); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		if tmp.Size() > limit {

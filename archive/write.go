@@ -132,17 +132,9 @@ func Write(ctx context.Context, src layout.ReadOnly, images []layout.Image, dest
 	if opts.Compression != nil {
 		comp = *opts.Compression
 	}
-	if comp == None {
-		// A plain tar needs the blobs plus headers; compressed output has
-		// no size known in advance, so it is not checked.
-		var need int64
-		for _, d := range append(append([]ocispec.Descriptor(nil), p.meta...), p.layers...) {
-			need += d.Size + 1024
-		}
-		need += int64(len(p.delta)) + 1024
-		if err := layout.CheckSpace(filepath.Dir(dest), need); err != nil {
-			return nil, err
-		}
+	med, mediaNotes, err := prepareMedium(dest, &opts)
+	if err != nil {
+		return nil, err
 	}
 	root, err := os.OpenRoot(filepath.Dir(dest))
 	if err != nil {
@@ -152,7 +144,7 @@ func Write(ctx context.Context, src layout.ReadOnly, images []layout.Image, dest
 	// A killed earlier write of dest left its temp file; a live one's is
 	// locked and stays.
 	stale := layout.StaleTemps(root, ".", tempPrefix(dest), true)
-	res := &Result{Path: dest, Format: opts.Format, Images: named, Blobs: len(p.meta) + len(p.layers), Notes: p.skipped}
+	res := &Result{Path: dest, Format: opts.Format, Images: named, Blobs: len(p.meta) + len(p.layers), Notes: slices.Concat(p.skipped, mediaNotes)}
 	if len(stale) > 0 {
 		res.Notes = append(res.Notes, LeftoverNote(stale, "beside "+dest, "removed"))
 	}
@@ -174,17 +166,20 @@ func Write(ctx context.Context, src layout.ReadOnly, images []layout.Image, dest
 		res.Notes = append(res.Notes, fmt.Sprintf("docker format: one platform per image (%s); loaders will compute new manifest digests, image IDs stay the config digests", p.platform))
 	}
 	if opts.VolumeSize > 0 {
-		if err := writeVolumes(ctx, root, dest, opts.VolumeSize, comp, opts.Format, src, p, res, opts.Progress); err != nil {
+		if err := writeVolumes(ctx, root, dest, opts.VolumeSize, comp, opts.Format, src, p, res, opts.Progress, med); err != nil {
 			return nil, err
 		}
 		return res, nil
+	}
+	if err := med.checkArchive(dest, comp, opts.Format, p, res); err != nil {
+		return nil, err
 	}
 	tmp, err := layout.Stage(root, ".", tempPrefix(dest))
 	if err != nil {
 		return nil, err
 	}
 	defer tmp.Abort()
-	if err := writeTar(ctx, tmp, comp, opts.Format, src, p, res, opts.Progress); err != nil {
+	if err := writeTar(ctx, med.capped(tmp, dest), comp, opts.Format, src, p, res, opts.Progress); err != nil {
 		return nil, err
 	}
 	// A signal during the last blob's copy is seen here at the latest:

@@ -9,3 +9,6 @@ var ErrNoSpace = errors.New("not enough free space")
 
 // CheckSpace is advisory and cannot measure free space here.
 func CheckSpace(string, int64) error { return nil }
+
+// FreeSpace cannot measure free space here.
+func FreeSpace(string) (int64, bool) { return 0, false }

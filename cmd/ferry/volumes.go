@@ -14,7 +14,8 @@ import (
 
 func volumeSizeFlag() cli.Flag {
 	return &cli.StringFlag{Name: "volume-size", Usage: "cut the archive into volumes NAME.001.tar, NAME.002.tar, … of at most `SIZE` each: bytes with " +
-		"K, M, G (powers of 1024) or KB, MB, GB (powers of 1000), or fat32 (4 GiB − 1), dvd (4.7 GB), dvd-dl, bd25, bd50"}
+		"K, M, G (powers of 1024) or KB, MB, GB (powers of 1000), or fat32 (4 GiB − 1), dvd (4.7 GB), dvd-dl, bd25, bd50, " +
+		"or auto (fat32 on a FAT file system, one archive elsewhere)"}
 }
 
 // volumeSize reads --volume-size; 0 when it is not given. isArchive says
