@@ -12,7 +12,12 @@
 #   import  ferry import X.tar --into DIR2
 # pull to import run SCALE_RUNS times (default 2, interleaved across the
 # sets so background load hits them alike); the best wall time is kept,
-# with the highest peak RSS. Prints seconds, MiB/s, seconds per GiB against
+# with the highest peak RSS. Nothing of many files is deleted before a
+# step is measured: every run writes into directories of its own and all
+# are removed at the end (see docs/SCALE.md: on an ext4 without a journal
+# every file created in a block group scans the inodes deleted there in
+# the last minutes, which made the previous run's rm -rf the largest cost
+# of a 1,000-image pull). Prints seconds, MiB/s, seconds per GiB against
 # the big image's (the ratio the target bounds: <= 2x), peak RSS (< 64
 # MiB) and the 1-minute load average beside each figure (these 2 cores are
 # shared), then PASS/MISS. Writes the figures to $dir/scale.tsv and, with
@@ -51,9 +56,17 @@ isize_b=$(awk -v s="$isize" 'BEGIN { m = 1; if (s ~ /KiB$/) m = 1024; if (s ~ /M
 bigsize=$((largest * isize_b / 1024))KiB
 bin/genlayout -out "$dir/gen-big" -size "$bigsize" -blobs 8 >/dev/null
 
+# What an earlier bench left is moved aside, not deleted, until this one
+# has measured everything; each run's trees go under runs/.
+trash="$dir/trash.$$"
+mkdir -p "$trash"
+for old in "$dir"/reg "$dir"/runs "$dir"/pull-* "$dir"/import-* "$dir"/*.tar; do
+	[ ! -e "$old" ] || mv "$old" "$trash/"
+done
+runs_dir="$dir/runs"
+mkdir -p "$runs_dir"
 pid=""
-trap '[ -z "$pid" ] || kill "$pid" 2>/dev/null || true' EXIT
-rm -rf "$dir/reg"
+trap '[ -z "$pid" ] || kill "$pid" 2>/dev/null || true; rm -rf "$trash" "$runs_dir"' EXIT
 host=$(scripts/registry.sh "$dir/reg")
 pid=$(cat "$dir/reg/pid")
 
@@ -90,14 +103,16 @@ for s in "${sets[@]}"; do
 		sed "s|^bench.example/|$host/|" "$dir/gen-$s.refs" >"$dir/list-$s"
 	fi
 done
-for _ in $(seq "$runs"); do
+for r in $(seq "$runs"); do
 	for s in "${sets[@]}"; do
-		rm -rf "$dir/pull-$s" "$dir/import-$s" "$dir/$s.tar"
+		w="$runs_dir/$s.$r"
+		mkdir -p "$w"
 		sync # no dirty pages of the last run in this one's time
-		measure "$s pull" "$FERRY" pull -f "$dir/list-$s" --to "$dir/pull-$s"
-		measure "$s export" "$FERRY" export "$dir/pull-$s" --to "$dir/$s.tar"
-		measure "$s verify" "$FERRY" verify "$dir/$s.tar"
-		measure "$s import" "$FERRY" import "$dir/$s.tar" --into "$dir/import-$s"
+		measure "$s pull" "$FERRY" pull -f "$dir/list-$s" --to "$w/pull"
+		measure "$s export" "$FERRY" export "$w/pull" --to "$w/x.tar"
+		measure "$s verify" "$FERRY" verify "$w/x.tar"
+		measure "$s import" "$FERRY" import "$w/x.tar" --into "$w/import"
+		rm -f "$w/x.tar" # one file: no inodes to scan past
 	done
 done
 
@@ -105,7 +120,7 @@ done
 # what each step moves. Images are what index.json names.
 declare -A B N
 for s in "${sets[@]}"; do
-	B[$s]=$(find "$dir/pull-$s/blobs" -type f -printf '%s\n' | awk '{ s += $1 } END { print s }')
+	B[$s]=$(find "$runs_dir/$s.1/pull/blobs" -type f -printf '%s\n' | awk '{ s += $1 } END { print s }')
 	N[$s]=$(wc -l <"$dir/list-$s")
 done
 steps=(push pull export verify import)

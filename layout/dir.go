@@ -46,6 +46,7 @@ type Dir struct {
 	sess     string // this process's staging directory under .ferry/tmp
 	sessLock *fileLock
 	sessErr  error
+	held     heldDirs // the session's directory and blobs/sha256, open
 
 	syncDirFn func(root *os.Root, dir string) error // syncDir; tests count through it
 }
@@ -58,12 +59,20 @@ func OpenDir(dir string) (*Dir, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open layout: %w", err)
 	}
-	d := &Dir{FS: NewFS(RootFS(root), dir), root: root, path: dir}
+	d := newDir(root, dir)
 	if err := d.CheckLayout(); err != nil {
 		root.Close()
 		return nil, err
 	}
 	return d, nil
+}
+
+// newDir is a handle on the layout at root whose blob lookups go through
+// its held blobs/sha256 once it has one (see heldDirs).
+func newDir(root *os.Root, dir string) *Dir {
+	d := &Dir{FS: NewFS(RootFS(root), dir), root: root, path: dir}
+	d.FS.lstat = d.lstat
+	return d
 }
 
 // CreateDir opens the layout at dir, creating an empty one if dir does not
@@ -94,7 +103,7 @@ func createDir(ctx context.Context, dir string) (*Dir, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create layout: %w", err)
 	}
-	d := &Dir{FS: NewFS(RootFS(root), dir), root: root, path: dir}
+	d := newDir(root, dir)
 	ok := false
 	defer func() {
 		if !ok {
@@ -242,6 +251,7 @@ func (d *Dir) Close() error {
 // before it is released, so gc never takes a live session for a dead one.
 func (d *Dir) endSession() {
 	if d.sess != "" {
+		d.held.close()
 		d.root.RemoveAll(d.sess)
 		d.root.Remove(d.sess + ".lock")
 		d.sessLock.unlock()
@@ -268,9 +278,16 @@ func (d *Dir) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader) er
 	if err != nil || st == nil {
 		return err
 	}
+	if err := st.Keep(); err != nil {
+		return err
+	}
 	// The directory is synced once, before index.json names the blob
 	// (syncBlobDirs), not after every rename: see blobdirs.go.
-	return st.commitNoDirSync(target)
+	if err := d.rename(st.Name(), target); err != nil {
+		d.remove(st.Name())
+		return err
+	}
+	return nil
 }
 
 // writeTemp stores r, verified against desc, in the staging area, for the
@@ -291,11 +308,7 @@ func (d *Dir) writeTemp(ctx context.Context, desc ocispec.Descriptor, r io.Reade
 			return nil, vr.Drain()
 		}
 	}
-	sess, err := d.session()
-	if err != nil {
-		return nil, err
-	}
-	st, err := Stage(d.root, sess, "b-")
+	st, err := d.stage("b-")
 	if err != nil {
 		return nil, err
 	}

@@ -23,7 +23,7 @@ func (s *FS) Info(ctx context.Context, dg digest.Digest) (BlobInfo, error) {
 		info.Size = int64(len(b))
 		return info, nil
 	}
-	fi, err := fs.Lstat(s.fsys, p)
+	fi, err := s.lstatName(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return BlobInfo{}, fmt.Errorf("%s: blob %s (%s) is missing: %w", s.label, dg, p, ErrNotFound)
 	}

@@ -22,6 +22,9 @@ import (
 type FS struct {
 	fsys  fs.FS
 	label string // shown in messages: the directory or archive path
+	// lstat, if set, stands in for fs.Lstat on fsys: a Dir answers from
+	// the blob directory it holds open (heldDirs), without a path walk.
+	lstat func(name string) (fs.FileInfo, error)
 
 	mu    sync.RWMutex
 	alias map[digest.Digest]string // content stored under another path (docker-save layers)
@@ -162,7 +165,7 @@ func (s *FS) Exists(_ context.Context, d ocispec.Descriptor) (bool, error) {
 	if b != nil {
 		return int64(len(b)) == d.Size, nil
 	}
-	fi, err := fs.Lstat(s.fsys, p)
+	fi, err := s.lstatName(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
@@ -175,6 +178,14 @@ func (s *FS) Exists(_ context.Context, d ocispec.Descriptor) (bool, error) {
 		return false, fmt.Errorf("%s: blob %s (%s): %w: not a regular file (%s)", s.label, d.Digest, p, ErrUnsafe, fileType(fi.Mode()))
 	}
 	return fi.Size() == d.Size, nil
+}
+
+// lstatName is fs.Lstat on the store's files, or its stand-in.
+func (s *FS) lstatName(name string) (fs.FileInfo, error) {
+	if s.lstat != nil {
+		return s.lstat(name)
+	}
+	return fs.Lstat(s.fsys, name)
 }
 
 // Blobs implements Lister: every file under blobs/<alg>/, with the digest

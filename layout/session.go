@@ -43,6 +43,7 @@ func (d *Dir) session() (string, error) {
 			return
 		}
 		d.sess, d.sessLock = name, l
+		d.holdDirs()
 	})
 	return d.sess, d.sessErr
 }

@@ -21,6 +21,7 @@ import (
 type Staged struct {
 	root *os.Root
 	name string // the temp file, relative to root
+	dir  string // where root is, relative to the caller's root (Dir.stage)
 	f    *os.File
 	w    io.Writer
 	n    int64
@@ -64,8 +65,14 @@ func Stage(root *os.Root, dir, prefix string) (*Staged, error) {
 	}
 }
 
-// Name is the temp file's path relative to the root.
-func (s *Staged) Name() string { return s.name }
+// Name is the temp file's path relative to the root (the layout's, when
+// a Dir staged it in its held session directory).
+func (s *Staged) Name() string {
+	if s.dir != "" {
+		return path.Join(s.dir, s.name)
+	}
+	return s.name
+}
 
 // Write implements io.Writer.
 func (s *Staged) Write(p []byte) (int, error) {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"sync"
 
 	"github.com/opencontainers/go-digest"
@@ -91,7 +90,7 @@ func (t *Txn) record(d digest.Digest, size int64, tmp string) {
 	if _, ok := t.staged[d]; ok {
 		// Same digest, same bytes: keep the first copy, which readers may
 		// already hold the path of.
-		t.d.root.Remove(tmp)
+		t.d.remove(tmp)
 		return
 	}
 	t.staged[d], t.sizes[d] = tmp, size
@@ -101,10 +100,6 @@ func (t *Txn) record(d digest.Digest, size int64, tmp string) {
 // a streamed archive), hashing it as it is written. If want is set the
 // content must match it. The descriptor returned has only digest and size.
 func (t *Txn) Ingest(ctx context.Context, r io.Reader, want digest.Digest) (ocispec.Descriptor, error) {
-	sess, err := t.d.session()
-	if err != nil {
-		return ocispec.Descriptor{}, err
-	}
 	alg := digest.Canonical
 	if want != "" {
 		if err := ValidateDigest(want); err != nil {
@@ -131,7 +126,7 @@ func (t *Txn) Ingest(ctx context.Context, r io.Reader, want digest.Digest) (ocis
 			return ocispec.Descriptor{Digest: want, Size: n}, nil
 		}
 	}
-	st, err := Stage(t.d.root, sess, "b-")
+	st, err := t.d.stage("b-")
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
@@ -189,7 +184,7 @@ func (t *Txn) Commit(ctx context.Context, keep map[digest.Digest]bool, add []Ima
 	var added []string
 	rollback := func(err error) error {
 		for _, p := range added {
-			t.d.root.Remove(p)
+			t.d.remove(p)
 		}
 		return err
 	}
@@ -205,12 +200,9 @@ func (t *Txn) Commit(ctx context.Context, keep map[digest.Digest]bool, add []Ima
 		// one is verified and the rename costs nothing, while the old one
 		// may be corrupt (only its size was ever compared). Rollback
 		// leaves a replaced blob alone: it was there before.
-		_, err = t.d.root.Lstat(target)
+		_, err = t.d.lstat(target)
 		existed := err == nil
-		if err := t.d.root.MkdirAll(path.Dir(target), 0o755); err != nil {
-			return rollback(err)
-		}
-		if err := t.d.root.Rename(tmp, target); err != nil {
+		if err := t.d.rename(tmp, target); err != nil {
 			return rollback(err)
 		}
 		if !existed {
@@ -230,7 +222,7 @@ func (t *Txn) Commit(ctx context.Context, keep map[digest.Digest]bool, add []Ima
 			continue
 		}
 		p, _ := BlobPath(d)
-		if fi, err := t.d.root.Lstat(p); err != nil || !fi.Mode().IsRegular() || fi.Size() != size {
+		if fi, err := t.d.lstat(p); err != nil || !fi.Mode().IsRegular() || fi.Size() != size {
 			return rollback(fmt.Errorf("blob %s was removed from the layout (by gc?) before this import committed: %w; run the import again", d, ErrNotFound))
 		}
 	}
@@ -261,7 +253,7 @@ func (t *Txn) Abort() {
 
 func (t *Txn) discardLocked() {
 	for d, tmp := range t.staged {
-		t.d.root.Remove(tmp)
+		t.d.remove(tmp)
 		delete(t.staged, d)
 	}
 }

@@ -25,5 +25,6 @@ func runMain() int {
 		<-ctx.Done()
 		stop()
 	}()
+	defer startProfile()()
 	return run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
 }

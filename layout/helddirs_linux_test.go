@@ -1,0 +1,120 @@
+package layout
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// heldChildEnv makes the test binary the traced child of
+// TestBlobWritesOpenOneFileEach: it writes the blobs and exits.
+const heldChildEnv = "FERRY_HELD_DIRS_CHILD"
+
+// TestBlobWritesOpenOneFileEach counts the openat(2) calls of real blob
+// writes, pull's way (Dir.Push) and import's (Txn.Ingest, then Commit),
+// with strace: every os.Root operation on .ferry/tmp/s-…/b-… or
+// blobs/sha256/… opened each directory on the way, 21 opens a blob in a
+// pull of a thousand small images (docs/SCALE.md). With the session and
+// blob directories held open a blob opens its temp file and nothing else.
+// The count is the difference between a run of n blobs and one of none,
+// so the opens of starting the binary and the layout cancel out.
+func TestBlobWritesOpenOneFileEach(t *testing.T) {
+	if mode := os.Getenv(heldChildEnv); mode != "" {
+		heldChild(t, mode)
+		return
+	}
+	strace, err := exec.LookPath("strace")
+	if err != nil {
+		t.Skip("strace not installed: the opens cannot be counted")
+	}
+	const n = 200
+	for _, mode := range []string{"push", "ingest"} {
+		t.Run(mode, func(t *testing.T) {
+			none := countOpens(t, strace, mode, 0)
+			many := countOpens(t, strace, mode, n)
+			per := float64(many-none) / n
+			t.Logf("%s: %d opens for no blob, %d for %d: %.2f a blob", mode, none, many, n, per)
+			if per > 1.1 {
+				t.Fatalf("%s: %.2f openat calls a blob (%d for %d blobs, %d for none), want 1: the temp file only", mode, per, many, n, none)
+			}
+		})
+	}
+}
+
+// countOpens runs the test binary as the child writing n blobs under
+// strace and returns its openat calls.
+func countOpens(t *testing.T, strace, mode string, n int) int {
+	out := filepath.Join(t.TempDir(), "strace")
+	cmd := exec.Command(strace, "-f", "-c", "-e", "trace=openat", "-o", out,
+		os.Args[0], "-test.run=^TestBlobWritesOpenOneFileEach$", "-test.count=1")
+	cmd.Env = append(os.Environ(), heldChildEnv+"="+mode+":"+strconv.Itoa(n)+":"+t.TempDir())
+	if b, err := cmd.CombinedOutput(); err != nil {
+		if strings.Contains(string(b), "ptrace") || strings.Contains(string(b), "Operation not permitted") {
+			t.Skipf("strace cannot trace here: %s", b)
+		}
+		t.Fatalf("traced child: %v\n%s", err, b)
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) >= 5 && fields[len(fields)-1] == "openat" {
+			c, err := strconv.Atoi(fields[3])
+			if err != nil {
+				t.Fatalf("strace summary line %q: %v", sc.Text(), err)
+			}
+			return c
+		}
+	}
+	t.Fatalf("no openat line in the strace summary %s", out)
+	return 0
+}
+
+func heldChild(t *testing.T, spec string) {
+	parts := strings.SplitN(spec, ":", 3)
+	n, _ := strconv.Atoi(parts[1])
+	ctx := context.Background()
+	d, err := CreateDir(ctx, filepath.Join(parts[2], "layout"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	txn := d.Begin()
+	for i := range n {
+		b := fmt.Sprintf("blob %d of a thousand small images", i)
+		desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: digest.FromString(b), Size: int64(len(b))}
+		switch parts[0] {
+		case "push":
+			err = d.Push(ctx, desc, strings.NewReader(b))
+		case "ingest":
+			_, err = txn.Ingest(ctx, strings.NewReader(b), desc.Digest)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := txn.Commit(ctx, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n > 0 {
+		for i := range n {
+			b := fmt.Sprintf("blob %d of a thousand small images", i)
+			if ok, err := d.Exists(ctx, ocispec.Descriptor{Digest: digest.FromString(b), Size: int64(len(b))}); !ok || err != nil {
+				t.Fatalf("blob %d not in place after the commit: %v", i, err)
+			}
+		}
+	}
+}
