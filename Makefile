@@ -40,6 +40,7 @@ $(REGISTRY):
 # race detector (the registry tests start bin/registry on loopback ports),
 # then the interop suite against the real engines.
 test: vet $(REGISTRY)
+	./scripts/test-deps.sh
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
 	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
 	$(MAKE) interop
