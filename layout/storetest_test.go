@@ -12,6 +12,12 @@ func TestStoreConformance(t *testing.T) {
 	t.Run("memstore", func(t *testing.T) {
 		storetest.Writable(t, func(*testing.T) layout.Store { return memstore.New() })
 		storetest.Tagger(t, func(*testing.T) storetest.TagStore { return memstore.New() }, tagName)
+		storetest.ReadOnly(t, func(t *testing.T) storetest.Opened {
+			m := memstore.New()
+			return storetest.Opened{Store: m, Present: storetest.PushSome(t, m)}
+		})
+		m := memstore.New()
+		storetest.Lister(t, m, nil, storetest.PushSome(t, m))
 	})
 	t.Run("Dir", func(t *testing.T) {
 		storetest.Writable(t, func(t *testing.T) layout.Store { return newDir(t) })
