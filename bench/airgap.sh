@@ -120,11 +120,13 @@ for r in $(seq "$runs"); do
 	low=$(awk -v a="$after" 'NF { if (m == "" || $1 < m) m = $1 } END { if (m == "" || a < m) m = a; printf "%.0f", m }' "$w/free.samples")
 	grown=$(used_of "$w/imp-set")
 	# Extra = the largest drop in free space beyond what the destination
-	# keeps. Other writers on this file system move it both ways; the
-	# smallest of the runs is the one least disturbed.
-	extra=$((before - low - grown))
+	# keeps. Other writers on this file system move it both ways; the run
+	# nearest 0 is the one least disturbed.
+	# The samples file is on the same file system: its block is the
+	# bench's, not the import's.
+	extra=$((before - low - grown - $(du -B1 "$w/free.samples" | cut -f1)))
 	nsamp=$(grep -c . "$w/free.samples" || true)
-	if [ -z "${X[extra]:-}" ] || [ "$extra" -lt "${X[extra]}" ]; then
+	if [ -z "${X[extra]:-}" ] || [ "${extra#-}" -lt "${X[extra]#-}" ]; then
 		X[extra]=$extra X[before]=$before X[low]=$low X[after]=$after X[grown]=$grown X[samples]=$nsamp X[load]=$(load)
 	fi
 	nvol=$(find "$w/set" -type f | wc -l)
@@ -157,7 +159,7 @@ awk -v e="${X[extra]}" -v b="${X[before]}" -v lo="${X[low]}" -v a="${X[after]}" 
 	printf "disk:   free before %.0f, lowest during %.0f (%d samples, 50 ms apart), after %.0f; destination holds %.0f; extra %.0f bytes (load %s)\n", b, lo, n, a, g, e, l
 	# Other writers share this file system: within 1 MiB is counted as none,
 	# and the figure is exact only to a block (%d bytes) and to what they did.
-	printf "%s target: extra disk while importing a volume set = 0 (%.2f MiB; resolution %d-byte blocks, 50 ms samples, other writers on the file system)\n", (e <= 1048576 ? "PASS" : "MISS"), e / 1048576, bs
+	printf "%s target: extra disk while importing a volume set = 0 (%.2f MiB; resolution %d-byte blocks, 50 ms samples, other writers on the file system)\n", (e <= 1048576 && e >= -1048576 ? "PASS" : "MISS"), e / 1048576, bs
 }'
 
 # hauler and zarf, the peers that split archives at byte level: beside
