@@ -79,11 +79,14 @@ demo: build $(REGISTRY)
 # bench: ferry verify against parallel openssl, then pull and push
 # against crane and skopeo through the reference registry, then many
 # small images against one big one (bench/scale.sh; SCALE_COUNTS,
-# SCALE_IMAGE_SIZE, SCALE_REPOS, SCALE_RUNS configure it).
+# SCALE_IMAGE_SIZE, SCALE_REPOS, SCALE_RUNS configure it), then the air-gap
+# update cycle: delta bytes, extra disk and throughput of volume sets
+# (bench/airgap.sh; AIRGAP_* configure it).
 bench: build $(REGISTRY)
 	FERRY=$(FERRY) ./bench/verify.sh
 	FERRY=$(FERRY) ./bench/sync.sh
 	FERRY=$(FERRY) ./bench/scale.sh
+	FERRY=$(FERRY) ./bench/airgap.sh
 
 docs:
 	FERRY_UPDATE_DOCS=1 $(GO) test -count=1 -run TestCLIReference ./cmd/ferry
