@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -112,28 +111,6 @@ func sorted(s []string) []string {
 	return out
 }
 
-// treeOf reads every file under dir, for byte-for-byte comparison.
-func treeOf(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
-		if err != nil || de.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		if strings.HasPrefix(rel, ".ferry") || rel == ".lock" || strings.HasPrefix(filepath.Base(rel), ".") {
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		out[rel] = string(b)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 func copyDir(t *testing.T, from string) string {
 	t.Helper()
 	to := filepath.Join(t.TempDir(), "dst")
@@ -160,7 +137,7 @@ func TestDeltaImportMatchesFull(t *testing.T) {
 		if _, err := archive.Import(ctx, delta, b, archive.ImportOptions{}); err != nil {
 			t.Fatalf("%s: import of the delta: %v", name, err)
 		}
-		ta, tb := treeOf(t, a), treeOf(t, b)
+		ta, tb := tree(t, a), tree(t, b)
 		if len(ta) != len(tb) {
 			t.Fatalf("%s: full import has %d files, delta import %d", name, len(ta), len(tb))
 		}
@@ -183,7 +160,7 @@ func TestDeltaImportRefusesLyingHaveList(t *testing.T) {
 	for _, name := range []string{"lie.tar", "lie.tar.gz"} {
 		delta := export(t, src, src.Images, name, archive.WriteOptions{Have: r.have})
 		dst := copyDir(t, r.r1)
-		before := treeOf(t, dst)
+		before := tree(t, dst)
 		_, err := archive.Import(context.Background(), delta, dst, archive.ImportOptions{})
 		var ae *archive.AbsentError
 		if !errors.As(err, &ae) || !errors.Is(err, layout.ErrNotFound) {
@@ -197,7 +174,7 @@ func TestDeltaImportRefusesLyingHaveList(t *testing.T) {
 		if len(ae.Blobs) != 1 {
 			t.Errorf("%d blobs named absent, want 1: %s", len(ae.Blobs), msg)
 		}
-		after := treeOf(t, dst)
+		after := tree(t, dst)
 		if len(after) != len(before) {
 			t.Fatalf("%s: the refused import changed the target: %d files, were %d", name, len(after), len(before))
 		}
@@ -248,12 +225,12 @@ func deltaOverCorruptBase(t *testing.T, name string) {
 	if err := os.WriteFile(p, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	before := treeOf(t, dst)
+	before := tree(t, dst)
 	_, err = archive.Import(context.Background(), delta, dst, archive.ImportOptions{})
 	if err == nil || !errors.Is(err, layout.ErrDigestMismatch) || !strings.Contains(err.Error(), set.AMD64.Layer.Digest.String()) {
 		t.Fatalf("import of a delta over a corrupt base blob: %v", err)
 	}
-	after := treeOf(t, dst)
+	after := tree(t, dst)
 	for k, v := range before {
 		if after[k] != v {
 			t.Fatalf("the failed import changed %s", k)
@@ -304,7 +281,7 @@ func TestDeltaInVolumes(t *testing.T) {
 			if _, err := archive.Import(ctx, dir, b, archive.ImportOptions{}); err != nil {
 				t.Fatalf("import of the delta's volumes: %v", err)
 			}
-			ta, tb := treeOf(t, a), treeOf(t, b)
+			ta, tb := tree(t, a), tree(t, b)
 			for k, v := range ta {
 				if tb[k] != v {
 					t.Fatalf("%s differs between the full import and the delta's", k)

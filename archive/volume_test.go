@@ -64,28 +64,6 @@ func writeSet(t *testing.T, src *archive.Source, dir, name string, size int64) *
 	return res
 }
 
-// tree reads every file under dir, for byte-for-byte comparison.
-func filesOf(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
-		if err != nil || de.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		if strings.HasPrefix(de.Name(), ".") {
-			return nil // the layout's lock
-		}
-		b, err := os.ReadFile(p)
-		out[rel] = string(b)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 // TestVolumeSetRoundTrip: a set is volumes of at most the size, each a
 // tar of its own that starts with its index; it opens from its directory
 // or its first volume, verifies, and imports to the very layout a single
@@ -152,7 +130,7 @@ func roundTrip(t *testing.T, name string) {
 		if _, err := archive.Import(context.Background(), from, got, archive.ImportOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		a, b := filesOf(t, want), filesOf(t, got)
+		a, b := tree(t, want), tree(t, got)
 		if len(a) != len(b) {
 			t.Fatalf("import of %s holds %d files, of the single archive %d", from, len(b), len(a))
 		}
@@ -364,7 +342,7 @@ func TestVolumeSetFedOneAtATime(t *testing.T) {
 	if !strings.Contains(ir.Mode, "streamed") || len(*asked) != len(res.Volumes)-1 || (*asked)[0] != 2 {
 		t.Fatalf("mode %q, asked for %v", ir.Mode, *asked)
 	}
-	a, b := filesOf(t, want), filesOf(t, got)
+	a, b := tree(t, want), tree(t, got)
 	for k, v := range a {
 		if b[k] != v {
 			t.Fatalf("%s differs", k)
