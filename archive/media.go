@@ -28,9 +28,6 @@ type medium struct {
 	maxFile int64 // 0: no limit
 }
 
-// mediumAt is detectMedium; tests of the exact sizes set a smaller limit
-// through it, where a real 4 GiB would take minutes.
-var mediumAt = detectMedium
 
 // detectMedium looks at the file system dest's directory is on.
 func detectMedium(dest string) *medium {
@@ -231,7 +228,11 @@ func derivedNames(dest string, volumes int) []string {
 // it resolves --volume-size auto and checks the names a write of dest
 // will use. The notes say what was chosen or what will not copy.
 func prepareMedium(dest string, opts *WriteOptions) (*medium, []string, error) {
-	m := mediumAt(dest)
+	detect := detectMedium
+	if opts.medium != nil {
+		detect = opts.medium
+	}
+	m := detect(dest)
 	var notes []string
 	if opts.VolumeSize == VolumeSizeAuto {
 		n, note := m.autoVolumeSize()

@@ -14,17 +14,16 @@ import (
 	"github.com/oci-ferry/ferry/layout"
 )
 
-// withLimit makes every destination a FAT-like medium whose largest file
-// is limit bytes, until the test ends: the same checks as on FAT32, at a
-// size a test can write.
-func withLimit(t *testing.T, limit int64) {
-	was := mediumAt
-	mediumAt = func(dest string) *medium {
+// withLimit makes the destination of opts a FAT-like medium whose largest
+// file is limit bytes: the same checks as on FAT32, at a size a test can
+// write.
+func withLimit(opts WriteOptions, limit int64) WriteOptions {
+	opts.medium = func(dest string) *medium {
 		m := detectMedium(dest)
 		m.fs.Kind, m.maxFile = layout.FSFAT, limit
 		return m
 	}
-	t.Cleanup(func() { mediumAt = was })
+	return opts
 }
 
 // TestPlannedSizeIsExact: the size a single archive or a volume set is
@@ -74,13 +73,11 @@ func TestPlannedSizeIsExact(t *testing.T) {
 				}
 				largest = max(largest, fi.Size())
 			}
-			withLimit(t, largest)
-			if _, err := Write(ctx, src, src.Images, filepath.Join(t.TempDir(), c.name), c.opts); err != nil {
+			if _, err := Write(ctx, src, src.Images, filepath.Join(t.TempDir(), c.name), withLimit(c.opts, largest)); err != nil {
 				t.Fatalf("a limit of the largest file written (%d) refused: %v", largest, err)
 			}
-			withLimit(t, largest-1)
 			out := t.TempDir()
-			_, err = Write(ctx, src, src.Images, filepath.Join(out, c.name), c.opts)
+			_, err = Write(ctx, src, src.Images, filepath.Join(out, c.name), withLimit(c.opts, largest-1))
 			if !errors.Is(err, layout.ErrTooLarge) || !strings.Contains(err.Error(), "would be") || !strings.Contains(err.Error(), "--volume-size fat32") {
 				t.Fatalf("a limit one byte below the largest file (%d): %v", largest, err)
 			}

@@ -43,6 +43,9 @@ type WriteOptions struct {
 	// VolumeSize, if set, cuts the archive into a set of volumes of at
 	// most this many bytes each (see volume_write.go).
 	VolumeSize int64
+	// medium, if set, replaces the look at the destination's file system:
+	// tests of the exact sizes give a FAT-like limit small enough to write.
+	medium func(dest string) *medium
 }
 
 // Result describes a written archive.
