@@ -28,7 +28,6 @@ type medium struct {
 	maxFile int64 // 0: no limit
 }
 
-
 // detectMedium looks at the file system dest's directory is on.
 func detectMedium(dest string) *medium {
 	dir := filepath.Dir(dest)
