@@ -11,14 +11,16 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// Info implements ReadOnly. A layout knows the media type only of what
-// index.json names or what ferry generated; for any other blob it is empty.
+// Info implements ReadOnly. A file on disk says nothing of its media type,
+// so it is left empty: reading index.json here would make every call
+// parse it again (a delta's check asks once per left-out blob); callers
+// that know the images (archive.Source) add the roots' types.
 func (s *FS) Info(ctx context.Context, dg digest.Digest) (BlobInfo, error) {
 	p, b, err := s.locate(dg)
 	if err != nil {
 		return BlobInfo{}, err
 	}
-	info := BlobInfo{Digest: dg, Path: p, MediaType: s.indexMediaType(dg)}
+	info := BlobInfo{Digest: dg, Path: p}
 	if b != nil {
 		info.Size = int64(len(b))
 		return info, nil
@@ -37,19 +39,6 @@ func (s *FS) Info(ctx context.Context, dg digest.Digest) (BlobInfo, error) {
 	return info, nil
 }
 
-// indexMediaType is the media type index.json gives dg, if it names it.
-func (s *FS) indexMediaType(dg digest.Digest) string {
-	ims, err := s.Images()
-	if err != nil {
-		return ""
-	}
-	for _, im := range ims {
-		if im.Desc.Digest == dg {
-			return im.Desc.MediaType
-		}
-	}
-	return ""
-}
 
 // Names implements Lister: the entries of index.json, each with the name
 // it carries.
