@@ -39,7 +39,6 @@ func (s *FS) Info(ctx context.Context, dg digest.Digest) (BlobInfo, error) {
 	return info, nil
 }
 
-
 // Names implements Lister: the entries of index.json, each with the name
 // it carries.
 func (s *FS) Names(context.Context) ([]Image, error) { return s.Images() }
