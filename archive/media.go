@@ -86,11 +86,11 @@ func (m *medium) checkRoom(what string, need int64, exact bool) error {
 // capped returns w that refuses to grow past the file system's limit: a
 // driver that would drop bytes past 4 GiB without an error never gets
 // them, whatever a plan got wrong.
-func (m *medium) capped(w io.Writer, name string) io.Writer {
+func (m *medium) capped(w io.Writer, name string, written int64) io.Writer {
 	if m == nil || m.maxFile == 0 {
 		return w
 	}
-	return &capWriter{w: w, left: m.maxFile, name: name, m: m}
+	return &capWriter{w: w, left: m.maxFile - written, name: name, m: m}
 }
 
 type capWriter struct {

@@ -112,14 +112,14 @@ func noisy(t *testing.T) string {
 func TestCapWriterStopsAtTheLimit(t *testing.T) {
 	m := &medium{fs: layout.FileSystem{Kind: layout.FSFAT, Type: "vfat"}, maxFile: 10}
 	var b bytes.Buffer
-	w := m.capped(&b, "x.tar")
+	w := m.capped(&b, "x.tar", 0)
 	if _, err := w.Write([]byte("0123456789")); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := w.Write([]byte("a")); n != 0 || !errors.Is(err, layout.ErrTooLarge) || b.Len() != 10 {
 		t.Fatalf("past the limit: wrote %d (%d in all): %v", n, b.Len(), err)
 	}
-	if w := (&medium{}).capped(&b, "x"); w != &b {
+	if w := (&medium{}).capped(&b, "x", 0); w != &b {
 		t.Fatal("a medium without a limit wraps the writer")
 	}
 }

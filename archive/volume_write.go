@@ -223,9 +223,11 @@ func writeVolumes(ctx context.Context, root *os.Root, dest string, limit int64, 
 		if err := med.checkSet(dest, []int64{single}, comp, p); err != nil {
 			return err
 		}
-		return writeVolume(root, dest, limit, func(w io.Writer) error {
-			return writeTar(ctx, med.capped(w, volumePath(dest, 1, 1)), comp, format, src, p, res, progress)
-		}, res)
+		segs, err := archiveSegs(format, p, res)
+		if err != nil {
+			return err
+		}
+		return writeVolume(ctx, root, dest, limit, comp, segs, src, res, progress, med)
 	}
 	vols, planned, err := planVolumes(items, usable)
 	if err != nil {
@@ -286,49 +288,68 @@ func volumeSizes(vols [][]volPart, idx []*volumeIndex) []int64 {
 }
 
 // writeVolumeSet writes planned volumes, staged, and names them all once
-// every one is complete.
+// every one is complete. What a killed write of the same set left is
+// taken over: volumes it finished and the segments of the one it was
+// writing are kept if they check out (resume_set.go).
 func writeVolumeSet(ctx context.Context, root *os.Root, dest string, limit int64, comp Compression, src layout.ReadOnly, vols [][]volPart, res *Result, progress func(int64), med *medium) error {
 	// A plain volume's index is completed in place once the volume is
 	// written; a compressed one cannot be, so its chunks are hashed first.
 	patch := comp == None
-	if !patch {
-		if err := hashChunks(ctx, src, vols); err != nil {
-			return err
-		}
-	}
-	idx := volumeIndexes(vols, strings.Repeat("0", setIDLen))
-	if !patch {
-		set := setID(idx)
-		for _, v := range idx {
-			v.Set = set
-		}
-	}
-	staged := make([]*layout.Staged, 0, len(vols))
+	placeholder := volumeIndexes(vols, strings.Repeat("0", setIDLen))
+	r := resumeSet(ctx, root, dest, comp, volumeSegs(placeholder, vols), res)
+	staged := r.staged
 	defer func() {
 		for _, s := range staged {
 			s.Abort()
 		}
 	}()
+	idx := placeholder
+	if !patch {
+		if err := hashChunks(ctx, src, vols); err != nil {
+			return err
+		}
+		idx = volumeIndexes(vols, strings.Repeat("0", setIDLen))
+		set := setID(idx)
+		for _, v := range idx {
+			v.Set = set
+		}
+		r.checkIndexes(idx)
+		staged = r.staged
+	}
+	segs := volumeSegs(idx, vols)
+	if kept := r.keptSegs(segs); len(kept) > 0 {
+		res.keep(dest, "its volumes' temp files", kept, progress)
+	}
 	// A split blob is read once while its chunks are written, across
 	// as many volumes as it spans.
 	var open *chunkSource
 	defer func() { open.close() }()
-	for i, v := range vols {
+	for i := r.v; i < len(vols); i++ {
 		name := volumePath(dest, i+1, len(vols))
-		if stale := layout.StaleTemps(root, ".", tempPrefix(name), true); len(stale) > 0 {
-			res.Notes = append(res.Notes, LeftoverNote(stale, "beside "+name, "removed"))
+		var tmp *layout.Staged
+		start := 0
+		if i == r.v && i < len(staged) {
+			tmp, start = staged[i], r.s
+		} else {
+			if stale := layout.StaleTemps(root, ".", tempPrefix(name), true); len(stale) > 0 {
+				res.Notes = append(res.Notes, LeftoverNote(stale, "beside "+name, "removed"))
+			}
+			var err error
+			if tmp, err = layout.Stage(root, ".", tempPrefix(name)); err != nil {
+				return err
+			}
+			staged = append(staged, tmp)
 		}
-		tmp, err := layout.Stage(root, ".", tempPrefix(name))
-		if err != nil {
-			return err
-		}
-		staged = append(staged, tmp)
-		if err := writeOneVolume(ctx, med.capped(tmp, name), comp, idx[i], v, src, &open, progress); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+		whole := tmp.Size()
+		if err := writeSegs(ctx, med.capped(tmp, name, tmp.Size()), comp, segs[i][start:], src, &open, progress, func() { whole = tmp.Size() }); err != nil {
+			return fmt.Errorf("%s: %w", name, keepSet(staged, whole, err))
 		}
 		if tmp.Size() > limit {
 			return fmt.Errorf("%s: %d bytes, over the volume size of %d: %w", name, tmp.Size(), limit, layout.ErrTooLarge)
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return keepSet(staged, staged[len(staged)-1].Size(), err)
 	}
 	if patch {
 		if err := patchIndexes(staged, vols, idx); err != nil {
@@ -346,6 +367,41 @@ func writeVolumeSet(ctx context.Context, root *os.Root, dest string, limit int64
 	staged = nil
 	res.Notes = append(res.Notes, removeStaleVolumes(dest, len(vols))...)
 	return nil
+}
+
+// keepSet leaves a failed set's temp files for the next run to resume
+// (keepOrAbort decides for each; the last is cut after its last whole
+// segment), and returns err.
+func keepSet(staged []*layout.Staged, whole int64, err error) error {
+	for i, s := range staged {
+		w := s.Size()
+		if i == len(staged)-1 {
+			w = whole
+		}
+		keepOrAbort(s, w, err)
+	}
+	return err
+}
+
+// volumeSegs lists each volume's segments: its index, its parts, its end.
+func volumeSegs(idx []*volumeIndex, vols [][]volPart) [][]seg {
+	out := make([][]seg, len(vols))
+	for i, v := range vols {
+		segs := []seg{{index: idx[i].encode()}}
+		for j := range v {
+			p := &v[j]
+			switch {
+			case p.item.data != nil:
+				segs = append(segs, seg{entries: []member{{name: p.item.name, data: p.item.data}}})
+			case p.part == 0:
+				segs = append(segs, seg{blob: p.item.desc})
+			default:
+				segs = append(segs, seg{part: p})
+			}
+		}
+		out[i] = append(segs, seg{trailer: true})
+	}
+	return out
 }
 
 // patchIndexes writes each volume's final index over the placeholder it
@@ -367,22 +423,17 @@ func patchIndexes(staged []*layout.Staged, vols [][]volPart, placeholder []*volu
 	return nil
 }
 
-// writeVolume writes one file through the staging writer and checks it
-// kept to the limit before it takes its name.
-func writeVolume(root *os.Root, dest string, limit int64, fn func(io.Writer) error, res *Result) error {
+// writeVolume writes a set of one volume, which is a single archive
+// under the first volume's name, and checks it kept to the limit before
+// it takes that name.
+func writeVolume(ctx context.Context, root *os.Root, dest string, limit int64, comp Compression, segs []seg, src layout.ReadOnly, res *Result, progress func(int64), med *medium) error {
 	name := volumePath(dest, 1, 1)
-	if stale := layout.StaleTemps(root, ".", tempPrefix(name), true); len(stale) > 0 {
-		res.Notes = append(res.Notes, LeftoverNote(stale, "beside "+name, "removed"))
-	}
-	tmp, err := layout.Stage(root, ".", tempPrefix(name))
+	tmp, err := writeArchiveFile(ctx, root, name, comp, segs, src, res, progress, med)
 	if err != nil {
 		return err
 	}
-	defer tmp.Abort()
-	if err := fn(tmp); err != nil {
-		return err
-	}
 	if tmp.Size() > limit {
+		tmp.Abort()
 		return fmt.Errorf("%s: %d bytes, over the volume size of %d: %w", name, tmp.Size(), limit, layout.ErrTooLarge)
 	}
 	if err := tmp.Commit(filepath.Base(name)); err != nil {
@@ -431,8 +482,8 @@ func hashChunks(ctx context.Context, src layout.ReadOnly, vols [][]volPart) erro
 	for _, v := range vols {
 		for i := range v {
 			p := &v[i]
-			if p.part == 0 {
-				continue
+			if p.part == 0 || p.digest != "" {
+				continue // whole, or kept from a killed run and checked then
 			}
 			if p.part == 1 {
 				cur.close()
@@ -491,71 +542,41 @@ func (c *chunkSource) close() {
 	}
 }
 
-// writeOneVolume writes the tar of one volume: its index, then its parts.
-func writeOneVolume(ctx context.Context, w io.Writer, comp Compression, idx *volumeIndex, parts []volPart, src layout.ReadOnly, open **chunkSource, progress func(int64)) error {
-	o, err := newTarOut(w, comp)
-	if err != nil {
-		return err
-	}
-	tw, t, file := o.tw, o.t, o.file
-	if err := file(volumeIndexName, idx.encode()); err != nil {
-		return err
-	}
-	for i := range parts {
-		p := &parts[i]
-		if err := ctx.Err(); err != nil {
-			return err
+// chunkContent streams one chunk of a split blob, checked against the
+// digest the index already promises, or, in a plain volume, recorded for
+// the index to be completed with. The blob is read once across its
+// chunks, from the first, through one verifier.
+func chunkContent(src layout.ReadOnly, p *volPart, open **chunkSource, progress func(int64)) content {
+	return func(ctx context.Context, w io.Writer) error {
+		d := p.item.desc
+		if p.part == 1 {
+			(*open).close()
+			var err error
+			if *open, err = openChunkSource(ctx, src, d); err != nil {
+				return err
+			}
 		}
-		switch {
-		case p.item.data != nil:
-			err = file(p.item.name, p.item.data)
-		case p.part == 0:
-			err = copyBlob(ctx, tw, src, p.item.desc, t, progress)
-		default:
-			err = writeChunk(ctx, tw, src, p, t, open, progress)
+		if *open == nil || (*open).desc.Digest != d.Digest {
+			return fmt.Errorf("%s %s: chunk %d written out of order", d.MediaType, d.Digest, p.part)
 		}
-		if err != nil {
-			return err
+		h := digest.SHA256.Digester()
+		w = io.MultiWriter(w, h.Hash())
+		if progress != nil {
+			w = progressWriter{w, progress}
 		}
-	}
-	return o.close()
-}
-
-// writeChunk writes one chunk of a split blob, checked against the digest
-// the index already promises, or, in a plain volume, recorded for the
-// index to be completed with.
-func writeChunk(ctx context.Context, tw *tar.Writer, src layout.ReadOnly, p *volPart, t time.Time, open **chunkSource, progress func(int64)) error {
-	d := p.item.desc
-	if p.part == 1 {
-		(*open).close()
-		var err error
-		if *open, err = openChunkSource(ctx, src, d); err != nil {
-			return err
+		if _, err := layout.CopyBuffer(w, io.LimitReader(ctxReader{ctx, (*open).r}, p.size)); err != nil {
+			return fmt.Errorf("%s %s: %w", d.MediaType, d.Digest, err)
 		}
+		if p.digest == "" {
+			p.digest = h.Digest() // the index is completed once the volume is out
+		} else if got := h.Digest(); got != p.digest {
+			return fmt.Errorf("%s %s: chunk %d changed in the source since it was hashed: %w", d.MediaType, d.Digest, p.part, &layout.MismatchError{Want: p.digest, Got: got})
+		}
+		if p.off+p.size == d.Size {
+			return (*open).finish()
+		}
+		return nil
 	}
-	if *open == nil || (*open).desc.Digest != d.Digest {
-		return fmt.Errorf("%s %s: chunk %d written out of order", d.MediaType, d.Digest, p.part)
-	}
-	if err := tw.WriteHeader(regHeader(chunkName(d.Digest, p.part), p.size, t)); err != nil {
-		return err
-	}
-	h := digest.SHA256.Digester()
-	var w io.Writer = io.MultiWriter(tw, h.Hash())
-	if progress != nil {
-		w = progressWriter{w, progress}
-	}
-	if _, err := layout.CopyBuffer(w, io.LimitReader(ctxReader{ctx, (*open).r}, p.size)); err != nil {
-		return fmt.Errorf("%s %s: %w", d.MediaType, d.Digest, err)
-	}
-	if p.digest == "" {
-		p.digest = h.Digest() // the index is completed once the volume is out
-	} else if got := h.Digest(); got != p.digest {
-		return fmt.Errorf("%s %s: chunk %d changed in the source since it was hashed: %w", d.MediaType, d.Digest, p.part, &layout.MismatchError{Want: p.digest, Got: got})
-	}
-	if p.off+p.size == d.Size {
-		return (*open).finish()
-	}
-	return nil
 }
 
 func regHeader(name string, size int64, t time.Time) *tar.Header {

@@ -1,9 +1,9 @@
 package archive
 
 import (
-	"archive/tar"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -60,6 +61,40 @@ type Result struct {
 	// Delta is set for a delta archive: its base and what it left out.
 	Delta   *DeltaBase
 	Volumes []string // the files of a volume set, in order
+	// Kept is set when the write resumed what a killed run left.
+	Kept *Kept
+}
+
+// Kept is what a resumed write kept of a killed run's bytes, checked again.
+type Kept struct {
+	Blobs int   `json:"blobs"`
+	Bytes int64 `json:"bytes"`
+}
+
+// keep records segments a resumed write kept, for the result and progress.
+func (r *Result) keep(name, temp string, segs []seg, progress func(int64)) {
+	if r.Kept == nil {
+		r.Kept = &Kept{}
+	}
+	k := Kept{}
+	for _, s := range segs {
+		switch {
+		case s.blob.Digest != "":
+			k.Blobs++
+			k.Bytes += s.blob.Size
+		case s.part != nil:
+			k.Bytes += s.part.size
+			if s.part.off+s.part.size == s.part.item.size {
+				k.Blobs++
+			}
+		}
+	}
+	r.Kept.Blobs += k.Blobs
+	r.Kept.Bytes += k.Bytes
+	r.Notes = append(r.Notes, keptNote(name, temp, k.Blobs, k.Bytes, r.Blobs))
+	if progress != nil && k.Bytes > 0 {
+		progress(k.Bytes)
+	}
 }
 
 // MarshalJSON gives --json the same lowerCamel shape as every other
@@ -80,7 +115,8 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 		Notes    []string   `json:"notes,omitempty"`
 		Delta    *DeltaBase `json:"delta,omitempty"`
 		Volumes  []string   `json:"volumes,omitempty"`
-	}{r.Path, r.Format, make([]image, 0, len(r.Images)), r.Blobs, r.Size, r.Filtered, r.Notes, r.Delta, r.Volumes}
+		Kept     *Kept      `json:"kept,omitempty"`
+	}{r.Path, r.Format, make([]image, 0, len(r.Images)), r.Blobs, r.Size, r.Filtered, r.Notes, r.Delta, r.Volumes, r.Kept}
 	for _, im := range r.Images {
 		out.Images = append(out.Images, image{im.Name(), im.Desc.Digest.String(), im.Desc.MediaType})
 	}
@@ -144,13 +180,7 @@ func Write(ctx context.Context, src layout.ReadOnly, images []layout.Image, dest
 		return nil, err
 	}
 	defer root.Close()
-	// A killed earlier write of dest left its temp file; a live one's is
-	// locked and stays.
-	stale := layout.StaleTemps(root, ".", tempPrefix(dest), true)
 	res := &Result{Path: dest, Format: opts.Format, Images: named, Blobs: len(p.meta) + len(p.layers), Notes: slices.Concat(p.skipped, mediaNotes)}
-	if len(stale) > 0 {
-		res.Notes = append(res.Notes, LeftoverNote(stale, "beside "+dest, "removed"))
-	}
 	for _, d := range append(append([]ocispec.Descriptor(nil), p.meta...), p.layers...) {
 		res.Size += d.Size
 	}
@@ -177,17 +207,12 @@ func Write(ctx context.Context, src layout.ReadOnly, images []layout.Image, dest
 	if err := med.checkArchive(dest, comp, opts.Format, p, res); err != nil {
 		return nil, err
 	}
-	tmp, err := layout.Stage(root, ".", tempPrefix(dest))
+	segs, err := archiveSegs(opts.Format, p, res)
 	if err != nil {
 		return nil, err
 	}
-	defer tmp.Abort()
-	if err := writeTar(ctx, med.capped(tmp, dest), comp, opts.Format, src, p, res, opts.Progress); err != nil {
-		return nil, err
-	}
-	// A signal during the last blob's copy is seen here at the latest:
-	// nothing is committed after it.
-	if err := ctx.Err(); err != nil {
+	tmp, err := writeArchiveFile(ctx, root, dest, comp, segs, src, res, opts.Progress, med)
+	if err != nil {
 		return nil, err
 	}
 	if err := tmp.Commit(filepath.Base(dest)); err != nil {
@@ -235,50 +260,114 @@ func compressor(w io.Writer, comp Compression) (io.WriteCloser, error) {
 	return nil, nil
 }
 
-func writeTar(ctx context.Context, w io.Writer, comp Compression, format Format, src layout.ReadOnly, p *plan, res *Result, progress func(int64)) error {
-	o, err := newTarOut(w, comp)
-	if err != nil {
-		return err
-	}
-	tw, t, file, dir := o.tw, o.t, o.file, o.dir
+// archiveSegs lists a single archive's segments in the order they are
+// written: its documents, then one blob each, then the tar's end.
+func archiveSegs(format Format, p *plan, res *Result) ([]seg, error) {
 	head, err := headFiles(format, p, res)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	first := seg{}
 	for _, f := range head {
-		if err := file(f.name, f.data); err != nil {
-			return err
-		}
+		first.entries = append(first.entries, member{name: f.name, data: f.data})
 	}
-	dirs := map[string]bool{}
-	if err := dir("blobs/"); err != nil {
+	first.entries = append(first.entries, member{name: "blobs/", dir: true})
+	algs := map[string]bool{}
+	if p.delta != nil {
+		first.entries = append(first.entries, member{name: "blobs/sha256/", dir: true}, member{name: blobName(p.deltaBase.Record), data: p.delta})
+		algs["sha256"] = true
+	}
+	segs := []seg{first}
+	for _, d := range slices.Concat(p.meta, p.layers) {
+		s := seg{blob: d}
+		if a := d.Digest.Algorithm().String(); !algs[a] {
+			algs[a] = true
+			s.entries = []member{{name: "blobs/" + a + "/", dir: true}}
+		}
+		segs = append(segs, s)
+	}
+	return append(segs, seg{trailer: true}), nil
+}
+
+// writeArchiveFile writes the segments into a temp file beside name,
+// resuming the one a killed write left if its bytes check out, and
+// returns it for the caller to commit. A failed write keeps its temp for
+// the next run to resume, unless the medium is full or too small for it.
+func writeArchiveFile(ctx context.Context, root *os.Root, name string, comp Compression, segs []seg, src layout.ReadOnly, res *Result, progress func(int64), med *medium) (*layout.Staged, error) {
+	tmp, start, err := resumeOrStage(ctx, root, name, comp, segs, res, progress)
+	if err != nil {
+		return nil, err
+	}
+	whole := tmp.Size()
+	err = writeSegs(ctx, med.capped(tmp, name, tmp.Size()), comp, segs[start:], src, nil, progress, func() { whole = tmp.Size() })
+	if err == nil {
+		// A signal during the last blob's copy is seen here at the
+		// latest: nothing is committed after it.
+		err = ctx.Err()
+	}
+	if err != nil {
+		keepOrAbort(tmp, whole, err)
+		return nil, err
+	}
+	return tmp, nil
+}
+
+// writeSegs writes segments in order, fetching each blob or chunk from
+// src, and calls done after each.
+func writeSegs(ctx context.Context, w io.Writer, comp Compression, segs []seg, src layout.ReadOnly, open **chunkSource, progress func(int64), done func()) error {
+	o, err := newSegOut(w, comp)
+	if err != nil {
 		return err
 	}
-	if p.delta != nil {
-		if err := dir("blobs/sha256/"); err != nil {
+	for i := range segs {
+		s := &segs[i]
+		var fill content
+		switch {
+		case s.part != nil:
+			fill = chunkContent(src, s.part, open, progress)
+		case s.blob.Digest != "":
+			fill = blobContent(src, s.blob, progress)
+		}
+		if err := o.write(ctx, s, fill); err != nil {
 			return err
 		}
-		dirs["blobs/sha256/"] = true
-		if err := file(blobName(p.deltaBase.Record), p.delta); err != nil {
-			return err
-		}
+		done()
 	}
-	for _, d := range append(append([]ocispec.Descriptor(nil), p.meta...), p.layers...) {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		alg := "blobs/" + d.Digest.Algorithm().String() + "/"
-		if !dirs[alg] {
-			if err := dir(alg); err != nil {
-				return err
-			}
-			dirs[alg] = true
-		}
-		if err := copyBlob(ctx, tw, src, d, t, progress); err != nil {
-			return err
-		}
+	return nil
+}
+
+// keepOrAbort leaves a failed write's temp file, cut after its last whole
+// segment (nothing unverified stays), for the next run to resume from; or
+// removes it when the failure was the medium's (full, or a file too large
+// for it): a rerun there cannot end otherwise.
+func keepOrAbort(tmp *layout.Staged, whole int64, err error) {
+	if errors.Is(err, layout.ErrTooLarge) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || whole == 0 {
+		tmp.Abort()
+		return
 	}
-	return o.close()
+	if tmp.Truncate(whole) != nil || tmp.Keep() != nil {
+		tmp.Abort()
+	}
+}
+
+// resumeOrStage takes over what a killed write of name left, truncated to
+// the segments that check out, or stages a new temp file. It returns the
+// index of the first segment still to write.
+func resumeOrStage(ctx context.Context, root *os.Root, name string, comp Compression, segs []seg, res *Result, progress func(int64)) (*layout.Staged, int, error) {
+	tmp, notes := takeOver(root, name)
+	res.Notes = append(res.Notes, notes...)
+	if tmp != nil {
+		kept := scanKept(ctx, tmp, tmp.Size(), comp, segs, mtime(), splitHash{})
+		if len(kept) > 0 && tmp.Truncate(kept[len(kept)-1].end) == nil {
+			res.keep(name, tmp.Name(), segs[:len(kept)], progress)
+			return tmp, len(kept), nil
+		}
+		// None of it is what this write puts there.
+		res.Notes = append(res.Notes, LeftoverNote([]layout.Leftover{{Path: tmp.Name(), Size: tmp.Size()}}, "beside "+name, "removed"))
+		tmp.Abort()
+	}
+	tmp, err := layout.Stage(root, ".", tempPrefix(name))
+	return tmp, 0, err
 }
 
 // headFile is a document an archive carries before its blobs.
@@ -312,34 +401,6 @@ func headFiles(format Format, p *plan, res *Result) ([]headFile, error) {
 		out = append(out, headFile{dockerManifestFile, dockerJSON})
 	}
 	return out, nil
-}
-
-// copyBlob streams one blob from src into the tar through a VerifyReader:
-// a corrupt source fails the archive, never lands in it.
-func copyBlob(ctx context.Context, tw *tar.Writer, src layout.ReadOnly, d ocispec.Descriptor, t time.Time, progress func(int64)) error {
-	rc, err := src.Fetch(ctx, d)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", d.MediaType, d.Digest, err)
-	}
-	// The tar takes one blob at a time, so one stream is all there is:
-	// reading, hashing and writing each get a goroutine (and a core).
-	ra := layout.NewReadAhead(rc, pipelineDepth)
-	defer ra.Close()
-	vr, err := layout.NewVerifyReader(ra, d)
-	if err != nil {
-		return err
-	}
-	if err := tw.WriteHeader(&tar.Header{Name: blobName(d.Digest), Mode: 0o644, Size: d.Size, ModTime: t, Typeflag: tar.TypeReg}); err != nil {
-		return err
-	}
-	var w io.Writer = tw
-	if progress != nil {
-		w = progressWriter{tw, progress}
-	}
-	if _, err := layout.CopyBehind(w, ctxReader{ctx, vr}, pipelineDepth); err != nil {
-		return fmt.Errorf("%s %s: %w", d.MediaType, d.Digest, err)
-	}
-	return nil
 }
 
 // pipelineDepth is the buffers (1 MiB each) between two stages of a blob's

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -214,19 +215,48 @@ func TestPlatformSubset(t *testing.T) {
 }
 
 // TestWriteFailsAtomically: a corrupt source blob fails the export and
-// leaves no file under the destination name, nor a temp file beside it.
+// leaves no file under the destination name. The temp file beside it is
+// kept, cut after the last whole blob before the bad one, so the run
+// after the source is mended resumes it: it keeps those blobs (checked
+// again) and gives the archive a fresh write gives, byte for byte.
 func TestWriteFailsAtomically(t *testing.T) {
 	set := testimage.New(t)
-	b, _ := os.ReadFile(set.BlobFile(set.ARM64.Layer))
-	b[100] ^= 0xff
-	os.WriteFile(set.BlobFile(set.ARM64.Layer), b, 0o644)
+	good, _ := os.ReadFile(set.BlobFile(set.ARM64.Layer))
+	bad := slices.Clone(good)
+	bad[100] ^= 0xff
+	os.WriteFile(set.BlobFile(set.ARM64.Layer), bad, 0o644)
 	src := open(t, set.Dir)
 	dir := t.TempDir()
-	_, err := archive.Write(context.Background(), src, src.Images, filepath.Join(dir, "a.tar"), archive.WriteOptions{})
+	dest := filepath.Join(dir, "a.tar")
+	_, err := archive.Write(context.Background(), src, src.Images, dest, archive.WriteOptions{})
 	if err == nil || !strings.Contains(err.Error(), set.ARM64.Layer.Digest.String()) {
 		t.Fatalf("want a digest mismatch naming the layer, got %v", err)
 	}
-	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 || !strings.HasPrefix(ents[0].Name(), ".a.tar.tmp-") {
+		t.Fatalf("want only the temp file left, got %v", ents)
+	}
+	if tmp, _ := os.ReadFile(filepath.Join(dir, ents[0].Name())); bytes.Contains(tmp, bad) {
+		t.Fatal("the temp file kept bytes of the corrupt blob")
+	}
+	os.WriteFile(set.BlobFile(set.ARM64.Layer), good, 0o644)
+	res, err := archive.Write(context.Background(), src, src.Images, dest, archive.WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Kept == nil || res.Kept.Blobs == 0 || res.Kept.Blobs >= res.Blobs {
+		t.Fatalf("the re-run kept %+v of %d blobs", res.Kept, res.Blobs)
+	}
+	fresh := filepath.Join(t.TempDir(), "a.tar")
+	if _, err := archive.Write(context.Background(), src, src.Images, fresh, archive.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := os.ReadFile(dest)
+	b, _ := os.ReadFile(fresh)
+	if !bytes.Equal(a, b) {
+		t.Fatal("the resumed archive differs from a fresh one")
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
 		t.Fatalf("left behind: %v", ents)
 	}
 }
