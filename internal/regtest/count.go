@@ -14,7 +14,8 @@ import (
 // Counter sits in front of a registry and counts what clients send it:
 // request body bytes and the requests that carry content (PATCH, PUT), so
 // a test can prove a re-run sent only what the registry lacked, and can
-// act (kill a client) once a given byte has arrived.
+// act (kill a client) once a given byte has arrived. It counts the blob
+// bytes it answers the same way, for pulls.
 type Counter struct {
 	Host string
 
@@ -23,6 +24,31 @@ type Counter struct {
 	mu    sync.Mutex
 	sends []string // "METHOD path" of every request that carried content
 	on    atomic.Pointer[func(total int64)]
+
+	served   atomic.Int64 // blob bytes answered to GETs
+	fetches  []string     // "GET path" of every blob GET
+	onServed atomic.Pointer[func(total int64)]
+}
+
+// OnServed has fn called with the running total of blob bytes answered
+// to clients as they leave, from the proxy's goroutines; nil stops it.
+// A test kills a pulling client with it at a chosen byte.
+func (c *Counter) OnServed(fn func(total int64)) {
+	if fn == nil {
+		c.onServed.Store(nil)
+		return
+	}
+	c.onServed.Store(&fn)
+}
+
+// Served is the blob bytes answered to GETs since the last Reset.
+func (c *Counter) Served() int64 { return c.served.Load() }
+
+// Fetches lists the blob GETs since the last Reset.
+func (c *Counter) Fetches() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.fetches...)
 }
 
 // OnBytes has fn called with the running total as body bytes arrive,
@@ -47,8 +73,9 @@ func NewCounter(t testing.TB, reg *Registry) *Counter {
 // Reset zeroes the counts.
 func (c *Counter) Reset() {
 	c.bytes.Store(0)
+	c.served.Store(0)
 	c.mu.Lock()
-	c.sends = nil
+	c.sends, c.fetches = nil, nil
 	c.mu.Unlock()
 }
 
@@ -103,5 +130,27 @@ func (c *Counter) serve(w http.ResponseWriter, r *http.Request, upstream string)
 		return
 	}
 	defer resp.Body.Close()
-	io.Copy(w, resp.Body)
+	if r.Method != http.MethodGet || !strings.Contains(r.URL.Path, "/blobs/") {
+		io.Copy(w, resp.Body)
+		return
+	}
+	c.mu.Lock()
+	c.fetches = append(c.fetches, r.Method+" "+r.URL.Path)
+	c.mu.Unlock()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := resp.Body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+			total := c.served.Add(int64(n))
+			if fn := c.onServed.Load(); fn != nil {
+				(*fn)(total)
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
