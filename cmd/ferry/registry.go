@@ -100,7 +100,8 @@ func pullCommand() *cli.Command {
 			"into --to PATH: a layout directory, or an archive if PATH ends in .tar, .tar.gz or .tar.zst. Every blob\n" +
 			"is verified; blobs shared between images are fetched once. Into a directory blobs are fetched in\n" +
 			"parallel and a re-run fetches only what is missing; into an archive they stream straight into the file\n" +
-			"(no staging copy), which is replaced only when complete.",
+			"(no staging copy), which is replaced only when complete; a re-run after an interruption keeps what\n" +
+			"the stopped run wrote whole (checked again) and fetches the rest.",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "to", Usage: "destination `PATH`: layout directory or archive file", Required: true},
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "read references from `FILE`, one a line"},
