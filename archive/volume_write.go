@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	"golang.org/x/sync/errgroup"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/oci-ferry/ferry/layout"
@@ -324,6 +325,8 @@ func writeVolumeSet(ctx context.Context, root *os.Root, dest string, limit int64
 	// as many volumes as it spans.
 	var open *chunkSource
 	defer func() { open.close() }()
+	var synced errgroup.Group
+	defer synced.Wait()
 	for i := r.v; i < len(vols); i++ {
 		name := volumePath(dest, i+1, len(vols))
 		var tmp *layout.Staged
@@ -347,6 +350,12 @@ func writeVolumeSet(ctx context.Context, root *os.Root, dest string, limit int64
 		if tmp.Size() > limit {
 			return fmt.Errorf("%s: %d bytes, over the volume size of %d: %w", name, tmp.Size(), limit, layout.ErrTooLarge)
 		}
+		// The volume's bytes reach the disk while the next is written;
+		// the commit then waits for little (a plain volume's index page).
+		synced.Go(func() error { return tmp.Sync() })
+	}
+	if err := synced.Wait(); err != nil {
+		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return keepSet(staged, staged[len(staged)-1].Size(), err)
@@ -356,12 +365,14 @@ func writeVolumeSet(ctx context.Context, root *os.Root, dest string, limit int64
 			return err
 		}
 	}
-	for i, tmp := range staged {
-		name := volumePath(dest, i+1, len(vols))
-		if err := tmp.Commit(filepath.Base(name)); err != nil {
-			return err
-		}
-		res.Volumes = append(res.Volumes, name)
+	names := make([]string, len(staged))
+	for i := range staged {
+		names[i] = filepath.Base(volumePath(dest, i+1, len(vols)))
+		res.Volumes = append(res.Volumes, volumePath(dest, i+1, len(vols)))
+	}
+	if err := layout.CommitAll(root, ".", staged, names); err != nil {
+		res.Volumes = nil
+		return err
 	}
 	res.Path = res.Volumes[0]
 	staged = nil

@@ -75,3 +75,20 @@ func (s *Staged) Truncate(n int64) error {
 	s.w = &Writeback{f: s.f, done: n, queued: n}
 	return nil
 }
+
+// Sync makes what is written so far durable without closing the file: a
+// volume set syncs each volume while the next one is written, so its
+// commit finds nothing left to wait for.
+func (s *Staged) Sync() error { return s.f.Sync() }
+
+// CommitAll commits temp files that belong together (the volumes of a
+// set) under their targets in dir: each is synced and renamed, and the
+// directory is synced once for all.
+func CommitAll(root *os.Root, dir string, staged []*Staged, targets []string) error {
+	for i, s := range staged {
+		if err := s.commitNoDirSync(path.Join(dir, targets[i])); err != nil {
+			return err
+		}
+	}
+	return syncDir(root, dir)
+}
