@@ -24,6 +24,8 @@ type ImportOptions struct {
 	Total func(n int64)
 	// Prompt asks for the missing volumes of a set (OpenOptions.Prompt).
 	Prompt VolumePrompt
+	// watch is OpenOptions.watch, for the source.
+	watch func(n int)
 }
 
 // ImportResult says what an import did.
@@ -71,7 +73,7 @@ func Import(ctx context.Context, src, dir string, opts ImportOptions) (res *Impo
 			os.Remove(dir) // it did not exist before; only if now empty
 		}
 	}()
-	s, err := Open(ctx, src, OpenOptions{Stage: txn, Prompt: opts.Prompt})
+	s, err := Open(ctx, src, OpenOptions{Stage: txn, Prompt: opts.Prompt, watch: opts.watch})
 	if err != nil {
 		return nil, err
 	}

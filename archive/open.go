@@ -50,6 +50,9 @@ type OpenOptions struct {
 	// Stream reads a volume set in one pass even where it could be read
 	// in place.
 	Stream bool
+	// watch, if set, sees the size of every read of an archive file
+	// (watch.go).
+	watch func(n int)
 }
 
 // Open opens a layout directory, an archive file or "-" for stdin. An
@@ -100,8 +103,8 @@ func Open(ctx context.Context, path string, opts OpenOptions) (*Source, error) {
 		return nil, err
 	}
 	var rd sourceFile = f
-	if watch != nil {
-		rd = watched{f}
+	if opts.watch != nil {
+		rd = watched{f, opts.watch}
 	}
 	br := bufio.NewReaderSize(rd, 64<<10)
 	comp := detect(br)
