@@ -103,6 +103,7 @@ func haveOf(c *cli.Context) (*layout.HaveList, *haveSummary, error) {
 		if err != nil {
 			return nil, nil, err
 		}
+		opts.Catalog = true
 		return registryHave(c, client, repos, opts)
 	}
 	if len(args) == 1 {
