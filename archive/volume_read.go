@@ -479,7 +479,7 @@ func (f *chunkedFile) Seek(off int64, whence int) (int64, error) {
 func openVolumeSet(ctx context.Context, dir string, first *volumeFile, opts OpenOptions) (*Source, error) {
 	vols, err := findVolumes(dir, first)
 	var mv *missingVolumes
-	if errors.As(err, &mv) && opts.Prompt != nil {
+	if errors.As(err, &mv) && opts.Prompt != nil && !opts.InPlace {
 		label := fmt.Sprintf("%s (volume set %s, %d volumes, fed one at a time)", mv.first.path, mv.set, mv.m)
 		return openSetStream(ctx, mv.m, mv.feed(ctx, opts.Prompt), label, opts)
 	}
@@ -488,6 +488,9 @@ func openVolumeSet(ctx context.Context, dir string, first *volumeFile, opts Open
 	}
 	label := fmt.Sprintf("%s (volume set %s, %d volumes)", vols[0].path, vols[0].idx.Set, len(vols))
 	for _, v := range vols {
+		if v.comp != None && opts.InPlace {
+			return nil, setNotInPlace(vols)
+		}
 		if v.comp != None || opts.Stream {
 			return openSetStream(ctx, len(vols), func(n int) (volumeFile, error) { return vols[n-1], nil }, label, opts)
 		}

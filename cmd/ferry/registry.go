@@ -205,7 +205,9 @@ func pushCommand() *cli.Command {
 			"it; then manifests, children before parents, byte for byte; tags last. Prints the digest map.\n" +
 			"A sparse index (platforms whose blobs the source lacks, as docker and ctr export them) or --platform\n" +
 			"pushes a narrowed index holding the complete, chosen platforms; its new digest and what was left out\n" +
-			"are printed. An image with no complete platform is refused: never a broken manifest.",
+			"are printed. An image with no complete platform is refused: never a broken manifest.\n" +
+			"SRC is a layout, a plain .tar or a set of plain volumes, read in place; a compressed archive or set is\n" +
+			"refused before it is read (`ferry import` it into a layout first: that streams it, volume by volume).",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "to", Usage: "push under `REGISTRY[/PREFIX]` instead of the names carried"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "only show what would be sent"},
