@@ -142,6 +142,10 @@ func Import(ctx context.Context, src, dir string, opts ImportOptions) (res *Impo
 	}
 	if !s.Streamed() { // a stream is already staged by now
 		if err := txn.CheckRoomFor(ctx, g.Blobs); err != nil {
+			var nf *layout.NoFitError
+			if errors.As(err, &nf) {
+				return nil, fmt.Errorf("%s: image %s: %w", src, imageName(images, g.Owner(nf.Desc.Digest)), err)
+			}
 			return nil, err
 		}
 	}
