@@ -3,62 +3,47 @@ package sync_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
-	gosync "sync"
 	"testing"
 
 	"github.com/oci-ferry/ferry/archive"
 	"github.com/oci-ferry/ferry/internal/regtest"
+	"github.com/oci-ferry/ferry/internal/testimage"
 	"github.com/oci-ferry/ferry/layout"
 	"github.com/oci-ferry/ferry/sync"
 	"github.com/oci-ferry/ferry/sync/remote"
 )
 
 // updating sits in front of reg as a registry being updated while it is
-// described: the first HEAD of seed/app:v1 deletes that tag (through the
-// registry's own API) before it is answered, and the first tags list of
-// seed/library/busybox removes that repository from the registry's
-// storage before it is answered. Both answers are the real registry's.
-func updating(t *testing.T, reg *regtest.Registry) (host string, fired func() int) {
-	up, _ := url.Parse("http://" + reg.Host)
-	rp := httputil.NewSingleHostReverseProxy(up)
-	var mu gosync.Mutex
-	n := 0
-	once := map[string]bool{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		first := !once[r.Method+r.URL.Path]
-		once[r.Method+r.URL.Path] = true
-		mu.Unlock()
-		switch {
-		case first && r.Method == http.MethodHead && r.URL.Path == "/v2/seed/app/manifests/v1":
-			req, _ := http.NewRequest(http.MethodDelete, "http://"+reg.Host+"/v2/seed/app/manifests/v1", nil)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil || resp.StatusCode != http.StatusAccepted {
-				t.Errorf("deleting tag v1: %v %v", err, resp)
-			} else {
-				mu.Lock()
-				n++
-				mu.Unlock()
-			}
-		case first && r.Method == http.MethodGet && r.URL.Path == "/v2/seed/library/busybox/tags/list":
-			if err := os.RemoveAll(filepath.Join(reg.Dir, "data", "docker", "registry", "v2", "repositories", "seed", "library", "busybox")); err != nil {
+// described: the first HEAD of seed/app:v1 deletes that tag before it is
+// answered, and the first tags list of seed/library/busybox removes that
+// repository. Both answers are then the real registry's.
+func updating(t *testing.T, reg *regtest.Registry) *regtest.Proxy {
+	change := func(fn func() error) func(*http.Request) {
+		return func(*http.Request) {
+			if err := fn(); err != nil {
 				t.Error(err)
-			} else {
-				mu.Lock()
-				n++
-				mu.Unlock()
 			}
 		}
-		rp.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://"), func() int { mu.Lock(); defer mu.Unlock(); return n }
+	}
+	return regtest.NewProxy(t, reg,
+		regtest.Fault{Method: http.MethodHead, Path: "/v2/seed/app/manifests/v1", Times: 1,
+			Before: change(func() error { return reg.DeleteTag("seed/app", "v1") })},
+		regtest.Fault{Method: http.MethodGet, Path: "/v2/seed/library/busybox/tags/list", Times: 1,
+			Before: change(func() error { return reg.RemoveRepository("seed/library/busybox") })})
+}
+
+// seededTwice is seeded with seed/app:v1 also tagged v2, so the app
+// repository keeps a tag when v1 goes.
+func seededTwice(t *testing.T) (*regtest.Registry, *testimage.Set) {
+	reg, set := seeded(t)
+	src := open(t, set.Dir)
+	ims, _ := archive.Select(src.Images, []string{"example.com/app:v1"})
+	as, _ := layout.ParseRef(reg.Host + "/seed/app:v2")
+	if _, err := sync.Push(context.Background(), &remote.Client{}, src, ims, sync.PushOptions{As: &as}); err != nil {
+		t.Fatal(err)
+	}
+	return reg, set
 }
 
 // TestRegistryHaveWhileUpdated: a tag deleted between the tag list and
@@ -66,15 +51,10 @@ func updating(t *testing.T, reg *regtest.Registry) (host string, fired func() in
 // list, are left out with a note naming them, and the run lists the rest:
 // a registry being updated must not fail a have-list of everything else.
 func TestRegistryHaveWhileUpdated(t *testing.T) {
-	reg, set := seeded(t)
+	reg, set := seededTwice(t)
 	ctx := context.Background()
-	src := open(t, set.Dir)
-	ims, _ := archive.Select(src.Images, []string{"example.com/app:v1"})
-	as, _ := layout.ParseRef(reg.Host + "/seed/app:v2")
-	if _, err := sync.Push(ctx, &remote.Client{}, src, ims, sync.PushOptions{As: &as}); err != nil {
-		t.Fatal(err)
-	}
-	host, fired := updating(t, reg)
+	proxy := updating(t, reg)
+	host := proxy.Host
 	c := &remote.Client{}
 	repos, err := sync.CatalogRepositories(ctx, c, host, sync.HaveOptions{})
 	if err != nil || len(repos) != 2 {
@@ -84,8 +64,8 @@ func TestRegistryHaveWhileUpdated(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a registry updated while described failed the run: %v", err)
 	}
-	if fired() != 2 {
-		t.Fatalf("the registry was changed %d times, want 2", fired())
+	if proxy.Hits(0) != 1 || proxy.Hits(1) != 1 {
+		t.Fatalf("the registry was changed %d and %d times, want once each", proxy.Hits(0), proxy.Hits(1))
 	}
 	var names []string
 	for _, im := range h.Images {
