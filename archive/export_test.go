@@ -1,4 +1,8 @@
 package archive
 
-// SetWatch lets the resume tests count the bytes read from archive files.
-func SetWatch(fn func(n int)) { watch = fn }
+// Watched gives the resume tests import options that count the bytes
+// read from archive files.
+func Watched(opts ImportOptions, fn func(n int)) ImportOptions {
+	opts.watch = fn
+	return opts
+}

@@ -24,6 +24,8 @@ type ImportOptions struct {
 	Total func(n int64)
 	// Prompt asks for the missing volumes of a set (OpenOptions.Prompt).
 	Prompt VolumePrompt
+	// watch is OpenOptions.watch, for the source.
+	watch func(n int)
 }
 
 // ImportResult says what an import did.
@@ -71,7 +73,7 @@ func Import(ctx context.Context, src, dir string, opts ImportOptions) (res *Impo
 			os.Remove(dir) // it did not exist before; only if now empty
 		}
 	}()
-	s, err := Open(ctx, src, OpenOptions{Stage: txn, Prompt: opts.Prompt})
+	s, err := Open(ctx, src, OpenOptions{Stage: txn, Prompt: opts.Prompt, watch: opts.watch})
 	if err != nil {
 		return nil, err
 	}
@@ -140,6 +142,10 @@ func Import(ctx context.Context, src, dir string, opts ImportOptions) (res *Impo
 	}
 	if !s.Streamed() { // a stream is already staged by now
 		if err := txn.CheckRoomFor(ctx, g.Blobs); err != nil {
+			var nf *layout.NoFitError
+			if errors.As(err, &nf) {
+				return nil, fmt.Errorf("%s: image %s: %w", src, imageName(images, g.Owner(nf.Desc.Digest)), err)
+			}
 			return nil, err
 		}
 	}

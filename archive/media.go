@@ -212,6 +212,15 @@ func (m *medium) checkNames(dest string, derived []string) (string, error) {
 	return fmt.Sprintf("the name %q will not copy to a FAT or exFAT stick or to Windows: %s; %s to carry it on one", base, why, advice), nil
 }
 
+// CheckName holds another file ferry writes for carrying (a have-list,
+// written through the same "."+NAME+".tmp-…" temp file as an archive) to
+// the name rule of archive writes: a name FAT or exFAT refuses is refused
+// there before anything is read, and noted elsewhere, since the file is
+// bound for a stick.
+func CheckName(dest string) (note string, err error) {
+	return detectMedium(dest).checkNames(dest, derivedNames(dest, 0))
+}
+
 // derivedNames are the longest file names a write of dest makes: its
 // temp file, and with volumes the last volume's and its temp file's.
 func derivedNames(dest string, volumes int) []string {

@@ -50,6 +50,14 @@ type OpenOptions struct {
 	// Stream reads a volume set in one pass even where it could be read
 	// in place.
 	Stream bool
+	// InPlace refuses, from its first bytes, a source that can be read
+	// only in one pass (ErrNotInPlace), for a command that reads blobs in
+	// any order. A volume set must then be complete: volumes fed one at a
+	// time are a stream.
+	InPlace bool
+	// watch, if set, sees the size of every read of an archive file
+	// (watch.go).
+	watch func(n int)
 }
 
 // Open opens a layout directory, an archive file or "-" for stdin. An
@@ -57,6 +65,9 @@ type OpenOptions struct {
 // pipes are read once, start to end.
 func Open(ctx context.Context, path string, opts OpenOptions) (*Source, error) {
 	if path == "-" {
+		if opts.InPlace {
+			return nil, notInPlace("stdin", "a stream")
+		}
 		return openStream(ctx, os.Stdin, "stdin", opts)
 	}
 	fi, err := os.Stat(path)
@@ -100,11 +111,18 @@ func Open(ctx context.Context, path string, opts OpenOptions) (*Source, error) {
 		return nil, err
 	}
 	var rd sourceFile = f
-	if watch != nil {
-		rd = watched{f}
+	if opts.watch != nil {
+		rd = watched{f, opts.watch}
 	}
 	br := bufio.NewReaderSize(rd, 64<<10)
 	comp := detect(br)
+	if opts.InPlace && (comp != None || !fi.Mode().IsRegular()) {
+		f.Close()
+		if comp != None {
+			return nil, notInPlace(path, "compressed ("+comp.String()+")")
+		}
+		return nil, notInPlace(path, "not a regular file")
+	}
 	if comp != None || !fi.Mode().IsRegular() {
 		src, err := openStream(ctx, br, path, opts)
 		if err != nil {

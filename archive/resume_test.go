@@ -45,12 +45,12 @@ func resumeChild(v string) int {
 	f := strings.Fields(v)
 	at, _ := strconv.ParseInt(f[2], 10, 64)
 	var read atomic.Int64
-	archive.SetWatch(func(n int) {
+	opts := archive.Watched(archive.ImportOptions{}, func(n int) {
 		if read.Add(int64(n)) > at {
 			syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		}
 	})
-	if _, err := archive.Import(context.Background(), f[0], f[1], archive.ImportOptions{}); err != nil {
+	if _, err := archive.Import(context.Background(), f[0], f[1], opts); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -182,8 +182,7 @@ func TestImportResumesAfterKill(t *testing.T) {
 			src := filepath.Join(t.TempDir(), name)
 			resumeSource(t, src)
 			var read atomic.Int64
-			archive.SetWatch(func(n int) { read.Add(int64(n)) })
-			defer archive.SetWatch(nil)
+			counted := archive.Watched(archive.ImportOptions{}, func(n int) { read.Add(int64(n)) })
 
 			// Every destination already holds one of the images: a kill
 			// must leave it as it was, and its layers, committed, are not
@@ -195,7 +194,7 @@ func TestImportResumesAfterKill(t *testing.T) {
 			}
 			fresh := filepath.Join(t.TempDir(), "fresh")
 			read.Store(0)
-			if _, err := archive.Import(context.Background(), src, fresh, archive.ImportOptions{}); err != nil {
+			if _, err := archive.Import(context.Background(), src, fresh, counted); err != nil {
 				t.Fatal(err)
 			}
 			freshRead := read.Load()
@@ -212,7 +211,7 @@ func TestImportResumesAfterKill(t *testing.T) {
 				}
 			}
 			read.Store(0)
-			if _, err := archive.Import(context.Background(), src, ref, archive.ImportOptions{}); err != nil {
+			if _, err := archive.Import(context.Background(), src, ref, counted); err != nil {
 				t.Fatal(err)
 			}
 			full := read.Swap(0)
@@ -254,7 +253,7 @@ func TestImportResumesAfterKill(t *testing.T) {
 					}
 				}
 				read.Store(0)
-				res, err := archive.Import(context.Background(), src, dst, archive.ImportOptions{})
+				res, err := archive.Import(context.Background(), src, dst, counted)
 				if err != nil {
 					t.Fatalf("kill at byte %d: re-run: %v", at, err)
 				}

@@ -93,6 +93,11 @@ func (s *streamFS) ingest(ctx context.Context, e *entry, br *bufio.Reader, txn *
 	}
 	keep := txn == nil && e.size <= layout.MaxManifestSize && looksJSON(head)
 	if txn != nil {
+		// The tar header gives the size before the first byte: a blob
+		// the destination's file system cannot hold is not begun.
+		if err := txn.CheckFits(ocispec.Descriptor{Digest: want, Size: e.size}); err != nil {
+			return fmt.Errorf("entry %q: %w", e.name, err)
+		}
 		if want != "" {
 			// What a killed import staged is reused, not written again.
 			txn.Adopt(ctx, ocispec.Descriptor{Digest: want, Size: e.size})

@@ -69,7 +69,9 @@ func (p *positionReader) Seek(off int64, whence int) (int64, error) {
 
 // indexTar reads the headers of the tar of size bytes in r. It stops, with
 // ctx's error, between any two entries once ctx is done: a tar of a million
-// entries is as interruptible as a small one.
+// entries is as interruptible as a small one. With an error it still
+// returns the entries read whole before it: what a cut volume still holds
+// tells which blob it lost (volume_cut.go).
 func indexTar(ctx context.Context, r io.ReaderAt, size int64, label string) (*tarFS, error) {
 	t := &tarFS{tree: newTree(label), r: r, size: size}
 	pr := &positionReader{r: r, size: size}
@@ -80,10 +82,7 @@ func indexTar(ctx context.Context, r io.ReaderAt, size int64, label string) (*ta
 		}
 		return t.add(e, func(a, b *entry) (bool, error) { return t.sameContent(ctx, a, b) })
 	})
-	if err != nil {
-		return nil, err
-	}
-	return t, nil
+	return t, err
 }
 
 // maxEntries bounds the entries of one tar. Every entry is remembered

@@ -294,6 +294,9 @@ func openSetInPlace(ctx context.Context, vols []volumeFile, label string) (*setF
 		}
 		t, err := indexTar(ctx, f, fi.Size(), v.label())
 		if err != nil {
+			if ve, ok := firstLost(v, t); ok && errors.Is(err, io.ErrUnexpectedEOF) {
+				err = lostAt(ve, err)
+			}
 			return fail(err)
 		}
 		listed := map[string]bool{volumeIndexName: true}
@@ -301,7 +304,7 @@ func openSetInPlace(ctx context.Context, vols []volumeFile, label string) (*setF
 			listed[ve.Name] = true
 			e := t.entry(ve.Name)
 			if e == nil || e.kind != kindFile {
-				return fail(fmt.Errorf("%s: %q, listed in its index, is missing: the volume is truncated or was altered: %w", v.label(), ve.Name, io.ErrUnexpectedEOF))
+				return fail(lostAt(ve, fmt.Errorf("%s: %q, listed in its index, is missing: the volume is truncated or was altered: %w", v.label(), ve.Name, io.ErrUnexpectedEOF)))
 			}
 			if e.size != ve.Size {
 				return fail(fmt.Errorf("%s: %q is %d bytes, its index says %d: %w", v.label(), ve.Name, e.size, ve.Size, layout.ErrSizeMismatch))
@@ -476,7 +479,7 @@ func (f *chunkedFile) Seek(off int64, whence int) (int64, error) {
 func openVolumeSet(ctx context.Context, dir string, first *volumeFile, opts OpenOptions) (*Source, error) {
 	vols, err := findVolumes(dir, first)
 	var mv *missingVolumes
-	if errors.As(err, &mv) && opts.Prompt != nil {
+	if errors.As(err, &mv) && opts.Prompt != nil && !opts.InPlace {
 		label := fmt.Sprintf("%s (volume set %s, %d volumes, fed one at a time)", mv.first.path, mv.set, mv.m)
 		return openSetStream(ctx, mv.m, mv.feed(ctx, opts.Prompt), label, opts)
 	}
@@ -485,12 +488,22 @@ func openVolumeSet(ctx context.Context, dir string, first *volumeFile, opts Open
 	}
 	label := fmt.Sprintf("%s (volume set %s, %d volumes)", vols[0].path, vols[0].idx.Set, len(vols))
 	for _, v := range vols {
+		if v.comp != None && opts.InPlace {
+			return nil, setNotInPlace(vols)
+		}
 		if v.comp != None || opts.Stream {
 			return openSetStream(ctx, len(vols), func(n int) (volumeFile, error) { return vols[n-1], nil }, label, opts)
 		}
 	}
 	sfs, closers, err := openSetInPlace(ctx, vols, label)
 	if err != nil {
+		if _, cut := err.(*cutVolume); cut {
+			intact, cs := intactEntries(ctx, vols, label)
+			err = withImages(ctx, err, intact, label)
+			for _, c := range cs {
+				c.Close()
+			}
+		}
 		return nil, err
 	}
 	src := &Source{Mode: fmt.Sprintf("volume set of %d (read in place)", len(vols)), closers: closers, volumes: sfs.where}
@@ -557,7 +570,7 @@ func readSetStream(ctx context.Context, m int, next func(int) (volumeFile, error
 			return nil, err
 		}
 		if err := s.readVolume(ctx, v, txn, &j, same); err != nil {
-			return nil, err
+			return nil, withImages(ctx, err, s, label)
 		}
 	}
 	if j != nil {
@@ -594,6 +607,13 @@ func (s *streamFS) readVolume(ctx context.Context, v volumeFile, txn *layout.Txn
 		}
 		return fmt.Errorf("%s: %s: %v: the volume is truncated or not what its index says (copy it again): %w", v.label(), what, err, io.ErrUnexpectedEOF)
 	}
+	lost := func(ve volumeEntry, what string, err error) error {
+		err = truncated(what, err)
+		if ctx.Err() != nil {
+			return err
+		}
+		return lostAt(ve, err)
+	}
 	body := bufio.NewReaderSize(nil, 64<<10)
 	for _, ve := range v.idx.Entries {
 		h, err := tr.Next()
@@ -601,7 +621,7 @@ func (s *streamFS) readVolume(ctx context.Context, v volumeFile, txn *layout.Txn
 			if err == io.EOF {
 				err = errors.New("the tar ends here")
 			}
-			return truncated(fmt.Sprintf("%q, listed in its index, is missing", ve.Name), err)
+			return lost(ve, fmt.Sprintf("%q, listed in its index, is missing", ve.Name), err)
 		}
 		if h.Name != ve.Name || h.Size != ve.Size || h.Typeflag != tar.TypeReg {
 			return fmt.Errorf("%s: %w: entry %q (%d bytes) where its index lists %q (%d bytes)", v.label(), layout.ErrInvalid, h.Name, h.Size, ve.Name, ve.Size)
@@ -614,6 +634,9 @@ func (s *streamFS) readVolume(ctx context.Context, v volumeFile, txn *layout.Txn
 			e := &entry{name: ve.Name, kind: kindFile, size: ve.Size}
 			body.Reset(tr)
 			if err := s.ingest(ctx, e, body, txn); err != nil {
+				if errors.Is(err, io.ErrUnexpectedEOF) {
+					return lost(ve, fmt.Sprintf("%q", ve.Name), err)
+				}
 				return fmt.Errorf("%s: %w", v.label(), err)
 			}
 			s.blame(e, v.label())
@@ -646,7 +669,7 @@ func (s *streamFS) readVolume(ctx context.Context, v volumeFile, txn *layout.Txn
 				return fmt.Errorf("%s: %w", v.label(), jerr)
 			}
 			*jp = nil
-			return truncated(fmt.Sprintf("chunk %d of blob %s", part, ve.Blob), err)
+			return lost(ve, fmt.Sprintf("chunk %d of blob %s", part, ve.Blob), err)
 		}
 		if got := hd.Digest(); got != ve.Digest {
 			j.pw.CloseWithError(errors.New("corrupt chunk"))

@@ -177,6 +177,9 @@ func (t *Txn) CheckRoomFor(ctx context.Context, blobs []ocispec.Descriptor) erro
 	var need int64
 	for _, b := range blobs {
 		if ok, _ := t.Exists(ctx, b); !ok {
+			if err := t.CheckFits(b); err != nil {
+				return err
+			}
 			need += b.Size
 		}
 	}

@@ -49,6 +49,7 @@ type Dir struct {
 	held     heldDirs // the session's directory and blobs/sha256, open
 
 	syncDirFn func(root *os.Root, dir string) error // syncDir; tests count through it
+	fits      fileLimit                             // fits.go
 }
 
 var _ Store = (*Dir)(nil)

@@ -7,12 +7,16 @@ import (
 )
 
 // CheckRoomFor fails early when the layout's file system cannot hold the
-// blobs it does not have yet: an import or pull learns it before the first
-// byte, not after gigabytes.
+// blobs it does not have yet, in all (free space) or one by one (FAT's
+// largest file): an import or pull learns it before the first byte, not
+// after gigabytes.
 func (d *Dir) CheckRoomFor(ctx context.Context, blobs []ocispec.Descriptor) error {
 	var need int64
 	for _, b := range blobs {
 		if ok, _ := d.Exists(ctx, b); !ok {
+			if err := d.CheckFits(b); err != nil {
+				return err
+			}
 			need += b.Size
 		}
 	}

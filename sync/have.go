@@ -25,6 +25,12 @@ type HaveOptions struct {
 	// a repository of thousands of tags is otherwise thousands of round
 	// trips in a row.
 	Concurrency int
+	// Catalog says the repositories came from the registry's catalog: one
+	// that is gone by the time its tags are asked for was deleted
+	// meanwhile and is left out with a note. A repository the user named
+	// that does not exist stays an error (a typo must not give an empty
+	// list).
+	Catalog bool
 }
 
 // HaveReport is what RegistryHave found besides the list: the documents it
@@ -73,7 +79,11 @@ func CatalogRepositories(ctx context.Context, c *remote.Client, host string, opt
 // (a manifest under several tags or repositories is fetched once). A
 // document that arrives corrupt or cannot be understood is left out of
 // the list and reported, never guessed at: what is left out only travels
-// again. One that cannot be fetched stops the run.
+// again. One that cannot be fetched stops the run, except that a registry
+// being updated may drop a tag between the tag list and its HEAD, or a
+// repository between the catalog and its tag list: that one is left out
+// with a note (HaveReport.Skipped) and the run goes on, since the list
+// then says what the registry held a moment ago, which is all it ever says.
 func RegistryHave(ctx context.Context, c *remote.Client, repos []layout.Ref, opts HaveOptions) (*layout.HaveList, *HaveReport, error) {
 	h := &layout.HaveList{}
 	rep := &HaveReport{Repositories: len(repos)}
@@ -82,6 +92,11 @@ func RegistryHave(ctx context.Context, c *remote.Client, repos []layout.Ref, opt
 		repo := c.Repository(ref, false)
 		tags, err := repo.Tags(ctx, opts.PageSize)
 		if err != nil {
+			if opts.Catalog && errors.Is(err, layout.ErrNotFound) && ctx.Err() == nil {
+				rep.Repositories--
+				rep.Skipped = append(rep.Skipped, fmt.Sprintf("%s: the catalog listed it, but it was gone when its tags were asked for (deleted meanwhile?): %v", ref.Repo, err))
+				continue
+			}
 			return nil, nil, err
 		}
 		descs, err := resolveTags(ctx, repo, ref, tags, opts.Concurrency)
@@ -91,11 +106,15 @@ func RegistryHave(ctx context.Context, c *remote.Client, repos []layout.Ref, opt
 		var roots []ocispec.Descriptor
 		for i, tag := range tags {
 			d := descs[i]
+			if d.gone != nil {
+				rep.Skipped = append(rep.Skipped, fmt.Sprintf("%s:%s: the tag list named it, but it was gone when its manifest was asked for (deleted or moved meanwhile?): %v", ref.Repo, tag, d.gone))
+				continue
+			}
 			rep.Tags++
 			h.Images = append(h.Images, layout.HaveImage{Name: ref.Repo + ":" + tag, Digest: d.Digest})
 			if !walked[d.Digest] {
 				walked[d.Digest] = true
-				roots = append(roots, d)
+				roots = append(roots, d.Descriptor)
 			}
 		}
 		g, err := layout.Walk(ctx, rereadManifests{repo.ReadOnly()}, roots, layout.WalkOptions{AllowMissing: true, KeepGoing: true})
@@ -132,15 +151,23 @@ func RegistryHave(ctx context.Context, c *remote.Client, repos []layout.Ref, opt
 	return h, rep, nil
 }
 
+// resolvedTag is what a tag pointed at, or why it no longer points at
+// anything (gone: the registry answered not found).
+type resolvedTag struct {
+	ocispec.Descriptor
+	gone error
+}
+
 // resolveTags resolves every tag with a few requests in flight, keeping the
-// tags' order; the first failure stops the rest.
-func resolveTags(ctx context.Context, repo *remote.Repository, ref layout.Ref, tags []string, workers int) ([]ocispec.Descriptor, error) {
+// tags' order. A tag that is not found is marked gone; any other failure
+// stops the rest.
+func resolveTags(ctx context.Context, repo *remote.Repository, ref layout.Ref, tags []string, workers int) ([]resolvedTag, error) {
 	if workers <= 0 {
 		workers = layout.DefaultConcurrency
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	out := make([]ocispec.Descriptor, len(tags))
+	out := make([]resolvedTag, len(tags))
 	errs := make([]error, len(tags))
 	next := make(chan int)
 	var wg gosync.WaitGroup
@@ -149,7 +176,10 @@ func resolveTags(ctx context.Context, repo *remote.Repository, ref layout.Ref, t
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				out[i], errs[i] = repo.HeadTag(ctx, tags[i])
+				out[i].Descriptor, errs[i] = repo.HeadTag(ctx, tags[i])
+				if errs[i] != nil && errors.Is(errs[i], layout.ErrNotFound) && ctx.Err() == nil {
+					out[i].gone, errs[i] = errs[i], nil
+				}
 				if errs[i] != nil {
 					cancel()
 				}

@@ -29,6 +29,11 @@ type PushOptions struct {
 	DryRun      bool
 	Concurrency int
 	Progress    func(int64)
+	// Have is the have-list a delta archive was cut against, if the
+	// pusher has it (ferry push --have): the repositories it names on the
+	// target's registry are where a left-out blob the target repository
+	// lacks is mounted from (delta.go). Its digest must be the delta's.
+	Have *layout.HaveList
 }
 
 // Pushed is one line of the digest map Push returns.

@@ -139,13 +139,11 @@ func openSource(ctx context.Context, c *remote.Client, t Endpoint, opts CopyOpti
 		}
 		return &source{store: p.Sources, images: p.Images, plan: p, close: func() error { return nil }}, nil
 	}
-	src, err := archive.Open(ctx, t.Path, archive.OpenOptions{})
+	// A compressed archive or set is refused from its first bytes, not
+	// after a pass over all of it.
+	src, err := archive.Open(ctx, t.Path, archive.OpenOptions{InPlace: true})
 	if err != nil {
 		return nil, err
-	}
-	if src.Streamed() {
-		src.Close()
-		return nil, fmt.Errorf("%s is compressed or a stream and cannot be read in place; `ferry import` it into a directory first", t.Path)
 	}
 	images, err := archive.Select(src.Images, t.Names)
 	if err != nil {

@@ -55,9 +55,22 @@ func haveCommand() *cli.Command {
 			if c.Int("page-size") <= 0 {
 				return usagef("have: --page-size must be positive")
 			}
+			// The list is carried out on a stick: its name is judged
+			// before the targets are read, as an archive's is.
+			var nameNote string
+			if to != "-" {
+				note, err := archive.CheckName(to)
+				if err != nil {
+					return err
+				}
+				nameNote = note
+			}
 			h, sum, err := haveOf(c)
 			if err != nil {
 				return err
+			}
+			if nameNote != "" {
+				hprintf(c.App.ErrWriter, "note: %s\n", nameNote)
 			}
 			if to == "-" {
 				if err := h.Encode(c.App.Writer); err != nil {
@@ -103,6 +116,7 @@ func haveOf(c *cli.Context) (*layout.HaveList, *haveSummary, error) {
 		if err != nil {
 			return nil, nil, err
 		}
+		opts.Catalog = true
 		return registryHave(c, client, repos, opts)
 	}
 	if len(args) == 1 {

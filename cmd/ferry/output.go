@@ -163,17 +163,15 @@ func openSource(c *cli.Context) (*archive.Source, error) {
 	return archive.Open(c.Context, c.Args().First(), archive.OpenOptions{Prompt: volumePrompt(c)})
 }
 
-// openImages opens path for reading in place (a directory or a plain tar;
-// export and push need random access) and selects the named images, or
-// all. The caller closes the source.
+// openImages opens path for reading in place (a directory, a plain tar or
+// a set of plain volumes; export and push need random access) and selects
+// the named images, or all. A compressed archive or set is refused from
+// its first bytes, not after a pass over all of it. The caller closes the
+// source.
 func openImages(c *cli.Context, path string, names []string) (*archive.Source, []layout.Image, error) {
-	src, err := archive.Open(c.Context, path, archive.OpenOptions{})
+	src, err := archive.Open(c.Context, path, archive.OpenOptions{InPlace: true})
 	if err != nil {
 		return nil, nil, err
-	}
-	if src.Streamed() {
-		src.Close()
-		return nil, nil, fmt.Errorf("%s is compressed or a stream and cannot be read in place; `ferry import` it into a directory first", path)
 	}
 	images, err := archive.Select(src.Images, names)
 	if err != nil {

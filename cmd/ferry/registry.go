@@ -206,15 +206,25 @@ func pushCommand() *cli.Command {
 			"it; then manifests, children before parents, byte for byte; tags last. Prints the digest map.\n" +
 			"A sparse index (platforms whose blobs the source lacks, as docker and ctr export them) or --platform\n" +
 			"pushes a narrowed index holding the complete, chosen platforms; its new digest and what was left out\n" +
-			"are printed. An image with no complete platform is refused: never a broken manifest.",
+			"are printed. An image with no complete platform is refused: never a broken manifest.\n" +
+			"SRC is a layout, a plain .tar or a set of plain volumes, read in place; a compressed archive or set is\n" +
+			"refused before it is read (`ferry import` it into a layout first: that streams it, volume by volume).\n" +
+			"A delta archive is pushed only if the target holds every blob it left out: each is looked for in the\n" +
+			"target repository, then in the other repositories of the same registry (those this push writes to, and\n" +
+			"with --have FILE those the have-list names), and mounted from there; nothing is written if any is absent.",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "to", Usage: "push under `REGISTRY[/PREFIX]` instead of the names carried"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "only show what would be sent"},
+			&cli.StringFlag{Name: "have", Usage: "for a delta archive, the have-list `FILE` it was cut against: a left-out blob the target repository lacks is mounted from the other repositories of that registry it names"},
 			platformFlag(),
 			jsonFlag(),
 		}, registryFlags()...),
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 1, -1); err != nil {
+				return err
+			}
+			have, err := readHave(c)
+			if err != nil {
 				return err
 			}
 			src, images, err := openImages(c, c.Args().First(), c.Args().Tail())
@@ -243,7 +253,7 @@ func pushCommand() *cli.Command {
 				return err
 			}
 			p := startProgress(c.App.ErrWriter, "push", 0)
-			res, err := sync.Push(c.Context, client, src, images, sync.PushOptions{To: c.String("to"), Platforms: plats, SkipUnnamed: c.Args().Len() == 1, DryRun: c.Bool("dry-run"), Concurrency: c.Int("concurrency"), Progress: p.fn()})
+			res, err := sync.Push(c.Context, client, src, images, sync.PushOptions{To: c.String("to"), Platforms: plats, SkipUnnamed: c.Args().Len() == 1, DryRun: c.Bool("dry-run"), Concurrency: c.Int("concurrency"), Progress: p.fn(), Have: have})
 			p.finish()
 			if err != nil {
 				return err

@@ -17,8 +17,12 @@ type Fault struct {
 	Times  int
 	// Kind: "reset" (send half the body, then drop the connection),
 	// "500", "429" (with Retry-After: 1) or "corrupt" (flip a byte of the
-	// body).
+	// body); "" passes the request through, after Before.
 	Kind string
+	// Before, if set, runs before the request is answered: a test changes
+	// the registry under the client there (deletes a tag between two of
+	// its requests), and the registry's own answer follows.
+	Before func(r *http.Request)
 }
 
 // Proxy sits in front of a registry and injects faults, so tests can prove
@@ -50,20 +54,26 @@ func (p *Proxy) Hits(i int) int {
 	return p.hits[p.faults[i]]
 }
 
-func (p *Proxy) pick(r *http.Request) string {
+func (p *Proxy) pick(r *http.Request) *Fault {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, f := range p.faults {
 		if (f.Method == "" || f.Method == r.Method) && strings.Contains(r.URL.Path, f.Path) && p.hits[f] < f.Times {
 			p.hits[f]++
-			return f.Kind
+			return f
 		}
 	}
-	return ""
+	return nil
 }
 
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, upstream string) {
-	kind := p.pick(r)
+	var kind string
+	if f := p.pick(r); f != nil {
+		if f.Before != nil {
+			f.Before(r)
+		}
+		kind = f.Kind
+	}
 	switch kind {
 	case "500":
 		http.Error(w, `{"errors":[{"code":"UNKNOWN","message":"injected"}]}`, http.StatusInternalServerError)
