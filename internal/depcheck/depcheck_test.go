@@ -22,7 +22,7 @@ var allowed = map[string][]string{
 	"sync":        {"layout", "archive", "sync/remote", "sync/web"},
 	"sync/remote": {"layout"},
 	"sync/web":    {"layout", "sync/remote"},
-	"cmd/ferry":   {"layout", "archive", "verify", "sync", "sync/remote"},
+	"cmd/ferry":   {"layout", "archive", "verify", "sync", "sync/remote", "sync/web"},
 }
 
 // onlyIn names third-party modules confined to one package.
