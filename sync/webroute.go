@@ -1,9 +1,12 @@
 package sync
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/oci-ferry/ferry/archive"
@@ -36,11 +39,15 @@ func openWeb(ctx context.Context, c *remote.Client, t Endpoint, opts CopyOptions
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", base, err)
 	}
-	p := &Plan{from: st, fromLabel: base}
+	w := &walked{Store: st, docs: map[digest.Digest][]byte{}}
+	p := &Plan{from: w, fromLabel: base}
 	for _, im := range images {
-		g, err := layout.Walk(ctx, st, []ocispec.Descriptor{im.Desc}, layout.WalkOptions{Platforms: opts.Platforms})
+		g, err := layout.Walk(ctx, w, []ocispec.Descriptor{im.Desc}, layout.WalkOptions{Platforms: opts.Platforms})
 		if err != nil {
 			return nil, fmt.Errorf("%s: image %s: %w", base, im.Name(), err)
+		}
+		for _, n := range g.Nodes {
+			w.docs[n.Desc.Digest] = n.Raw
 		}
 		p.add(im, g)
 		plats := g.Platforms[im.Desc.Digest]
@@ -50,5 +57,20 @@ func openWeb(ctx context.Context, c *remote.Client, t Endpoint, opts CopyOptions
 		p.Pulled = append(p.Pulled, Pulled{Name: im.Name(), Source: base, Digest: im.Desc.Digest,
 			Platforms: plats, Filtered: len(g.Filtered) > 0, Size: g.Size()})
 	}
-	return &source{store: st, images: images, plan: p, close: func() error { return nil }}, nil
+	return &source{store: w, images: images, plan: p, close: func() error { return nil }}, nil
+}
+
+// walked serves the indexes and manifests a plan's walk already fetched
+// and verified from the bytes its graphs hold (no second request, no
+// second copy in memory), and everything else from the server.
+type walked struct {
+	*web.Store
+	docs map[digest.Digest][]byte
+}
+
+func (w *walked) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+	if b, ok := w.docs[d.Digest]; ok {
+		return io.NopCloser(bytes.NewReader(b)), nil
+	}
+	return w.Store.Fetch(ctx, d)
 }

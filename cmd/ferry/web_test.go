@@ -292,6 +292,15 @@ func TestWebResumesWithRange(t *testing.T) {
 		t.Fatalf("no Range resume from byte %d in nginx's log:\n%s", half, log)
 	}
 	sameMaps(t, "resumed pull", blobsOf(t, out), blobsOf(t, dir))
+	seen := map[string]bool{}
+	for _, l := range strings.Split(srv.Log(t), "\n") {
+		if f := strings.Fields(l); len(f) > 2 && f[2] == "200" {
+			if seen[f[1]] {
+				t.Errorf("%s fetched twice (the walk's manifests must be reused)", f[1])
+			}
+			seen[f[1]] = true
+		}
+	}
 }
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
