@@ -111,6 +111,13 @@ func TestWebRouteEveryCommand(t *testing.T) {
 		t.Errorf("pull said %q", stdout)
 	}
 	sameMaps(t, "pull", blobsOf(t, out), want)
+	// Parallel over kept-alive connections: no more than --concurrency
+	// (4) blobs at once, and the documents before them, not one
+	// connection (and TLS handshake) per request.
+	requests, conns := connections(srv.Log(t))
+	if requests < 12 || conns > 5 {
+		t.Errorf("pull: %d requests over %d connections", requests, conns)
+	}
 	for e := range indexEntries(t, dir) {
 		if !indexEntries(t, out)[e] {
 			t.Errorf("pull: entry %s not carried byte for byte", e)
@@ -288,7 +295,7 @@ func TestWebResumesWithRange(t *testing.T) {
 		t.Fatalf("the cut never happened (%d)", proxy.Hits(0))
 	}
 	half := set.AMD64.Layer.Size / 2
-	if log := srv.Log(t); !strings.Contains(log, "GET "+layer+" 206 \"bytes="+itoa(half)+"-\"") {
+	if log := srv.Log(t); !strings.Contains(log, "GET "+layer+" 206 \"bytes="+itoa(half)+"-\" ") {
 		t.Fatalf("no Range resume from byte %d in nginx's log:\n%s", half, log)
 	}
 	sameMaps(t, "resumed pull", blobsOf(t, out), blobsOf(t, dir))
@@ -301,6 +308,19 @@ func TestWebResumesWithRange(t *testing.T) {
 			seen[f[1]] = true
 		}
 	}
+}
+
+// connections counts the requests in an nginx access log and the
+// connections they came over.
+func connections(log string) (requests, conns int) {
+	seen := map[string]bool{}
+	for _, l := range strings.Split(log, "\n") {
+		if f := strings.Fields(l); len(f) >= 6 {
+			requests++
+			seen[f[5]] = true
+		}
+	}
+	return requests, len(seen)
 }
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }

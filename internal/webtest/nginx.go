@@ -31,7 +31,8 @@ type Server struct {
 	URL    string // https://127.0.0.1:PORT/ (http:// with Plain)
 	Host   string // 127.0.0.1:PORT
 	CAFile string // the CA that signed its certificate (https only)
-	// AccessLog records every request as "METHOD URI STATUS RANGE BYTES".
+	// AccessLog records every request as "METHOD URI STATUS RANGE BYTES
+	// CONNECTION" (nginx's connection serial number, to see reuse).
 	AccessLog string
 }
 
@@ -137,7 +138,7 @@ pid %[1]s/nginx.pid;
 error_log %[1]s/error.log warn;
 events { worker_connections 512; }
 http {
-	log_format ferry '$request_method $request_uri $status "$http_range" $body_bytes_sent';
+	log_format ferry '$request_method $request_uri $status "$http_range" $body_bytes_sent $connection';
 	access_log %[1]s/access.log ferry;
 	client_body_temp_path %[1]s/body;
 	proxy_temp_path %[1]s/proxy;
