@@ -72,16 +72,16 @@ type source struct {
 //
 // Two routes keep their own writer because their guarantees differ: into
 // a layout from a registry or a web server, blobs are committed as they
-// arrive so that a re-run resumes (Pull); into a layout from an archive, everything is
-// staged and committed at once, and a compressed archive is read in one
-// pass (archive.Import). Every other route is one store read through a
+// arrive so that a re-run resumes (Pull); into a layout from an archive,
+// everything is staged and committed at once, and a compressed archive is
+// read in one pass (archive.Import). Every other route is one store read through a
 // walk into one writer.
 func Copy(ctx context.Context, c *remote.Client, from, to Endpoint, opts CopyOptions) (*Copied, error) {
 	if opts.Have != nil && to.Kind != Archive {
 		return nil, fmt.Errorf("copy: a have-list cuts a delta archive; the destination is a %s (name a .tar, .tar.gz or .tar.zst)", to.Kind)
 	}
 	if to.Kind == Web {
-		return nil, fmt.Errorf("copy: %s is a web server, which ferry only reads; write the layout with `ferry export --to DIR` and publish DIR", to.Path)
+		return nil, fmt.Errorf("copy: %s is a web server, which ferry only reads; write a layout directory (oci:DIR) and publish DIR", to.Path)
 	}
 	if (from.Kind == Layout || from.Kind == Archive) && to.Kind == Layout {
 		res, err := archive.Import(ctx, from.Path, to.Path, archive.ImportOptions{Names: from.Names, Platforms: opts.Platforms,

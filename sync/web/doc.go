@@ -1,6 +1,6 @@
 // Package web reads an OCI layout published on a plain web server (nginx,
 // Apache, an S3 bucket's HTTP endpoint, anything that answers GET with a
-// file), as `ferry export --to DIR` writes one. There is no API to ask:
+// file): a layout directory ferry wrote, or an exported archive unpacked. There is no API to ask:
 // oci-layout and index.json are fetched and strictly decoded with
 // package layout's own decoders, then blobs by digest at
 // blobs/<alg>/<hex>. A server cannot be trusted to list or describe

@@ -115,7 +115,7 @@ func (s *Store) notLayout(ctx context.Context, err error) error {
 			}
 		}
 	}
-	return fmt.Errorf("%s is not an OCI layout (publish the directory `ferry export --to DIR` writes): %w", s.base, err)
+	return fmt.Errorf("%s is not an OCI layout (publish a layout directory, such as `ferry pull --to DIR` writes, or an exported archive unpacked): %w", s.base, err)
 }
 
 // Fetch implements ReadOnly: a GET of blobs/<alg>/<hex>, resumed with

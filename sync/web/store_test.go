@@ -174,7 +174,7 @@ func TestRedirectCarriesNoCredentials(t *testing.T) {
 func TestWebIsReadOnly(t *testing.T) {
 	set := testimage.New(t)
 	_, err := sync.Copy(context.Background(), &remote.Client{}, sync.Endpoint{Kind: sync.Layout, Path: set.Dir}, sync.ParseEndpoint("https://mirror.example/images/"), sync.CopyOptions{})
-	if err == nil || !strings.Contains(err.Error(), "ferry export") {
+	if err == nil || !strings.Contains(err.Error(), "publish") {
 		t.Fatalf("copy to a web server: %v", err)
 	}
 }
@@ -251,5 +251,15 @@ func TestWebToRegistry(t *testing.T) {
 	d, err := c.Repository(layout.Ref{Repo: reg.Host + "/mirror/app"}, false).Resolve(ctx, "v1")
 	if err != nil || d.Digest != set.Index.Digest {
 		t.Fatalf("the registry resolves v1 to %s (%v), want %s", d.Digest, err, set.Index.Digest)
+	}
+}
+
+// TestNotALayout: a server with no layout at the URL (and no registry
+// API) says so, naming the URL.
+func TestNotALayout(t *testing.T) {
+	srv, _ := serve(t, t.TempDir(), nil)
+	_, err := web.Open(context.Background(), &remote.Client{}, srv.URL+"/images/")
+	if !errors.Is(err, layout.ErrNotFound) || !strings.Contains(err.Error(), srv.URL+"/images/ is not an OCI layout") || strings.Contains(err.Error(), "docker://") {
+		t.Fatalf("%v", err)
 	}
 }
