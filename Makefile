@@ -41,6 +41,7 @@ $(REGISTRY):
 # then the interop suite against the real engines.
 test: vet $(REGISTRY)
 	./scripts/test-deps.sh
+	./scripts/nginx.sh
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
 	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
 	$(MAKE) interop

@@ -279,24 +279,33 @@ const DeltaLayoutVersion = "ferry-delta-1: not loadable alone; use ferry import 
 // CheckLayout validates the oci-layout marker: a JSON object whose version
 // is exactly 1.0.0, the only one any tool reads (or a ferry delta's).
 func (s *FS) CheckLayout() error {
-	b, err := s.ReadFile(ocispec.ImageLayoutFile, 1<<16)
+	b, err := s.ReadFile(ocispec.ImageLayoutFile, MaxLayoutFileSize)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("%s: not an OCI layout: %s is missing: %w", s.label, ocispec.ImageLayoutFile, ErrInvalid)
 		}
 		return err
 	}
+	return ParseLayoutFile(b, s.label)
+}
+
+// MaxLayoutFileSize caps the oci-layout marker, a one-field document.
+const MaxLayoutFileSize = 1 << 16
+
+// ParseLayoutFile validates the bytes of an oci-layout marker, wherever
+// they were read from (a directory, a tar, a web server).
+func ParseLayoutFile(b []byte, label string) error {
 	var l struct {
 		Version *string `json:"imageLayoutVersion"`
 	}
 	if err := DecodeStrict(b, &l); err != nil {
-		return fmt.Errorf("%s: %s: %w: %v", s.label, ocispec.ImageLayoutFile, ErrInvalid, err)
+		return fmt.Errorf("%s: %s: %w: %v", label, ocispec.ImageLayoutFile, ErrInvalid, err)
 	}
 	if l.Version == nil {
-		return fmt.Errorf("%s: %s has no imageLayoutVersion: %w", s.label, ocispec.ImageLayoutFile, ErrInvalid)
+		return fmt.Errorf("%s: %s has no imageLayoutVersion: %w", label, ocispec.ImageLayoutFile, ErrInvalid)
 	}
 	if *l.Version != ocispec.ImageLayoutVersion && *l.Version != DeltaLayoutVersion {
-		return fmt.Errorf("%s: %s: imageLayoutVersion %q is not supported (only %s): %w", s.label, ocispec.ImageLayoutFile, *l.Version, ocispec.ImageLayoutVersion, ErrInvalid)
+		return fmt.Errorf("%s: %s: imageLayoutVersion %q is not supported (only %s): %w", label, ocispec.ImageLayoutFile, *l.Version, ocispec.ImageLayoutVersion, ErrInvalid)
 	}
 	return nil
 }

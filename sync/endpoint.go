@@ -3,6 +3,8 @@ package sync
 import (
 	"os"
 	"strings"
+
+	"github.com/oci-ferry/ferry/sync/web"
 )
 
 // Kind is what a copy endpoint is.
@@ -13,16 +15,18 @@ const (
 	Registry Kind = iota // a repository of a registry
 	Layout               // an OCI layout directory
 	Archive              // a single .tar, .tar.gz or .tar.zst file
+	Web                  // a layout published on a web server (http:// or https://), read-only
 )
 
 func (k Kind) String() string {
-	return [...]string{"registry", "layout", "archive"}[k]
+	return [...]string{"registry", "layout", "archive", "web layout"}[k]
 }
 
 // Endpoint is one side of a copy.
 type Endpoint struct {
 	Kind Kind
-	// Path is the layout directory or archive file.
+	// Path is the layout directory or archive file; for a web layout,
+	// its base URL (ending in "/").
 	Path string
 	// Names are, for a registry, the references to read or the one to
 	// write; for a layout or archive, the images selected in it (none:
@@ -34,6 +38,9 @@ type Endpoint struct {
 // already know: docker://REF, oci:DIR[:NAME], oci-archive:FILE[:NAME], or a
 // bare argument: an existing directory is a layout, a name ending in
 // .tar/.tar.gz/.tar.zst an archive, anything else a registry reference.
+// An http:// or https:// URL is a layout on a web server (see web.SplitURL:
+// an image is chosen with #NAME); a URL that does not parse is left for
+// the opener to report.
 func ParseEndpoint(s string) Endpoint {
 	named := func(k Kind, p, n string) Endpoint {
 		t := Endpoint{Kind: k, Path: p}
@@ -51,6 +58,11 @@ func ParseEndpoint(s string) Endpoint {
 	case strings.HasPrefix(s, "oci:"):
 		p, n := splitName(strings.TrimPrefix(s, "oci:"))
 		return named(Layout, p, n)
+	case web.IsURL(s):
+		if base, n, err := web.SplitURL(s); err == nil {
+			return named(Web, base, n)
+		}
+		return Endpoint{Kind: Web, Path: s}
 	}
 	if fi, err := os.Stat(s); err == nil && fi.IsDir() {
 		return Endpoint{Kind: Layout, Path: s}

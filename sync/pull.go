@@ -59,6 +59,20 @@ type Plan struct {
 	// Cleaned is what killed runs had left in the destination layout and
 	// the copy into it removed, for the user to be told.
 	Cleaned []layout.Leftover
+
+	// from, if set, is where the images come from instead of Sources:
+	// a web layout, planned the same way; fromLabel names it in errors
+	// (a registry's blob errors name their repository already).
+	from      layout.ReadOnly
+	fromLabel string
+}
+
+// store is what the planned images are read from.
+func (p *Plan) store() layout.ReadOnly {
+	if p.from != nil {
+		return p.from
+	}
+	return p.Sources
 }
 
 // Resolve reads the manifests of every image refs names (and of their
@@ -161,11 +175,13 @@ func (p *Plan) into(ctx context.Context, dir string, opts CopyOptions) error {
 	if err := dst.CheckRoomFor(ctx, all.Blobs); err != nil {
 		return err
 	}
-	if err := layout.Copy(ctx, p.Sources, dst, all, layout.CopyOptions{Concurrency: opts.Concurrency, SkipExisting: true, VerifyExisting: true, Progress: opts.Progress, Retry: remote.Retryable}); err != nil {
+	if err := layout.Copy(ctx, p.store(), dst, all, layout.CopyOptions{Concurrency: opts.Concurrency, SkipExisting: true, VerifyExisting: true, Progress: opts.Progress, Retry: remote.Retryable}); err != nil {
 		var ce *layout.CopyError
 		if errors.As(err, &ce) {
 			for i, im := range p.Images {
-				if im.Desc.Digest == all.Owner(ce.Desc.Digest) {
+				if im.Desc.Digest == all.Owner(ce.Desc.Digest) && p.fromLabel != "" {
+					return fmt.Errorf("pull %s from %s: %w", p.Images[i].Name(), p.fromLabel, err)
+				} else if im.Desc.Digest == all.Owner(ce.Desc.Digest) {
 					return fmt.Errorf("pull %s: %w", p.Images[i].Name(), err)
 				}
 			}

@@ -71,16 +71,19 @@ type source struct {
 // nothing becomes visible at the destination before it is complete.
 //
 // Two routes keep their own writer because their guarantees differ: into
-// a layout from a registry, blobs are committed as they arrive so that a
-// re-run resumes (Pull); into a layout from an archive, everything is
-// staged and committed at once, and a compressed archive is read in one
-// pass (archive.Import). Every other route is one store read through a
+// a layout from a registry or a web server, blobs are committed as they
+// arrive so that a re-run resumes (Pull); into a layout from an archive,
+// everything is staged and committed at once, and a compressed archive is
+// read in one pass (archive.Import). Every other route is one store read through a
 // walk into one writer.
 func Copy(ctx context.Context, c *remote.Client, from, to Endpoint, opts CopyOptions) (*Copied, error) {
 	if opts.Have != nil && to.Kind != Archive {
 		return nil, fmt.Errorf("copy: a have-list cuts a delta archive; the destination is a %s (name a .tar, .tar.gz or .tar.zst)", to.Kind)
 	}
-	if from.Kind != Registry && to.Kind == Layout {
+	if to.Kind == Web {
+		return nil, fmt.Errorf("copy: %s is a web server, which ferry only reads; write a layout directory (oci:DIR) and publish DIR", to.Path)
+	}
+	if (from.Kind == Layout || from.Kind == Archive) && to.Kind == Layout {
 		res, err := archive.Import(ctx, from.Path, to.Path, archive.ImportOptions{Names: from.Names, Platforms: opts.Platforms,
 			Concurrency: opts.Concurrency, Progress: opts.Progress, Total: opts.Total})
 		if err != nil {
@@ -138,6 +141,9 @@ func openSource(ctx context.Context, c *remote.Client, t Endpoint, opts CopyOpti
 			return nil, err
 		}
 		return &source{store: p.Sources, images: p.Images, plan: p, close: func() error { return nil }}, nil
+	}
+	if t.Kind == Web {
+		return openWeb(ctx, c, t, opts)
 	}
 	// A compressed archive or set is refused from its first bytes, not
 	// after a pass over all of it.

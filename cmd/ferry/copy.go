@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"net/url"
 
 	"github.com/urfave/cli/v2"
 
@@ -16,6 +17,7 @@ func copyCommand() *cli.Command {
 		ArgsUsage: "SRC DST",
 		Description: "SRC and DST are registry references (docker://REF or a bare name:tag), layout directories (oci:DIR[:NAME])\n" +
 			"or archives (oci-archive:FILE[:NAME]); the prefixes are needed only where a bare argument would be ambiguous.\n" +
+			"SRC may also be a layout on a web server: an http:// or https:// URL (URL#NAME for one image).\n" +
 			"Digests never change. From a layout or archive to a registry, DST is a full name for one image, or a\n" +
 			"REGISTRY[/PREFIX] for all of them. --json prints what the destination reports: the digest map (an\n" +
 			"array, as ferry push prints it) for a registry, the import for a layout, the archive written.",
@@ -64,6 +66,11 @@ func copyCommand() *cli.Command {
 
 // hostsOf names the registries an endpoint talks to, for credentials.
 func hostsOf(e sync.Endpoint) []string {
+	if e.Kind == sync.Web {
+		if u, err := url.Parse(e.Path); err == nil {
+			return []string{u.Host}
+		}
+	}
 	if e.Kind != sync.Registry {
 		return nil
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/oci-ferry/ferry/archive"
 	"github.com/oci-ferry/ferry/layout"
+	"github.com/oci-ferry/ferry/sync/web"
 )
 
 // formatFlag picks the archive's shape for loaders that misread the
@@ -39,19 +40,22 @@ func importCommand() *cli.Command {
 		Usage:     "copy images from an archive or layout into a layout directory, verifying every blob",
 		ArgsUsage: "SRC [NAME…]",
 		Description: "SRC is a layout directory, an archive (.tar, .tar.gz, .tar.zst) written by ferry, docker, podman, skopeo,\n" +
-			"crane, regctl, oras or containerd, or - for stdin. Every blob's digest and size is checked while it streams;\n" +
+			"crane, regctl, oras or containerd, - for stdin, or a layout on a web server (http:// or https:// URL). Every blob's digest and size is checked while it streams;\n" +
 			"if anything is wrong nothing is added to the destination. A volume set (--volume-size) is named by its\n" +
 			"directory or its first volume and read volume by volume, never joined on disk; at a terminal, missing\n" +
 			"volumes are asked for one at a time (one drive, many discs).",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "into", Usage: "destination layout `DIR` (created if missing)", Required: true},
 			platformFlag(),
 			&cli.IntFlag{Name: "concurrency", Usage: "blobs copied at once", Value: layout.DefaultConcurrency},
 			jsonFlag(),
-		},
+		}, sourceFlags()...),
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 1, -1); err != nil {
 				return err
+			}
+			if web.IsURL(c.Args().First()) {
+				return importWeb(c)
 			}
 			plats, err := platforms(c)
 			if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/oci-ferry/ferry/layout"
+	"github.com/oci-ferry/ferry/sync/web"
 )
 
 // listing is one line of `ferry ls`.
@@ -26,20 +27,32 @@ type listing struct {
 func lsCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "ls",
-		Usage:     "list the images in a layout or archive",
+		Usage:     "list the images in a layout, an archive or a layout on a web server (http:// or https:// URL)",
 		ArgsUsage: "PATH",
-		Flags:     []cli.Flag{jsonFlag()},
+		Flags:     append([]cli.Flag{jsonFlag()}, sourceFlags()...),
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 1, 1); err != nil {
 				return err
 			}
-			src, err := openSource(c)
-			if err != nil {
-				return err
+			var src layout.ReadOnly
+			var images []layout.Image
+			var notes []string
+			if web.IsURL(c.Args().First()) {
+				st, ims, err := openWeb(c, c.Args().First())
+				if err != nil {
+					return err
+				}
+				src, images = st, ims
+			} else {
+				as, err := openSource(c)
+				if err != nil {
+					return err
+				}
+				defer as.Close()
+				src, images, notes = as, as.Images, as.Notes
 			}
-			defer src.Close()
 			var out []listing
-			for _, im := range src.Images {
+			for _, im := range images {
 				g, err := layout.Walk(c.Context, src, []ocispec.Descriptor{im.Desc}, layout.WalkOptions{AllowMissing: true})
 				if err != nil {
 					return fmt.Errorf("%s: %w", im.Name(), err)
@@ -70,7 +83,7 @@ func lsCommand() *cli.Command {
 				hprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", name, tag, shortDigest(l.Digest), plats, humanSize(l.Size), namedBy(l.NameFrom))
 			}
 			tw.Flush()
-			for _, n := range src.Notes {
+			for _, n := range notes {
 				hprintf(c.App.ErrWriter, "note: %s\n", n)
 			}
 			return nil

@@ -15,17 +15,27 @@ import (
 	"github.com/oci-ferry/ferry/layout"
 	"github.com/oci-ferry/ferry/sync"
 	"github.com/oci-ferry/ferry/sync/remote"
+	"github.com/oci-ferry/ferry/sync/web"
 )
 
 // registryFlags are shared by the commands that talk to registries.
 func registryFlags() []cli.Flag {
+	src := sourceFlags()
+	out := []cli.Flag{&cli.StringSliceFlag{Name: "plain-http", Usage: "talk plain HTTP to this registry `HOST` (loopback hosts always may)"}}
+	out = append(out, src[:4]...)
+	out = append(out, &cli.IntFlag{Name: "concurrency", Usage: "blobs transferred at once", Value: layout.DefaultConcurrency})
+	return append(out, src[4:]...)
+}
+
+// sourceFlags are what a command that only reads needs to read from a
+// web server (import, ls): TLS, credentials and time-outs, shared with
+// the registry commands so each flag means one thing everywhere.
+func sourceFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringSliceFlag{Name: "plain-http", Usage: "talk plain HTTP to this registry `HOST` (loopback hosts always may)"},
-		&cli.BoolFlag{Name: "insecure", Usage: "do not verify registries' TLS certificates"},
+		&cli.BoolFlag{Name: "insecure", Usage: "do not verify the TLS certificates of registries and web servers"},
 		&cli.StringFlag{Name: "ca-file", Usage: "trust the CA certificates in `FILE` as well as the system's"},
-		&cli.StringFlag{Name: "username", Usage: "user `NAME` for the registries named on the command line (the password comes from --password-stdin)"},
+		&cli.StringFlag{Name: "username", Usage: "user `NAME` for the registries or web servers named on the command line (the password comes from --password-stdin)"},
 		&cli.BoolFlag{Name: "password-stdin", Usage: "read the password for --username from stdin"},
-		&cli.IntFlag{Name: "concurrency", Usage: "blobs transferred at once", Value: layout.DefaultConcurrency},
 		&cli.DurationFlag{Name: "idle-timeout", Value: remote.DefaultIdleTimeout,
 			Usage: "give up on a transfer that moves no byte for `DURATION` (a blob download then resumes where it stopped)"},
 		&cli.DurationFlag{Name: "retry-timeout", Value: remote.DefaultRetryTimeout,
@@ -101,7 +111,9 @@ func pullCommand() *cli.Command {
 			"is verified; blobs shared between images are fetched once. Into a directory blobs are fetched in\n" +
 			"parallel and a re-run fetches only what is missing; into an archive they stream straight into the file\n" +
 			"(no staging copy), which is replaced only when complete; a re-run after an interruption keeps what\n" +
-			"the stopped run wrote whole (checked again) and fetches the rest.",
+			"the stopped run wrote whole (checked again) and fetches the rest. Instead of REFs, one http:// or\n" +
+			"https:// URL pulls the images of a layout published on a web server (URL#NAME for one of them),\n" +
+			"verified the same way.",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "to", Usage: "destination `PATH`: layout directory or archive file", Required: true},
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "read references from `FILE`, one a line"},
@@ -134,14 +146,19 @@ func pullCommand() *cli.Command {
 			if len(refs) == 0 {
 				return usagef("pull: name at least one image, or -f FILE")
 			}
+			from := sync.Endpoint{Kind: sync.Registry, Names: refs}
+			for _, r := range refs {
+				if web.IsURL(r) && len(refs) > 1 {
+					return usagef("pull: a web layout (%s) is pulled alone; choose one of its images with URL#NAME", r)
+				} else if web.IsURL(r) {
+					from = sync.ParseEndpoint(r)
+				}
+			}
 			plats, err := platforms(c)
 			if err != nil {
 				return err
 			}
-			var hosts []string
-			for _, r := range refs {
-				hosts = append(hosts, hostOf(r))
-			}
+			hosts := hostsOf(from)
 			client, err := newClient(c, hosts)
 			if err != nil {
 				return err
@@ -155,7 +172,6 @@ func pullCommand() *cli.Command {
 				return err
 			}
 			p := startProgress(c.App.ErrWriter, "pull", 0)
-			from := sync.Endpoint{Kind: sync.Registry, Names: refs}
 			copied, err := sync.Copy(c.Context, client, from, sync.PathEndpoint(c.String("to")), sync.CopyOptions{Platforms: plats, Format: format, VolumeSize: vsize,
 				Concurrency: c.Int("concurrency"), Progress: p.fn(), Total: p.totalFn(), Referrers: c.Bool("referrers"), Have: have})
 			var res []sync.Pulled

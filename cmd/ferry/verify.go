@@ -12,13 +12,14 @@ import (
 
 	"github.com/oci-ferry/ferry/archive"
 	"github.com/oci-ferry/ferry/layout"
+	"github.com/oci-ferry/ferry/sync/web"
 	"github.com/oci-ferry/ferry/verify"
 )
 
 func verifyCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "verify",
-		Usage:     "audit a layout or archive without importing it",
+		Usage:     "audit a layout, an archive or a layout on a web server without importing it",
 		ArgsUsage: "PATH",
 		Description: "Hashes every blob once (in parallel on a directory or an uncompressed tar, in one pass on a\n" +
 			"compressed archive or stdin) and checks every reference from index.json down: indexes, manifests,\n" +
@@ -27,7 +28,9 @@ func verifyCommand() *cli.Command {
 			"a bad volume is named, so it alone is copied again. A delta archive (written with --have) is checked\n" +
 			"against the record of what it left out: each left-out blob is reported as expected at the target,\n" +
 			"anything else missing is a problem; --against TARGET asks the target for each (a stat, or a HEAD of a\n" +
-			"registry).",
+			"registry). A layout on a web server (http:// or https:// URL) is checked from its index.json down, every\n" +
+			"blob fetched and hashed (--workers at once, default --concurrency); blobs nothing references cannot\n" +
+			"be seen over HTTP.",
 		Flags: append([]cli.Flag{
 			&cli.IntFlag{Name: "workers", Usage: "blobs hashed at once (default: one per CPU)"},
 			againstFlag(),
@@ -39,8 +42,11 @@ func verifyCommand() *cli.Command {
 			}
 			path := c.Args().First()
 			rep := &verify.Report{Path: path}
-			src, err := archive.Open(c.Context, path, archive.OpenOptions{Prompt: volumePrompt(c)})
-			if err != nil {
+			if web.IsURL(path) {
+				if err := verifyWeb(c, rep); err != nil {
+					return err
+				}
+			} else if src, err := archive.Open(c.Context, path, archive.OpenOptions{Prompt: volumePrompt(c)}); err != nil {
 				if _, serr := os.Stat(path); path != "-" && serr != nil {
 					// Nothing to audit: a usage mistake (exit 2, as the
 					// README says), not a finding about content.
@@ -146,5 +152,30 @@ func leftovers(path string) []string {
 	if los := archive.Leftovers(path); len(los) > 0 {
 		return []string{archive.LeftoverNote(los, "beside "+path, "found") + "; the next export or pull to it removes them"}
 	}
+	return nil
+}
+
+// verifyWeb audits a layout on a web server. A server that cannot be
+// reached or refuses the credentials is an error (exit 1 with why), not a
+// finding; an index.json that is invalid or over the cap is a finding.
+func verifyWeb(c *cli.Context, rep *verify.Report) error {
+	if c.IsSet("against") {
+		return usagef("verify: --against checks a delta archive on disk; %s is a web server", rep.Path)
+	}
+	st, images, err := openWeb(c, rep.Path)
+	if err != nil {
+		if errors.Is(err, layout.ErrInvalid) || errors.Is(err, layout.ErrTooLarge) {
+			rep.Add(verify.Problem{Kind: verify.KindOf(err), File: rep.Path, Message: err.Error()})
+			rep.Finish()
+			return nil
+		}
+		return err
+	}
+	rep.Format, rep.Mode = "oci-layout", "web server (GET by digest)"
+	workers := c.Int("workers")
+	if workers <= 0 {
+		workers = c.Int("concurrency")
+	}
+	verify.Check(c.Context, st, images, rep, verify.Options{Workers: workers})
 	return nil
 }

@@ -1,6 +1,7 @@
 // Package depcheck holds the test that keeps ferry's package graph as the
 // design says: cmd on top; sync, which copies between any two targets,
-// over archive and sync/remote (the registry client); archive, verify and
+// over archive, sync/remote (the registry client) and sync/web (a layout on
+// a web server, read through that client); archive, verify and
 // sync/remote side by side, all on layout, which depends on no other ferry
 // package; urfave/cli only in cmd, klauspost only in archive.
 package depcheck
@@ -18,9 +19,10 @@ var allowed = map[string][]string{
 	"layout":      {},
 	"archive":     {"layout"},
 	"verify":      {"layout"},
-	"sync":        {"layout", "archive", "sync/remote"},
+	"sync":        {"layout", "archive", "sync/remote", "sync/web"},
 	"sync/remote": {"layout"},
-	"cmd/ferry":   {"layout", "archive", "verify", "sync", "sync/remote"},
+	"sync/web":    {"layout", "sync/remote"},
+	"cmd/ferry":   {"layout", "archive", "verify", "sync", "sync/remote", "sync/web"},
 }
 
 // onlyIn names third-party modules confined to one package.

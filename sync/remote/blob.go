@@ -29,7 +29,15 @@ const maxResumes = 5
 // a dropped connection. The caller verifies the whole stream, so a resumed
 // download is checked exactly like an uninterrupted one.
 func (r *Repository) fetchBlob(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
-	br := &blobReader{r: r, ctx: ctx, d: d}
+	u := r.url("blobs", d.Digest.String())
+	return r.c.resumable(ctx, d, r.Host+"/"+r.Name, "registry", func() request { return r.req(http.MethodGet, u) })
+}
+
+// resumable opens the content of d with the GET get builds, as a reader
+// that resumes with Range after a dropped connection. label names the
+// source in messages, who says what it is ("registry", "server").
+func (c *Client) resumable(ctx context.Context, d ocispec.Descriptor, label, who string, get func() request) (io.ReadCloser, error) {
+	br := &blobReader{c: c, get: get, label: label, who: who, ctx: ctx, d: d}
 	if err := br.open(); err != nil {
 		return nil, err
 	}
@@ -37,11 +45,13 @@ func (r *Repository) fetchBlob(ctx context.Context, d ocispec.Descriptor) (io.Re
 }
 
 type blobReader struct {
-	r       *Repository
-	ctx     context.Context
-	d       ocispec.Descriptor
-	n       int64
-	resumes int
+	c          *Client
+	get        func() request
+	label, who string
+	ctx        context.Context
+	d          ocispec.Descriptor
+	n          int64
+	resumes    int
 	// last is when a byte last arrived: a resume's retry time-out counts
 	// from it, so a blob that keeps stalling gives up after one time-out
 	// rather than one per resume.
@@ -62,12 +72,12 @@ func (b *blobReader) current() io.ReadCloser {
 }
 
 func (b *blobReader) open() error {
-	q := b.r.req(http.MethodGet, b.r.url("blobs", b.d.Digest.String()))
+	q := b.get()
 	q.since = b.last
 	if b.n > 0 {
 		q.header.Set("Range", "bytes="+strconv.FormatInt(b.n, 10)+"-")
 	}
-	resp, err := b.r.c.do(b.ctx, q)
+	resp, err := b.c.do(b.ctx, q)
 	if err != nil {
 		return err
 	}
@@ -76,7 +86,7 @@ func (b *blobReader) open() error {
 	case resp.StatusCode == http.StatusOK:
 		if resp.ContentLength >= 0 && resp.ContentLength != b.d.Size {
 			drain(resp)
-			return fmt.Errorf("%s/%s: blob %s: registry sends %d bytes, the descriptor says %d: %w", b.r.Host, b.r.Name, b.d.Digest, resp.ContentLength, b.d.Size, layout.ErrSizeMismatch)
+			return fmt.Errorf("%s: blob %s: %s sends %d bytes, the descriptor says %d: %w", b.label, b.d.Digest, b.who, resp.ContentLength, b.d.Size, layout.ErrSizeMismatch)
 		}
 		if b.n > 0 { // no range support: skip what we already have
 			if _, err := io.CopyN(io.Discard, resp.Body, b.n); err != nil {
@@ -86,13 +96,13 @@ func (b *blobReader) open() error {
 		}
 	default:
 		defer resp.Body.Close()
-		return fmt.Errorf("%s/%s: blob %s: %w", b.r.Host, b.r.Name, b.d.Digest, newRegistryError(resp))
+		return fmt.Errorf("%s: blob %s: %w", b.label, b.d.Digest, newRegistryError(resp))
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed { // closed while the request was on its way
 		resp.Body.Close()
-		return fmt.Errorf("%s/%s: blob %s: %w", b.r.Host, b.r.Name, b.d.Digest, io.ErrClosedPipe)
+		return fmt.Errorf("%s: blob %s: %w", b.label, b.d.Digest, io.ErrClosedPipe)
 	}
 	b.body = resp.Body
 	return nil
@@ -134,7 +144,7 @@ func (b *blobReader) Read(p []byte) (int, error) {
 func (b *blobReader) giveUp(err error) error {
 	var se *stallError
 	if errors.As(err, &se) {
-		return fmt.Errorf("%s/%s: blob %s: gave up after %d resumes: %s", b.r.Host, b.r.Name, b.d.Digest, b.resumes, se)
+		return fmt.Errorf("%s: blob %s: gave up after %d resumes: %s", b.label, b.d.Digest, b.resumes, se)
 	}
 	return err
 }

@@ -176,6 +176,11 @@ type request struct {
 	// since is when progress was last made (a resumed blob's last byte);
 	// the retry time-out counts from it. Zero means now.
 	since time.Time
+	// exact marks a URL the user wrote (a web server): its scheme is
+	// never switched to plain HTTP, loopback or not, and a Bearer
+	// challenge is answered only with a registrytoken, never by asking a
+	// token realm the server names.
+	exact bool
 }
 
 // do sends r, authenticating as the registry asks (basic, or bearer with
@@ -202,7 +207,7 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 		if timedOut {
 			return nil, c.noAnswer(r, limit)
 		}
-		if err != nil && strings.HasPrefix(r.url, "https://") && loopback(r.host) && strings.Contains(err.Error(), "HTTP response to HTTPS client") {
+		if err != nil && !r.exact && strings.HasPrefix(r.url, "https://") && loopback(r.host) && strings.Contains(err.Error(), "HTTP response to HTTPS client") {
 			c.mu.Lock()
 			c.plain[r.host] = true
 			c.mu.Unlock()
@@ -355,6 +360,12 @@ func (c *Client) authenticate(ctx context.Context, r request, chs []challenge) e
 				c.tokens[tokenKey(r)] = token{value: cred.RegistryToken, expires: time.Now().Add(time.Hour)}
 				c.mu.Unlock()
 				return nil
+			}
+			if r.exact {
+				// A web server is no token service: a refresh token or a
+				// password sent to a realm it names could be a hostile
+				// server's to collect.
+				return fmt.Errorf("%s asks for a Bearer token: put it in the credentials file as the registrytoken of %q", r.host, r.host)
 			}
 			scopes := r.scopes
 			if s := ch.params["scope"]; s != "" {
