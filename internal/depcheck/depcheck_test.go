@@ -20,7 +20,8 @@ var allowed = map[string][]string{
 	"verify":      {"layout"},
 	"sync":        {"layout", "archive", "sync/remote"},
 	"sync/remote": {"layout"},
-	"cmd/ferry":   {"layout", "archive", "verify", "sync", "sync/remote"},
+	"serve":       {"layout"},
+	"cmd/ferry":   {"layout", "archive", "verify", "sync", "sync/remote", "serve"},
 }
 
 // onlyIn names third-party modules confined to one package.
