@@ -2,13 +2,20 @@ package serve_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"github.com/oci-ferry/ferry/archive"
+	"github.com/oci-ferry/ferry/internal/testimage"
+	"github.com/oci-ferry/ferry/layout"
 	"github.com/oci-ferry/ferry/serve"
 )
 
@@ -60,4 +67,44 @@ func get(t *testing.T, method, url string, hdr ...string) (*http.Response, strin
 		t.Fatalf("%s %s: body: %v", method, url, err)
 	}
 	return resp, string(b)
+}
+
+// bigImage writes a layout holding one image, big.example/big:1, whose
+// layer is larger than the server's copy buffer, so a response of it
+// spans several writes.
+func bigImage(t *testing.T) (string, testimage.Image) {
+	t.Helper()
+	dir := t.TempDir()
+	d, err := layout.CreateDir(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	txn := d.Begin()
+	var sb strings.Builder
+	for i := 0; sb.Len() < 400<<10; i++ {
+		fmt.Fprintf(&sb, "line %d of a layer bigger than one buffer\n", i)
+	}
+	im := testimage.Build(t, txn, "amd64", sb.String())
+	r, _ := layout.ParseRef("big.example/big:1")
+	if err := txn.Commit(context.Background(), nil, []layout.Image{{Ref: r, Desc: layout.Annotate(im.Manifest, r)}}); err != nil {
+		t.Fatal(err)
+	}
+	return dir, im
+}
+
+// corrupt flips one byte in the middle of the blob file of d, keeping its
+// size.
+func corrupt(t *testing.T, dir string, d ocispec.Descriptor) {
+	t.Helper()
+	p := filepath.Join(dir, "blobs", d.Digest.Algorithm().String(), d.Digest.Encoded())
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	os.Chmod(p, 0o644)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

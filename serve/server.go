@@ -58,6 +58,9 @@ func New(ctx context.Context, src Content, cfg Config) (*Server, error) {
 	if cfg.Log == nil {
 		cfg.Log = NewLogger(nil, false)
 	}
+	if l, ok := src.(interface{ Label() string }); ok && cfg.Label == "" {
+		cfg.Label = l.Label()
+	}
 	return &Server{src: src, idx: idx, cfg: cfg, verified: newVerifiedSet(maxVerified), slots: make(chan struct{}, cfg.MaxRequests)}, nil
 }
 
@@ -266,7 +269,7 @@ func (s *Server) blob(w http.ResponseWriter, r *http.Request, repo *repository, 
 		defer bufPool.Put(bp)
 		if c, err := copyN(w, rc, n, *bp); err != nil && c < n {
 			if ctx.Err() == nil {
-				s.cfg.Log.failure(r, repo.name, s.idx.owner[d], desc, fmt.Errorf("%s: range of a verified blob: %w", s.cfg.Label, err))
+				s.cfg.Log.failure(r, repo.name, s.idx.owner[d], desc, fmt.Errorf("%s: range of a verified blob: %w", s.where(ctx, d), err))
 			}
 			abort()
 		}
@@ -286,7 +289,7 @@ func (s *Server) blob(w http.ResponseWriter, r *http.Request, repo *repository, 
 		s.contentError(w, r, repo, desc, err)
 		return
 	}
-	s.cfg.Log.failure(r, repo.name, s.idx.owner[d], desc, fmt.Errorf("%s: %w (response cut short)", s.cfg.Label, err))
+	s.cfg.Log.failure(r, repo.name, s.idx.owner[d], desc, fmt.Errorf("%s: %w (response cut short)", s.where(ctx, d), err))
 	abort()
 }
 
@@ -305,7 +308,7 @@ func (s *Server) contentError(w http.ResponseWriter, r *http.Request, repo *repo
 	if r.Context().Err() != nil {
 		abort()
 	}
-	s.cfg.Log.failure(r, repo.name, s.idx.owner[d.Digest], d, fmt.Errorf("%s: %w", s.cfg.Label, err))
+	s.cfg.Log.failure(r, repo.name, s.idx.owner[d.Digest], d, fmt.Errorf("%s: %w", s.where(r.Context(), d.Digest), err))
 	writeError(w, r, http.StatusInternalServerError, codeUnknown, fmt.Sprintf("stored content %s failed its check and is not served (see the server's log)", d.Digest))
 }
 
@@ -390,4 +393,13 @@ func (s *Server) referrers(w http.ResponseWriter, r *http.Request, repo *reposit
 	idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: out}
 	idx.SchemaVersion = 2
 	writeJSON(w, r, ocispec.MediaTypeImageIndex, idx)
+}
+
+// where names the file that holds d, for the log: the served path and the
+// blob's place in it.
+func (s *Server) where(ctx context.Context, d digest.Digest) string {
+	if info, err := s.src.Info(ctx, d); err == nil && info.Path != "" {
+		return s.cfg.Label + ": " + info.Path
+	}
+	return s.cfg.Label
 }
