@@ -1,7 +1,6 @@
 package serve_test
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -22,7 +21,7 @@ func TestCorruptBlobIsCutShort(t *testing.T) {
 	dir, im := bigImage(t)
 	corrupt(t, dir, im.Layer)
 	corrupt(t, dir, im.Config)
-	var log bytes.Buffer
+	var log syncLog
 	_, host := start(t, dir, serve.Config{Log: serve.NewLogger(&log, false)})
 	resp, err := http.Get("http://" + host + "/v2/big/blobs/" + im.Layer.Digest.String())
 	if err != nil {
@@ -36,9 +35,10 @@ func TestCorruptBlobIsCutShort(t *testing.T) {
 	if !errors.Is(err, io.ErrUnexpectedEOF) || int64(len(b)) >= im.Layer.Size {
 		t.Fatalf("client read %d of %d bytes, error %v: a corrupt blob must be cut short", len(b), im.Layer.Size, err)
 	}
+	logged := log.waitFor("aborted")
 	for _, want := range []string{"FAILURE", "big.example/big:1", im.Layer.Digest.String(), dir, "digest mismatch", "aborted"} {
-		if !strings.Contains(log.String(), want) {
-			t.Errorf("log does not say %q:\n%s", want, log.String())
+		if !strings.Contains(logged, want) {
+			t.Errorf("log does not say %q:\n%s", want, logged)
 		}
 	}
 

@@ -9,7 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -106,5 +108,31 @@ func corrupt(t *testing.T, dir string, d ocispec.Descriptor) {
 	os.Chmod(p, 0o644)
 	if err := os.WriteFile(p, b, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// syncLog is a log the test reads while the server writes it.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncLog) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// waitFor returns the log once it holds want (the server logs a request
+// after the client has seen its end), or as it is after a few seconds.
+func (s *syncLog) waitFor(want string) string {
+	for i := 0; ; i++ {
+		s.mu.Lock()
+		out := s.b.String()
+		s.mu.Unlock()
+		if strings.Contains(out, want) || i == 250 {
+			return out
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
