@@ -14,6 +14,7 @@ import (
 	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/oci-ferry/ferry/archive"
 	"github.com/oci-ferry/ferry/internal/testimage"
 	"github.com/oci-ferry/ferry/layout"
 	"github.com/oci-ferry/ferry/serve"
@@ -70,7 +71,17 @@ func TestConformancePull(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.Close()
-	_, host := start(t, dir, serve.Config{})
+	// Through serve.Listen, as `ferry serve` runs it.
+	src, err := archive.OpenInPlace(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	srv, err := serve.New(ctx, src, serve.Config{Log: serve.NewLogger(testLog{t}, false)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _ := listen(t, srv, serve.ListenOptions{Addr: "127.0.0.1:0"})
 	results := t.TempDir()
 	cmd := exec.Command(bin)
 	cmd.Dir = results

@@ -196,7 +196,16 @@ func buildIndex(ctx context.Context, src Content, opts Options) (*index, error) 
 // addGraph records everything g reaches as content of s.
 func addGraph(s *stored, g *layout.Graph) {
 	for _, n := range g.Nodes {
-		s.content[n.Desc.Digest] = n.Desc
+		d := n.Desc
+		if d.MediaType == "" {
+			// An index.json entry may omit it; the document says what it
+			// is, and a client needs it as the Content-Type.
+			d.MediaType = ocispec.MediaTypeImageManifest
+			if n.Index != nil {
+				d.MediaType = ocispec.MediaTypeImageIndex
+			}
+		}
+		s.content[d.Digest] = d
 	}
 	for _, b := range g.Blobs {
 		if _, ok := s.content[b.Digest]; !ok {
