@@ -31,7 +31,7 @@ func serveCommand() *cli.Command {
 			"mean decompressing everything before it on every request; decompress it or `ferry import` it into\n" +
 			"a directory and serve that.\n\n" +
 			"Plain HTTP is served on loopback only, unless --insecure-listen; give --tls-cert/--tls-key otherwise.\n" +
-			"SIGINT/SIGTERM stop taking connections and let requests in flight finish (up to 30s).",
+			"SIGINT/SIGTERM stop taking connections and let requests in flight finish (up to 30s). See docs/SERVE.md.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:5000", Usage: "`HOST:PORT` to listen on"},
 			&cli.StringFlag{Name: "prefix", Usage: "rewrite repository names: `FROM=TO` replaces a leading FROM path with TO; TO alone adds it"},
