@@ -98,6 +98,8 @@ type logWriter struct {
 	n       int64
 	aborted bool
 	t0      time.Time
+	rc      *http.ResponseController
+	idle    time.Duration
 }
 
 func (w *logWriter) start() time.Time { return w.t0 }
@@ -112,6 +114,15 @@ func (w *logWriter) WriteHeader(code int) {
 func (w *logWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
+	}
+	// A client that stops reading would hold its request slot for ever:
+	// each write must go through within Config.WriteIdle, however long
+	// the whole blob takes.
+	if w.idle > 0 {
+		if w.rc == nil {
+			w.rc = http.NewResponseController(w.ResponseWriter)
+		}
+		w.rc.SetWriteDeadline(time.Now().Add(w.idle))
 	}
 	n, err := w.ResponseWriter.Write(b)
 	w.n += int64(n)

@@ -29,7 +29,15 @@ type Config struct {
 	MaxRequests int
 	// Label names the served path in messages.
 	Label string
+	// WriteIdle is how long one write to a client may stall before the
+	// response is cut; zero is DefaultWriteIdle.
+	WriteIdle time.Duration
 }
+
+// DefaultWriteIdle is far beyond any live network's pause, and short
+// enough that clients that stop reading cannot hold every request slot
+// for long (a slow client is fine: each write has its own deadline).
+const DefaultWriteIdle = 2 * time.Minute
 
 // DefaultMaxRequests is enough for a cluster of nodes pulling at once
 // (docker opens 3 layer downloads per pull, containerd more), while the
@@ -58,6 +66,9 @@ func New(ctx context.Context, src Content, cfg Config) (*Server, error) {
 	if cfg.Log == nil {
 		cfg.Log = NewLogger(nil, false)
 	}
+	if cfg.WriteIdle <= 0 {
+		cfg.WriteIdle = DefaultWriteIdle
+	}
 	if l, ok := src.(interface{ Label() string }); ok && cfg.Label == "" {
 		cfg.Label = l.Label()
 	}
@@ -80,7 +91,7 @@ func (s *Server) Notes() []string { return append([]string(nil), s.idx.Notes...)
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	lw := &logWriter{ResponseWriter: w, t0: time.Now()}
+	lw := &logWriter{ResponseWriter: w, t0: time.Now(), idle: s.cfg.WriteIdle}
 	user := ""
 	defer func() {
 		// An aborted response is logged as such, then the panic goes on
