@@ -1,13 +1,16 @@
 package serve_test
 
 import (
+	"context"
 	"encoding/json"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/oci-ferry/ferry/archive"
 	"github.com/oci-ferry/ferry/internal/testimage"
 	"github.com/oci-ferry/ferry/serve"
 )
@@ -84,9 +87,36 @@ func TestManifestsAndBlobs(t *testing.T) {
 	}
 }
 
+// TestRanges asks for ranges of a layer in a layout, in a tar read in
+// place and split across the volumes of a set (ranges that start in one
+// chunk and end in another).
 func TestRanges(t *testing.T) {
 	dir, im := bigImage(t)
-	_, host := start(t, dir, serve.Config{})
+	ctx := context.Background()
+	src, err := archive.Open(ctx, dir, archive.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	tarPath := filepath.Join(t.TempDir(), "big.tar")
+	if _, err := archive.Write(ctx, src, src.Images, tarPath, archive.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	volDir := t.TempDir()
+	res, err := archive.Write(ctx, src, src.Images, filepath.Join(volDir, "big.tar"), archive.WriteOptions{VolumeSize: 150 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Volumes) < 3 {
+		t.Fatalf("%d volumes; the layer should be split", len(res.Volumes))
+	}
+	for name, p := range map[string]string{"layout": dir, "tar": tarPath, "volumes": volDir} {
+		t.Run(name, func(t *testing.T) { testRanges(t, p, im) })
+	}
+}
+
+func testRanges(t *testing.T, path string, im testimage.Image) {
+	_, host := start(t, path, serve.Config{})
 	url := "http://" + host + "/v2/big/blobs/" + im.Layer.Digest.String()
 	_, whole := get(t, "GET", url)
 	size := im.Layer.Size
@@ -97,6 +127,8 @@ func TestRanges(t *testing.T) {
 		{"bytes=0-0", 0, 0},
 		{"bytes=100-199", 100, 199},
 		{"bytes=70000-", 70000, size - 1},
+		{"bytes=140000-160000", 140000, 160000},
+		{"bytes=300000-300010", 300000, 300010},
 		{"bytes=-10", size - 10, size - 1},
 		{"bytes=5-" + strconv.FormatInt(size+1000, 10), 5, size - 1},
 	} {
