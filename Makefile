@@ -11,11 +11,17 @@ export CGO_ENABLED ?= 0
 REGISTRY_VERSION := v3.1.2
 REGISTRY         := $(BIN)/registry
 
+# The OCI distribution-spec conformance suite, built as a test binary from
+# the version scripts/conformance/go.mod pins (the Go module proxy serves
+# it only as a pseudo-version); serve's TestConformancePull runs its pull
+# tests against ferry serve.
+CONFORMANCE := $(BIN)/conformance.test
+
 # The current container engines the interop suite runs beside Debian 12's
 # (scripts/engines.sh installs them there).
 ENGINES := $(BIN)/engines
 
-.PHONY: all build test vet unit fuzz interop compat-docs demo bench docs fixtures registry clean
+.PHONY: all build test vet unit fuzz interop compat-docs demo bench docs fixtures registry conformance clean
 
 all: build
 
@@ -28,18 +34,24 @@ vet:
 	$(GO) vet -tags interop ./...
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 
-unit: $(REGISTRY)
+unit: $(REGISTRY) $(CONFORMANCE)
 	$(GO) test -count=1 ./...
 
 registry: $(REGISTRY)
+
+conformance: $(CONFORMANCE)
+
+$(CONFORMANCE): scripts/conformance/go.mod scripts/conformance/go.sum
+	cd scripts/conformance && $(GO) test -c -o $(CONFORMANCE) github.com/opencontainers/distribution-spec/conformance
 
 $(REGISTRY):
 	GOBIN=$(BIN) $(GO) install github.com/distribution/distribution/v3/cmd/registry@$(REGISTRY_VERSION)
 
 # test: static checks, each fuzz target briefly, every test under the
-# race detector (the registry tests start bin/registry on loopback ports),
+# race detector (the registry tests start bin/registry on loopback ports,
+# and serve's runs the conformance suite's pull tests against ferry serve),
 # then the interop suite against the real engines.
-test: vet $(REGISTRY)
+test: vet $(REGISTRY) $(CONFORMANCE)
 	./scripts/test-deps.sh
 	./scripts/nginx.sh
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
