@@ -11,11 +11,17 @@ export CGO_ENABLED ?= 0
 REGISTRY_VERSION := v3.1.2
 REGISTRY         := $(BIN)/registry
 
+# Versity's S3 gateway (posix backend) for the S3 route's tests: a real
+# S3-compatible server built from source into bin/ like the registry;
+# MinIO and SeaweedFS publish no semantic versions to the Go module proxy.
+VERSITYGW_VERSION := v1.8.0
+VERSITYGW         := $(BIN)/versitygw
+
 # The current container engines the interop suite runs beside Debian 12's
 # (scripts/engines.sh installs them there).
 ENGINES := $(BIN)/engines
 
-.PHONY: all build test vet unit fuzz interop compat-docs demo bench docs fixtures registry clean
+.PHONY: all build test vet unit fuzz interop compat-docs demo bench docs fixtures registry s3server clean
 
 all: build
 
@@ -28,7 +34,7 @@ vet:
 	$(GO) vet -tags interop ./...
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 
-unit: $(REGISTRY)
+unit: $(REGISTRY) $(VERSITYGW)
 	$(GO) test -count=1 ./...
 
 registry: $(REGISTRY)
@@ -36,10 +42,16 @@ registry: $(REGISTRY)
 $(REGISTRY):
 	GOBIN=$(BIN) $(GO) install github.com/distribution/distribution/v3/cmd/registry@$(REGISTRY_VERSION)
 
+s3server: $(VERSITYGW)
+
+$(VERSITYGW):
+	CGO_ENABLED=0 GOBIN=$(BIN) $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+
 # test: static checks, each fuzz target briefly, every test under the
-# race detector (the registry tests start bin/registry on loopback ports),
-# then the interop suite against the real engines.
-test: vet $(REGISTRY)
+# race detector (the registry tests start bin/registry, the S3 tests
+# bin/versitygw, on loopback ports), then the interop suite against the
+# real engines.
+test: vet $(REGISTRY) $(VERSITYGW)
 	./scripts/test-deps.sh
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
 	CGO_ENABLED=1 $(GO) test -race -count=1 ./...

@@ -1,8 +1,9 @@
 // Package depcheck holds the test that keeps ferry's package graph as the
 // design says: cmd on top; sync, which copies between any two targets,
-// over archive and sync/remote (the registry client); archive, verify and
-// sync/remote side by side, all on layout, which depends on no other ferry
-// package; urfave/cli only in cmd, klauspost only in archive.
+// over archive, sync/remote (the registry client) and sync/s3 (a layout in a
+// bucket); archive, verify, sync/remote and sync/s3 side by side, all on
+// layout, which depends on no other ferry package; urfave/cli only in cmd,
+// klauspost only in archive, minio-go only in sync/s3.
 package depcheck
 
 import (
@@ -18,15 +19,17 @@ var allowed = map[string][]string{
 	"layout":      {},
 	"archive":     {"layout"},
 	"verify":      {"layout"},
-	"sync":        {"layout", "archive", "sync/remote"},
+	"sync":        {"layout", "archive", "sync/remote", "sync/s3"},
 	"sync/remote": {"layout"},
-	"cmd/ferry":   {"layout", "archive", "verify", "sync", "sync/remote"},
+	"sync/s3":     {"layout"},
+	"cmd/ferry":   {"layout", "archive", "verify", "sync", "sync/remote", "sync/s3"},
 }
 
 // onlyIn names third-party modules confined to one package.
 var onlyIn = map[string]string{
 	"github.com/urfave/cli":         "cmd/ferry",
 	"github.com/klauspost/compress": "archive",
+	"github.com/minio/minio-go":     "sync/s3",
 }
 
 func TestPackageGraph(t *testing.T) {
