@@ -8,21 +8,22 @@ import (
 // Kind is what a copy endpoint is.
 type Kind int
 
-// The three kinds of target every route joins.
+// The kinds of target every route joins.
 const (
 	Registry Kind = iota // a repository of a registry
 	Layout               // an OCI layout directory
 	Archive              // a single .tar, .tar.gz or .tar.zst file
+	S3                   // a layout in an S3 bucket: s3://BUCKET/PREFIX
 )
 
 func (k Kind) String() string {
-	return [...]string{"registry", "layout", "archive"}[k]
+	return [...]string{"registry", "layout", "archive", "S3 layout"}[k]
 }
 
 // Endpoint is one side of a copy.
 type Endpoint struct {
 	Kind Kind
-	// Path is the layout directory or archive file.
+	// Path is the layout directory or archive file, or the s3:// URL.
 	Path string
 	// Names are, for a registry, the references to read or the one to
 	// write; for a layout or archive, the images selected in it (none:
@@ -34,6 +35,8 @@ type Endpoint struct {
 // already know: docker://REF, oci:DIR[:NAME], oci-archive:FILE[:NAME], or a
 // bare argument: an existing directory is a layout, a name ending in
 // .tar/.tar.gz/.tar.zst an archive, anything else a registry reference.
+// s3://BUCKET/PREFIX[:NAME] is a layout in a bucket; a prefix has no ':'
+// (what follows the first one names an image, as after oci:DIR).
 func ParseEndpoint(s string) Endpoint {
 	named := func(k Kind, p, n string) Endpoint {
 		t := Endpoint{Kind: k, Path: p}
@@ -43,6 +46,9 @@ func ParseEndpoint(s string) Endpoint {
 		return t
 	}
 	switch {
+	case strings.HasPrefix(s, "s3://"):
+		p, n, _ := strings.Cut(strings.TrimPrefix(s, "s3://"), ":")
+		return named(S3, "s3://"+p, n)
 	case strings.HasPrefix(s, "docker://"):
 		return named(Registry, "", strings.TrimPrefix(s, "docker://"))
 	case strings.HasPrefix(s, "oci-archive:"):
@@ -61,9 +67,13 @@ func ParseEndpoint(s string) Endpoint {
 	return named(Registry, "", s)
 }
 
-// PathEndpoint is a local destination named by path alone (ferry pull
-// --to): an archive if the name says so, else a layout directory.
+// PathEndpoint is a destination named by path alone (ferry pull --to,
+// export --to): an s3:// URL, an archive if the name says so, else a
+// layout directory.
 func PathEndpoint(p string) Endpoint {
+	if strings.HasPrefix(p, "s3://") {
+		return Endpoint{Kind: S3, Path: p}
+	}
 	if IsArchivePath(p) {
 		return Endpoint{Kind: Archive, Path: p}
 	}

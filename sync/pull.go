@@ -59,6 +59,8 @@ type Plan struct {
 	// Cleaned is what killed runs had left in the destination layout and
 	// the copy into it removed, for the user to be told.
 	Cleaned []layout.Leftover
+	// from, if set, is read instead of Sources (images from a bucket).
+	from layout.ReadOnly
 }
 
 // Resolve reads the manifests of every image refs names (and of their
@@ -161,16 +163,21 @@ func (p *Plan) into(ctx context.Context, dir string, opts CopyOptions) error {
 	if err := dst.CheckRoomFor(ctx, all.Blobs); err != nil {
 		return err
 	}
-	if err := layout.Copy(ctx, p.Sources, dst, all, layout.CopyOptions{Concurrency: opts.Concurrency, SkipExisting: true, VerifyExisting: true, Progress: opts.Progress, Retry: remote.Retryable}); err != nil {
+	var src layout.ReadOnly = p.Sources
+	verb := "pull"
+	if p.from != nil {
+		src, verb = p.from, "copy"
+	}
+	if err := layout.Copy(ctx, src, dst, all, layout.CopyOptions{Concurrency: opts.Concurrency, SkipExisting: true, VerifyExisting: true, Progress: opts.Progress, Retry: remote.Retryable}); err != nil {
 		var ce *layout.CopyError
 		if errors.As(err, &ce) {
 			for i, im := range p.Images {
 				if im.Desc.Digest == all.Owner(ce.Desc.Digest) {
-					return fmt.Errorf("pull %s: %w", p.Images[i].Name(), err)
+					return fmt.Errorf("%s %s: %w", verb, p.Images[i].Name(), err)
 				}
 			}
 		}
-		return fmt.Errorf("pull: %w", err)
+		return fmt.Errorf("%s: %w", verb, err)
 	}
 	// The same rule for configs as import and verify apply, read from the
 	// verified local copies: no extra request, and nothing named that
@@ -182,7 +189,7 @@ func (p *Plan) into(ctx context.Context, dir string, opts CopyOptions) error {
 				name = im.Name()
 			}
 		}
-		return fmt.Errorf("pull %s: manifest %s: %w", name, bad, err)
+		return fmt.Errorf("%s %s: manifest %s: %w", verb, name, bad, err)
 	}
 	err = dst.UpdateIndex(ctx, func(cur []layout.Image) ([]layout.Image, error) {
 		// Under the lock, manifests as well as layers: whatever removed
