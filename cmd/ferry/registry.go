@@ -100,9 +100,10 @@ func pullCommand() *cli.Command {
 			"into --to PATH: a layout directory, or an archive if PATH ends in .tar, .tar.gz or .tar.zst. Every blob\n" +
 			"is verified; blobs shared between images are fetched once. Into a directory blobs are fetched in\n" +
 			"parallel and a re-run fetches only what is missing; into an archive they stream straight into the file\n" +
-			"(no staging copy), which is replaced only when complete.",
-		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "to", Usage: "destination `PATH`: layout directory or archive file", Required: true},
+			"(no staging copy), which is replaced only when complete. --to s3://BUCKET/PREFIX writes them into a bucket.\n" +
+			s3Help,
+		Flags: append(append([]cli.Flag{
+			&cli.StringFlag{Name: "to", Usage: "destination `PATH`: layout directory, archive file or s3://BUCKET/PREFIX", Required: true},
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "read references from `FILE`, one a line"},
 			&cli.BoolFlag{Name: "referrers", Usage: "also carry signatures, SBOMs and attestations (referrers API or tag fallback, cosign tags)"},
 			platformFlag(),
@@ -110,7 +111,7 @@ func pullCommand() *cli.Command {
 			haveFlag(),
 			volumeSizeFlag(),
 			jsonFlag(),
-		}, registryFlags()...),
+		}, registryFlags()...), s3Flags()...),
 		Action: func(c *cli.Context) error {
 			refs := c.Args().Slice()
 			if c.IsSet("have") && !sync.IsArchivePath(c.String("to")) {
@@ -156,7 +157,7 @@ func pullCommand() *cli.Command {
 			p := startProgress(c.App.ErrWriter, "pull", 0)
 			from := sync.Endpoint{Kind: sync.Registry, Names: refs}
 			copied, err := sync.Copy(c.Context, client, from, sync.PathEndpoint(c.String("to")), sync.CopyOptions{Platforms: plats, Format: format, VolumeSize: vsize,
-				Concurrency: c.Int("concurrency"), Progress: p.fn(), Total: p.totalFn(), Referrers: c.Bool("referrers"), Have: have})
+				Concurrency: c.Int("concurrency"), Progress: p.fn(), Total: p.totalFn(), Referrers: c.Bool("referrers"), Have: have, S3: s3Config(c)})
 			var res []sync.Pulled
 			if copied != nil {
 				res = copied.Pulled
