@@ -36,9 +36,14 @@ func openBucket(ctx context.Context, t Endpoint, cfg s3.Config) (*source, error)
 func planOf(ctx context.Context, src *source, url string, opts CopyOptions) (*Plan, error) {
 	p := &Plan{from: src.store}
 	for _, im := range src.images {
-		g, err := layout.Walk(ctx, src.store, []ocispec.Descriptor{im.Desc}, layout.WalkOptions{Platforms: opts.Platforms})
+		// A bucket written with --platform is sparse, as a layout pull
+		// with it is, and is read back so.
+		g, err := layout.Walk(ctx, src.store, []ocispec.Descriptor{im.Desc}, layout.WalkOptions{Platforms: opts.Platforms, AllowMissing: true})
 		if err != nil {
 			return nil, fmt.Errorf("image %s: %w", im.Name(), err)
+		}
+		if err := s3.Whole(g, []layout.Image{im}); err != nil {
+			return nil, err
 		}
 		if im.Ref.Repo != "" {
 			im.Desc = layout.Annotate(im.Desc, im.Ref)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"github.com/oci-ferry/ferry/internal/regtest"
 	"github.com/oci-ferry/ferry/internal/s3test"
 	"github.com/oci-ferry/ferry/internal/testimage"
@@ -173,5 +175,33 @@ func TestParseS3Endpoint(t *testing.T) {
 	}
 	if e := sync.PathEndpoint("s3://b/p"); e.Kind != sync.S3 || e.Path != "s3://b/p" {
 		t.Errorf("PathEndpoint(s3://b/p) = %+v", e)
+	}
+}
+
+// TestSparseThroughBucket: with --platform the index goes into the bucket
+// byte for byte with one platform's content, and comes back out the same
+// way (a sparse layout, as a pull with --platform writes), digest unchanged.
+func TestSparseThroughBucket(t *testing.T) {
+	ctx := context.Background()
+	srv, opts := bucketServer(t)
+	set := testimage.New(t)
+	in := opts
+	in.Platforms = []ocispec.Platform{{OS: "linux", Architecture: "amd64"}}
+	if _, err := sync.Copy(ctx, nil, sync.ParseEndpoint("oci:"+set.Dir+":example.com/app:v1"), sync.ParseEndpoint("s3://ferry-route/sparse"), in); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(srv.Dir, "ferry-route", "sparse", "blobs", "sha256", set.ARM64.Layer.Digest.Encoded())); err == nil {
+		t.Fatal("the arm64 layer went into the bucket")
+	}
+	dir := filepath.Join(t.TempDir(), "out")
+	res, err := sync.Copy(ctx, nil, sync.ParseEndpoint("s3://ferry-route/sparse"), sync.PathEndpoint(dir), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Pulled) != 1 || res.Pulled[0].Digest != set.Index.Digest {
+		t.Fatalf("copied %+v", res.Pulled)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "blobs", "sha256", set.AMD64.Layer.Digest.Encoded())); err != nil {
+		t.Fatal("the amd64 layer did not come back")
 	}
 }

@@ -20,7 +20,6 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/oci-ferry/ferry/internal/memstore"
-	"github.com/oci-ferry/ferry/internal/s3test"
 	"github.com/oci-ferry/ferry/internal/testimage"
 	"github.com/oci-ferry/ferry/layout"
 	"github.com/oci-ferry/ferry/layout/storetest"
@@ -238,11 +237,9 @@ func TestIndexLast(t *testing.T) {
 			if im.Desc.Digest == set.Index.Digest {
 				t.Fatalf("%s: index.json names %s before its blobs are all there", when, im.Name())
 			}
-			g, err := layout.Walk(context.Background(), st, []ocispec.Descriptor{im.Desc}, layout.WalkOptions{CheckBlobs: true})
-			if err != nil {
+			if _, err := layout.Walk(context.Background(), st, []ocispec.Descriptor{im.Desc}, layout.WalkOptions{CheckBlobs: true}); err != nil {
 				t.Fatalf("%s: index.json names %s, which the bucket does not hold whole: %v", when, im.Name(), err)
 			}
-			_ = g
 		}
 	}
 	checkNamed("paused")
@@ -398,5 +395,37 @@ func TestPublicStaticRoute(t *testing.T) {
 	if err := anon.Push(ctx, set.AMD64.Layer, strings.NewReader("x")); err == nil {
 		t.Fatal("an anonymous write was accepted")
 	}
-	_ = s3test.PublicPolicy
+}
+
+// TestHostileBucket: an index.json over the cap is refused by the size
+// the server gives, before it is read, naming the key; URLs whose prefix
+// would make keys escape or collide are refused before any request.
+func TestHostileBucket(t *testing.T) {
+	ctx := context.Background()
+	srv, b := bucket(t)
+	st, prefix := open(t, srv, b, s3.Config{})
+	c := srv.Client(t)
+	big := bytes.Repeat([]byte(" "), layout.MaxIndexSize+1)
+	for key, body := range map[string][]byte{prefix + "/oci-layout": []byte(`{"imageLayoutVersion":"1.0.0"}`), prefix + "/index.json": big} {
+		if _, err := c.PutObject(ctx, b, key, bytes.NewReader(body), int64(len(body)), minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := st.Names(ctx)
+	if !errors.Is(err, layout.ErrTooLarge) || !strings.Contains(err.Error(), "s3://"+b+"/"+prefix+"/index.json") {
+		t.Fatalf("an oversized index.json gave %v", err)
+	}
+	set := testimage.New(t)
+	src := source(t, set.Dir)
+	if _, err := st.Write(ctx, src, src.Images, s3.WriteOptions{}); !errors.Is(err, layout.ErrTooLarge) {
+		t.Fatalf("writing over an oversized index.json: %v", err)
+	}
+	for _, u := range []string{"s3://b/p", "s3://ferry-test/../x", "s3://ferry-test/a//b", "s3://ferry-test/./a", "s3://Upper/x", "ferry-test/x"} {
+		if _, err := s3.Open(u, s3.Config{Endpoint: srv.URL()}); err == nil {
+			t.Errorf("Open(%q) accepted", u)
+		}
+	}
+	if _, err := st.Fetch(ctx, ocispec.Descriptor{Digest: "sha256:../../index.json", Size: 1}); !errors.Is(err, layout.ErrInvalidDigest) {
+		t.Errorf("a hostile digest: %v", err)
+	}
 }

@@ -70,7 +70,7 @@ func (s *Store) Write(ctx context.Context, src layout.ReadOnly, images []layout.
 		}
 		return nil, err
 	}
-	if err := complete(g, named); err != nil {
+	if err := Whole(g, named); err != nil {
 		return nil, err
 	}
 	// Refused before the copy rather than after: an index.json over the
@@ -111,11 +111,12 @@ func (s *Store) Write(ctx context.Context, src layout.ReadOnly, images []layout.
 	return res, nil
 }
 
-// complete refuses an image the source does not hold whole. Absent
-// platforms of an index are allowed (a sparse source, as docker and ctr
-// export them, stays sparse); an absent root, or an absent config or
-// layer of a manifest that is there, is an image that cannot be pulled.
-func complete(g *layout.Graph, images []layout.Image) error {
+// Whole refuses an image a graph walked with AllowMissing does not hold
+// whole. Absent platforms of an index are allowed (a sparse source, as
+// docker and ctr export them and pull --platform writes them, stays
+// sparse); an absent root, or an absent config or layer of a manifest
+// that is there, is an image that cannot be pulled.
+func Whole(g *layout.Graph, images []layout.Image) error {
 	roots := map[digest.Digest]bool{}
 	for _, im := range images {
 		roots[im.Desc.Digest] = true
