@@ -8,6 +8,8 @@ package s3test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"net/http"
@@ -29,10 +31,21 @@ type Server struct {
 	Log       string // its log file
 	AccessKey string
 	SecretKey string
+	CAFile    string // with Options.TLS: the CA that signed its certificate
 }
 
-// URL is the server's plain-HTTP endpoint, as --s3-endpoint takes it.
-func (s *Server) URL() string { return "http://" + s.Host }
+// Options shape the server Start runs.
+type Options struct {
+	TLS bool // serve HTTPS only, with a certificate of a CA made for the test
+}
+
+// URL is the server's endpoint, as --s3-endpoint takes it.
+func (s *Server) URL() string {
+	if s.CAFile != "" {
+		return "https://" + s.Host
+	}
+	return "http://" + s.Host
+}
 
 func binary(t testing.TB) string {
 	if p := os.Getenv("FERRY_VERSITYGW_BIN"); p != "" {
@@ -61,7 +74,10 @@ func freePort(t testing.TB) int {
 // Start runs a fresh gateway with no buckets until the test ends. Its root
 // credentials are random per run, so a test that passes without them (or
 // with the wrong ones) proves nothing was signed by accident.
-func Start(t testing.TB) *Server {
+func Start(t testing.TB) *Server { return StartWith(t, Options{}) }
+
+// StartWith runs a fresh gateway with options.
+func StartWith(t testing.TB, o Options) *Server {
 	t.Helper()
 	bin := binary(t)
 	dir := t.TempDir()
@@ -79,7 +95,13 @@ func Start(t testing.TB) *Server {
 	// before an object is published: with --sidecar files it is written
 	// apart from the content, and a GET can pair new bytes with the old
 	// ETag, which makes conditional writes lose updates.
-	cmd := exec.Command(bin, "--port", s.Host, "--quiet", "posix", data)
+	args := []string{"--port", s.Host, "--quiet"}
+	if o.TLS {
+		ca, cert, key := writeTLS(t, dir)
+		s.CAFile = ca
+		args = append(args, "--cert", cert, "--key", key)
+	}
+	cmd := exec.Command(bin, append(args, "posix", data)...)
 	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY_ID="+s.AccessKey, "ROOT_SECRET_ACCESS_KEY="+s.SecretKey)
 	dieWithParent(cmd)
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -91,9 +113,10 @@ func Start(t testing.TB) *Server {
 		cmd.Wait()
 		logf.Close()
 	})
+	probe := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // readiness probe only
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
-		if resp, err := http.Get(s.URL() + "/"); err == nil {
+		if resp, err := probe.Get(s.URL() + "/"); err == nil {
 			resp.Body.Close()
 			return s
 		}
@@ -108,7 +131,17 @@ func Start(t testing.TB) *Server {
 // inspection (creating buckets, listing or corrupting objects).
 func (s *Server) Client(t testing.TB) *minio.Client {
 	t.Helper()
-	c, err := minio.New(s.Host, &minio.Options{Creds: credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""), Region: "us-east-1", BucketLookup: minio.BucketLookupPath})
+	opts := &minio.Options{Creds: credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""), Region: "us-east-1", BucketLookup: minio.BucketLookupPath}
+	if s.CAFile != "" {
+		pem, err := os.ReadFile(s.CAFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(pem)
+		opts.Secure, opts.Transport = true, &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	}
+	c, err := minio.New(s.Host, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

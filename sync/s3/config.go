@@ -126,8 +126,11 @@ func (c Config) client() (*minio.Core, error) {
 	if c.PathStyle {
 		lookup = minio.BucketLookupPath
 	}
+	// Three tries, not minio-go's ten: its retry test takes a refused
+	// certificate for a transient error (Go wraps the x509 error it looks
+	// for), and ten rounds of backoff make a wrong CA a long silent wait.
 	cl, err := minio.New(host, &minio.Options{Creds: credentialChain(), Secure: secure, Region: c.region(host), BucketLookup: lookup,
-		Transport: http.RoundTripper(tr)})
+		Transport: http.RoundTripper(tr), MaxRetries: 3})
 	if err != nil {
 		return nil, fmt.Errorf("S3 endpoint %s: %w", host, err)
 	}

@@ -20,6 +20,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/oci-ferry/ferry/internal/memstore"
+	"github.com/oci-ferry/ferry/internal/s3test"
 	"github.com/oci-ferry/ferry/internal/testimage"
 	"github.com/oci-ferry/ferry/layout"
 	"github.com/oci-ferry/ferry/layout/storetest"
@@ -427,5 +428,33 @@ func TestHostileBucket(t *testing.T) {
 	}
 	if _, err := st.Fetch(ctx, ocispec.Descriptor{Digest: "sha256:../../index.json", Size: 1}); !errors.Is(err, layout.ErrInvalidDigest) {
 		t.Errorf("a hostile digest: %v", err)
+	}
+}
+
+// TestTLS: an endpoint without a scheme is TLS, the server's certificate
+// is checked (refused without its CA), and --ca-file's CA is trusted.
+func TestTLS(t *testing.T) {
+	ctx := context.Background()
+	srv := s3test.StartWith(t, s3test.Options{TLS: true})
+	srv.Bucket(t, "ferry-tls")
+	srv.Env(t)
+	set := testimage.New(t)
+	src := source(t, set.Dir)
+	untrusted, err := s3.Open("s3://ferry-tls/x", s3.Config{Endpoint: srv.Host, PathStyle: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := untrusted.Write(ctx, src, src.Images, s3.WriteOptions{}); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("a server whose CA is not trusted: %v", err)
+	}
+	st, err := s3.Open("s3://ferry-tls/x", s3.Config{Endpoint: srv.Host, PathStyle: true, CAFile: srv.CAFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Write(ctx, src, src.Images, s3.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if ims, err := st.Names(ctx); err != nil || len(ims) != len(src.Images) {
+		t.Fatalf("over TLS: %d images, %v", len(ims), err)
 	}
 }
