@@ -127,7 +127,7 @@ func (s *Store) explain(key string, err error) error {
 	if er.StatusCode == http.StatusForbidden {
 		return fmt.Errorf("%s: access to %s denied (HTTP 403): check the credentials and the bucket's policy", s.label, s.where(key))
 	}
-	return fmt.Errorf("%s: %s: %w", s.label, s.where(key), err)
+	return fmt.Errorf("%s: %w", s.where(key), err)
 }
 
 // stat is HEAD of a key: its size, or ErrNotFound.

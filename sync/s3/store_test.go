@@ -458,3 +458,27 @@ func TestTLS(t *testing.T) {
 		t.Fatalf("over TLS: %d images, %v", len(ims), err)
 	}
 }
+
+// TestRetriesRefusedUpload: a blob upload the server refuses as
+// overloaded is sent again from a fresh read of the source (a streamed
+// body cannot be rewound), and the copy completes.
+func TestRetriesRefusedUpload(t *testing.T) {
+	ctx := context.Background()
+	srv, b := bucket(t)
+	set := testimage.New(t)
+	src := source(t, set.Dir)
+	flaky := s3test.NewFlaky(t, srv, "/blobs/sha256/"+set.AMD64.Layer.Digest.Encoded(), 2)
+	st, err := s3.Open("s3://"+b+"/retried", s3.Config{Endpoint: flaky.URL(), PathStyle: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Write(ctx, src, src.Images, s3.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if flaky.Fired() != 2 {
+		t.Fatalf("the proxy refused %d uploads, want 2", flaky.Fired())
+	}
+	if got := object(t, srv, b, "retried/blobs/sha256/"+set.AMD64.Layer.Digest.Encoded()); digest.FromBytes(got) != set.AMD64.Layer.Digest {
+		t.Fatal("the retried layer is not intact")
+	}
+}

@@ -86,7 +86,7 @@ func (s *Store) Write(ctx context.Context, src layout.ReadOnly, images []layout.
 		opts.Total(g.Size())
 	}
 	before := s.pushed.Load()
-	if err := layout.Copy(ctx, src, s, g, layout.CopyOptions{Concurrency: opts.Concurrency, SkipExisting: true, Progress: opts.Progress}); err != nil {
+	if err := layout.Copy(ctx, src, s, g, layout.CopyOptions{Concurrency: opts.Concurrency, SkipExisting: true, Progress: opts.Progress, Retry: Retryable}); err != nil {
 		var ce *layout.CopyError
 		if errors.As(err, &ce) {
 			return nil, fmt.Errorf("image %s: %w", nameOf(named, g.Owner(ce.Desc.Digest)), err)
