@@ -119,7 +119,8 @@ func (s *Store) explain(key string, err error) error {
 	switch er.Code {
 	case "NoSuchBucket":
 		return fmt.Errorf("%s: bucket %s does not exist on the server (create it first): %w", s.label, s.bucket, layout.ErrNotFound)
-	case "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken", "AccessDenied", "Forbidden":
+	case "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken", "AccessDenied", "Forbidden",
+		"XAdminUserNotFound": // Versity's answer for an unknown access key
 		return fmt.Errorf("%s: the server refused the request for %s (%s: %s): check the credentials "+
 			"(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or the AWS_PROFILE profile in AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials) "+
 			"and that they may read and write this bucket", s.label, s.where(key), er.Code, strings.TrimSuffix(er.Message, "."))

@@ -482,3 +482,29 @@ func TestRetriesRefusedUpload(t *testing.T) {
 		t.Fatal("the retried layer is not intact")
 	}
 }
+
+// TestCredentialsFile: with no AWS variables, the AWS_PROFILE profile of
+// AWS_SHARED_CREDENTIALS_FILE signs the requests, as the AWS CLI reads it.
+func TestCredentialsFile(t *testing.T) {
+	srv, b := bucket(t)
+	file := filepath.Join(t.TempDir(), "credentials")
+	ini := "[default]\naws_access_key_id = nobody\naws_secret_access_key = wrong\n\n[ferry]\naws_access_key_id = " + srv.AccessKey + "\naws_secret_access_key = " + srv.SecretKey + "\n"
+	if err := os.WriteFile(file, []byte(ini), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", file)
+	t.Setenv("AWS_PROFILE", "ferry")
+	set := testimage.New(t)
+	src := source(t, set.Dir)
+	st, _ := open(t, srv, b, s3.Config{})
+	if _, err := st.Write(context.Background(), src, src.Images, s3.WriteOptions{}); err != nil {
+		t.Fatalf("with the ferry profile: %v", err)
+	}
+	t.Setenv("AWS_PROFILE", "")
+	st, _ = open(t, srv, b, s3.Config{})
+	if _, err := st.Write(context.Background(), src, src.Images, s3.WriteOptions{}); err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("the default profile's wrong keys: %v", err)
+	}
+}
