@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -506,5 +507,51 @@ func TestCredentialsFile(t *testing.T) {
 	st, _ = open(t, srv, b, s3.Config{})
 	if _, err := st.Write(context.Background(), src, src.Images, s3.WriteOptions{}); err == nil || !strings.Contains(err.Error(), "refused") {
 		t.Fatalf("the default profile's wrong keys: %v", err)
+	}
+}
+
+// patterned is n bytes of a fixed pseudo-random sequence, generated as
+// read, so a test can stream a large blob without holding it.
+type patterned struct {
+	n, off int64
+	x      uint64
+}
+
+func (p *patterned) Read(b []byte) (int, error) {
+	if p.off >= p.n {
+		return 0, io.EOF
+	}
+	b = b[:min(int64(len(b)), p.n-p.off)]
+	for i := range b {
+		p.x = p.x*6364136223846793005 + 1442695040888963407
+		b[i] = byte(p.x >> 56)
+	}
+	p.off += int64(len(b))
+	return len(b), nil
+}
+
+// TestPushStreams: a blob goes up without being held, whole PUT or in
+// parts: what the process allocates stays far below the blob's size.
+func TestPushStreams(t *testing.T) {
+	const size = 24 << 20
+	h := digest.SHA256.Digester()
+	io.Copy(h.Hash(), &patterned{n: size})
+	d := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: h.Digest(), Size: size}
+	srv, b := bucket(t)
+	for _, ps := range []int64{0, s3.MinPartSize} {
+		st, _ := open(t, srv, b, s3.Config{PartSize: ps})
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		if err := st.Push(context.Background(), d, &patterned{n: size}); err != nil {
+			t.Fatal(err)
+		}
+		runtime.ReadMemStats(&after)
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > size/2 {
+			t.Errorf("part size %d: pushing %d MiB allocated %d MiB", ps, size>>20, alloc>>20)
+		}
+		if ok, err := st.Exists(context.Background(), d); !ok || err != nil {
+			t.Fatalf("part size %d: pushed blob absent (%v)", ps, err)
+		}
 	}
 }
