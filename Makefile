@@ -16,12 +16,17 @@ REGISTRY         := $(BIN)/registry
 # it only as a pseudo-version); serve's TestConformancePull runs its pull
 # tests against ferry serve.
 CONFORMANCE := $(BIN)/conformance.test
+# Versity's S3 gateway (posix backend) for the S3 route's tests: a real
+# S3-compatible server built from source into bin/ like the registry;
+# MinIO and SeaweedFS publish no semantic versions to the Go module proxy.
+VERSITYGW_VERSION := v1.8.0
+VERSITYGW         := $(BIN)/versitygw
 
 # The current container engines the interop suite runs beside Debian 12's
 # (scripts/engines.sh installs them there).
 ENGINES := $(BIN)/engines
 
-.PHONY: all build test vet unit fuzz interop compat-docs demo bench docs fixtures registry conformance clean
+.PHONY: all build test vet unit fuzz interop compat-docs demo bench docs fixtures registry conformance s3server clean
 
 all: build
 
@@ -34,7 +39,7 @@ vet:
 	$(GO) vet -tags interop ./...
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 
-unit: $(REGISTRY) $(CONFORMANCE)
+unit: $(REGISTRY) $(CONFORMANCE) $(VERSITYGW)
 	$(GO) test -count=1 ./...
 
 registry: $(REGISTRY)
@@ -47,11 +52,17 @@ $(CONFORMANCE): scripts/conformance/go.mod scripts/conformance/go.sum
 $(REGISTRY):
 	GOBIN=$(BIN) $(GO) install github.com/distribution/distribution/v3/cmd/registry@$(REGISTRY_VERSION)
 
+s3server: $(VERSITYGW)
+
+$(VERSITYGW):
+	CGO_ENABLED=0 GOBIN=$(BIN) $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+
 # test: static checks, each fuzz target briefly, every test under the
-# race detector (the registry tests start bin/registry on loopback ports,
-# and serve's runs the conformance suite's pull tests against ferry serve),
-# then the interop suite against the real engines.
-test: vet $(REGISTRY) $(CONFORMANCE)
+# race detector (the registry tests start bin/registry, the S3 tests
+# bin/versitygw, on loopback ports, and serve's runs the conformance
+# suite's pull tests against ferry serve), then the interop suite against
+# the real engines.
+test: vet $(REGISTRY) $(CONFORMANCE) $(VERSITYGW)
 	./scripts/test-deps.sh
 	./scripts/nginx.sh
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh

@@ -10,23 +10,24 @@ import (
 // Kind is what a copy endpoint is.
 type Kind int
 
-// The three kinds of target every route joins.
+// The kinds of target every route joins.
 const (
 	Registry Kind = iota // a repository of a registry
 	Layout               // an OCI layout directory
 	Archive              // a single .tar, .tar.gz or .tar.zst file
 	Web                  // a layout published on a web server (http:// or https://), read-only
+	S3                   // a layout in an S3 bucket: s3://BUCKET/PREFIX
 )
 
 func (k Kind) String() string {
-	return [...]string{"registry", "layout", "archive", "web layout"}[k]
+	return [...]string{"registry", "layout", "archive", "web layout", "S3 layout"}[k]
 }
 
 // Endpoint is one side of a copy.
 type Endpoint struct {
 	Kind Kind
 	// Path is the layout directory or archive file; for a web layout,
-	// its base URL (ending in "/").
+	// its base URL (ending in "/"); for a bucket, the s3:// URL.
 	Path string
 	// Names are, for a registry, the references to read or the one to
 	// write; for a layout or archive, the images selected in it (none:
@@ -41,6 +42,8 @@ type Endpoint struct {
 // An http:// or https:// URL is a layout on a web server (see web.SplitURL:
 // an image is chosen with #NAME); a URL that does not parse is left for
 // the opener to report.
+// s3://BUCKET/PREFIX[:NAME] is a layout in a bucket; a prefix has no ':'
+// (what follows the first one names an image, as after oci:DIR).
 func ParseEndpoint(s string) Endpoint {
 	named := func(k Kind, p, n string) Endpoint {
 		t := Endpoint{Kind: k, Path: p}
@@ -50,6 +53,9 @@ func ParseEndpoint(s string) Endpoint {
 		return t
 	}
 	switch {
+	case strings.HasPrefix(s, "s3://"):
+		p, n, _ := strings.Cut(strings.TrimPrefix(s, "s3://"), ":")
+		return named(S3, "s3://"+p, n)
 	case strings.HasPrefix(s, "docker://"):
 		return named(Registry, "", strings.TrimPrefix(s, "docker://"))
 	case strings.HasPrefix(s, "oci-archive:"):
@@ -73,9 +79,13 @@ func ParseEndpoint(s string) Endpoint {
 	return named(Registry, "", s)
 }
 
-// PathEndpoint is a local destination named by path alone (ferry pull
-// --to): an archive if the name says so, else a layout directory.
+// PathEndpoint is a destination named by path alone (ferry pull --to,
+// export --to): an s3:// URL, an archive if the name says so, else a
+// layout directory.
 func PathEndpoint(p string) Endpoint {
+	if strings.HasPrefix(p, "s3://") {
+		return Endpoint{Kind: S3, Path: p}
+	}
 	if IsArchivePath(p) {
 		return Endpoint{Kind: Archive, Path: p}
 	}

@@ -175,6 +175,11 @@ func (p *Plan) into(ctx context.Context, dir string, opts CopyOptions) error {
 	if err := dst.CheckRoomFor(ctx, all.Blobs); err != nil {
 		return err
 	}
+	// A bucket's images are copied, a registry's or a web server's pulled.
+	verb := "pull"
+	if p.from != nil && p.fromLabel == "" {
+		verb = "copy"
+	}
 	if err := layout.Copy(ctx, p.store(), dst, all, layout.CopyOptions{Concurrency: opts.Concurrency, SkipExisting: true, VerifyExisting: true, Progress: opts.Progress, Retry: remote.Retryable}); err != nil {
 		var ce *layout.CopyError
 		if errors.As(err, &ce) {
@@ -182,11 +187,11 @@ func (p *Plan) into(ctx context.Context, dir string, opts CopyOptions) error {
 				if im.Desc.Digest == all.Owner(ce.Desc.Digest) && p.fromLabel != "" {
 					return fmt.Errorf("pull %s from %s: %w", p.Images[i].Name(), p.fromLabel, err)
 				} else if im.Desc.Digest == all.Owner(ce.Desc.Digest) {
-					return fmt.Errorf("pull %s: %w", p.Images[i].Name(), err)
+					return fmt.Errorf("%s %s: %w", verb, p.Images[i].Name(), err)
 				}
 			}
 		}
-		return fmt.Errorf("pull: %w", err)
+		return fmt.Errorf("%s: %w", verb, err)
 	}
 	// The same rule for configs as import and verify apply, read from the
 	// verified local copies: no extra request, and nothing named that
@@ -198,7 +203,7 @@ func (p *Plan) into(ctx context.Context, dir string, opts CopyOptions) error {
 				name = im.Name()
 			}
 		}
-		return fmt.Errorf("pull %s: manifest %s: %w", name, bad, err)
+		return fmt.Errorf("%s %s: manifest %s: %w", verb, name, bad, err)
 	}
 	err = dst.UpdateIndex(ctx, func(cur []layout.Image) ([]layout.Image, error) {
 		// Under the lock, manifests as well as layers: whatever removed

@@ -10,6 +10,7 @@ import (
 	"github.com/oci-ferry/ferry/archive"
 	"github.com/oci-ferry/ferry/layout"
 	"github.com/oci-ferry/ferry/sync/remote"
+	"github.com/oci-ferry/ferry/sync/s3"
 )
 
 // CopyOptions tune Copy. The zero value copies every platform with the
@@ -28,6 +29,8 @@ type CopyOptions struct {
 	Total func(int64)
 	// Have makes an archive destination a delta: what it names stays out.
 	Have *layout.HaveList
+	// S3 reaches the server of an s3:// endpoint.
+	S3 s3.Config
 }
 
 // Copied is what a copy did, reported in the terms of its destination:
@@ -38,6 +41,7 @@ type Copied struct {
 	Pushed   []Pushed
 	Imported *archive.ImportResult
 	Written  *archive.Result
+	Stored   *s3.Result // into a bucket
 	// Cleaned is what killed runs had left in a destination layout and
 	// a pull into it removed (an import says so in Imported's notes).
 	Cleaned []layout.Leftover
@@ -52,6 +56,8 @@ func (c *Copied) Result() any {
 		return c.Imported
 	case c.Written != nil:
 		return c.Written
+	case c.Stored != nil:
+		return c.Stored
 	}
 	return c.Pulled
 }
@@ -77,6 +83,9 @@ type source struct {
 // read in one pass (archive.Import). Every other route is one store read through a
 // walk into one writer.
 func Copy(ctx context.Context, c *remote.Client, from, to Endpoint, opts CopyOptions) (*Copied, error) {
+	if to.Kind == S3 && (opts.Format != archive.Both || opts.VolumeSize > 0) {
+		return nil, fmt.Errorf("copy: --format and --volume-size shape an archive; %s is a layout in a bucket", to.Path)
+	}
 	if opts.Have != nil && to.Kind != Archive {
 		return nil, fmt.Errorf("copy: a have-list cuts a delta archive; the destination is a %s (name a .tar, .tar.gz or .tar.zst)", to.Kind)
 	}
@@ -113,13 +122,28 @@ func Copy(ctx context.Context, c *remote.Client, from, to Endpoint, opts CopyOpt
 		}
 		out.Pushed, err = Push(ctx, c, src.store, src.images, po)
 	case Layout:
+		if src.plan == nil { // from a bucket
+			if src.plan, err = planOf(ctx, src, from.Path, opts); err != nil {
+				return nil, err
+			}
+			out.Pulled = src.plan.Pulled
+		}
 		err = src.plan.into(ctx, to.Path, opts)
 		out.Cleaned = src.plan.Cleaned
+	case S3:
+		var dst *s3.Store
+		if dst, err = s3.Open(to.Path, opts.S3); err == nil {
+			out.Stored, err = dst.Write(ctx, src.store, src.images, s3.WriteOptions{Platforms: opts.Platforms,
+				Concurrency: opts.Concurrency, Progress: opts.Progress, Total: opts.Total})
+		}
 	case Archive:
 		out.Written, err = archive.Write(ctx, src.store, src.images, to.Path, archive.WriteOptions{Platforms: opts.Platforms,
 			Format: opts.Format, VolumeSize: opts.VolumeSize, Progress: opts.Progress, Total: opts.Total, Have: opts.Have})
 	}
 	if err != nil {
+		if from.Kind == S3 {
+			return nil, fmt.Errorf("%s: %w", from.Path, err)
+		}
 		return nil, err
 	}
 	return out, nil
@@ -142,8 +166,11 @@ func openSource(ctx context.Context, c *remote.Client, t Endpoint, opts CopyOpti
 		}
 		return &source{store: p.Sources, images: p.Images, plan: p, close: func() error { return nil }}, nil
 	}
-	if t.Kind == Web {
+	switch t.Kind {
+	case Web:
 		return openWeb(ctx, c, t, opts)
+	case S3:
+		return openBucket(ctx, t, opts.S3)
 	}
 	// A compressed archive or set is refused from its first bytes, not
 	// after a pass over all of it.

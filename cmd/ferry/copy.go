@@ -8,6 +8,7 @@ import (
 
 	"github.com/oci-ferry/ferry/archive"
 	"github.com/oci-ferry/ferry/sync"
+	"github.com/oci-ferry/ferry/sync/s3"
 )
 
 func copyCommand() *cli.Command {
@@ -20,8 +21,9 @@ func copyCommand() *cli.Command {
 			"SRC may also be a layout on a web server: an http:// or https:// URL (URL#NAME for one image).\n" +
 			"Digests never change. From a layout or archive to a registry, DST is a full name for one image, or a\n" +
 			"REGISTRY[/PREFIX] for all of them. --json prints what the destination reports: the digest map (an\n" +
-			"array, as ferry push prints it) for a registry, the import for a layout, the archive written.",
-		Flags: append([]cli.Flag{platformFlag(), formatFlag(), volumeSizeFlag(), haveFlag(), jsonFlag()}, registryFlags()...),
+			"array, as ferry push prints it) for a registry, the import for a layout, the archive written, the upload to S3.\n" +
+			s3Help + " s3://BUCKET/PREFIX:NAME picks one image of it.",
+		Flags: append(append([]cli.Flag{platformFlag(), formatFlag(), volumeSizeFlag(), haveFlag(), jsonFlag()}, registryFlags()...), s3Flags()...),
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 2, 2); err != nil {
 				return err
@@ -47,7 +49,7 @@ func copyCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			res, err := sync.Copy(c.Context, client, src, dst, sync.CopyOptions{Platforms: plats, Format: format, VolumeSize: vsize, Concurrency: c.Int("concurrency"), Have: have})
+			res, err := sync.Copy(c.Context, client, src, dst, sync.CopyOptions{Platforms: plats, Format: format, VolumeSize: vsize, Concurrency: c.Int("concurrency"), Have: have, S3: s3Config(c)})
 			if err != nil {
 				return err
 			}
@@ -106,6 +108,11 @@ func printCopied(w io.Writer, result any) {
 		}
 		printVolumes(w, r)
 		printNotes(w, r.Notes)
+	case *s3.Result:
+		for _, im := range r.Images {
+			hprintf(w, "  %s  %s\n", im.Name, im.Digest)
+		}
+		hprintf(w, "  %s: %d blobs uploaded, %d already there, index.json written last\n", r.URL, r.Uploaded, r.Skipped)
 	}
 }
 

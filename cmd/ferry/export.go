@@ -3,9 +3,13 @@ package main
 import (
 	"fmt"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/oci-ferry/ferry/archive"
+	"github.com/oci-ferry/ferry/layout"
+	"github.com/oci-ferry/ferry/sync"
 )
 
 func exportCommand() *cli.Command {
@@ -22,15 +26,18 @@ func exportCommand() *cli.Command {
 			"--volume-size cuts it into NAME.001.tar, NAME.002.tar, … no larger than SIZE (docs/FORMAT.md, Volume sets).\n" +
 			"SRC is a layout directory, an uncompressed tar or a set of uncompressed volumes. --have FILE writes a delta:\n" +
 			"every blob the have-list names is left out and recorded, and the archive has no manifest.json (only ferry\n" +
-			"import or push completes it, where its base is).",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "to", Usage: "archive `FILE` to write (replaced atomically)", Required: true},
+			"import or push completes it, where its base is).\n" +
+			"--to s3://BUCKET/PREFIX writes the images into a bucket as a layout instead of an archive. " + s3Help,
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "to", Usage: "archive `FILE` to write (replaced atomically), or s3://BUCKET/PREFIX", Required: true},
 			platformFlag(),
 			formatFlag(),
 			haveFlag(),
 			volumeSizeFlag(),
 			jsonFlag(),
-		},
+			&cli.StringFlag{Name: "ca-file", Usage: "trust the CA certificates in `FILE` as well as the system's (for --s3-endpoint)"},
+			&cli.IntFlag{Name: "concurrency", Usage: "blobs uploaded at once into S3", Value: layout.DefaultConcurrency},
+		}, s3Flags()...),
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 1, -1); err != nil {
 				return err
@@ -46,6 +53,9 @@ func exportCommand() *cli.Command {
 			have, err := readHave(c)
 			if err != nil {
 				return err
+			}
+			if to := sync.PathEndpoint(c.String("to")); to.Kind == sync.S3 {
+				return exportToBucket(c, to, plats)
 			}
 			vsize, err := volumeSize(c, true)
 			if err != nil {
@@ -80,4 +90,31 @@ func exportCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// exportToBucket is export --to s3://…: the copy route from the layout or
+// archive named to the bucket. What shapes an archive has no meaning there.
+func exportToBucket(c *cli.Context, to sync.Endpoint, plats []ocispec.Platform) error {
+	for _, f := range []string{"format", "have", "volume-size"} {
+		if c.IsSet(f) {
+			return usagef("export: --%s shapes an archive; %s is a layout in a bucket", f, to.Path)
+		}
+	}
+	src := c.Args().First()
+	from := sync.Endpoint{Kind: sync.Layout, Path: src, Names: c.Args().Tail()}
+	if sync.IsArchivePath(src) {
+		from.Kind = sync.Archive
+	}
+	p := startProgress(c.App.ErrWriter, "export", 0)
+	res, err := sync.Copy(c.Context, nil, from, to, sync.CopyOptions{Platforms: plats, Concurrency: c.Int("concurrency"), Progress: p.fn(), Total: p.totalFn(), S3: s3Config(c)})
+	p.finish()
+	if err != nil {
+		return fmt.Errorf("export to %s failed, index.json there names nothing new: %w", to.Path, err)
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, res.Result())
+	}
+	hprintf(c.App.Writer, "wrote %d image(s) into %s, every blob verified\n", len(res.Stored.Images), to.Path)
+	printCopied(c.App.Writer, res.Result())
+	return nil
 }

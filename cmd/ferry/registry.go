@@ -113,9 +113,10 @@ func pullCommand() *cli.Command {
 			"(no staging copy), which is replaced only when complete; a re-run after an interruption keeps what\n" +
 			"the stopped run wrote whole (checked again) and fetches the rest. Instead of REFs, one http:// or\n" +
 			"https:// URL pulls the images of a layout published on a web server (URL#NAME for one of them),\n" +
-			"verified the same way.",
-		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "to", Usage: "destination `PATH`: layout directory or archive file", Required: true},
+			"verified the same way. --to s3://BUCKET/PREFIX writes them into a bucket.\n" +
+			s3Help,
+		Flags: append(append([]cli.Flag{
+			&cli.StringFlag{Name: "to", Usage: "destination `PATH`: layout directory, archive file or s3://BUCKET/PREFIX", Required: true},
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "read references from `FILE`, one a line"},
 			&cli.BoolFlag{Name: "referrers", Usage: "also carry signatures, SBOMs and attestations (referrers API or tag fallback, cosign tags)"},
 			platformFlag(),
@@ -123,7 +124,7 @@ func pullCommand() *cli.Command {
 			haveFlag(),
 			volumeSizeFlag(),
 			jsonFlag(),
-		}, registryFlags()...),
+		}, registryFlags()...), s3Flags()...),
 		Action: func(c *cli.Context) error {
 			refs := c.Args().Slice()
 			if c.IsSet("have") && !sync.IsArchivePath(c.String("to")) {
@@ -173,7 +174,7 @@ func pullCommand() *cli.Command {
 			}
 			p := startProgress(c.App.ErrWriter, "pull", 0)
 			copied, err := sync.Copy(c.Context, client, from, sync.PathEndpoint(c.String("to")), sync.CopyOptions{Platforms: plats, Format: format, VolumeSize: vsize,
-				Concurrency: c.Int("concurrency"), Progress: p.fn(), Total: p.totalFn(), Referrers: c.Bool("referrers"), Have: have})
+				Concurrency: c.Int("concurrency"), Progress: p.fn(), Total: p.totalFn(), Referrers: c.Bool("referrers"), Have: have, S3: s3Config(c)})
 			var res []sync.Pulled
 			if copied != nil {
 				res = copied.Pulled

@@ -1,10 +1,11 @@
 // Package depcheck holds the test that keeps ferry's package graph as the
 // design says: cmd on top; sync, which copies between any two targets,
-// over archive, sync/remote (the registry client) and sync/web (a layout on
-// a web server, read through that client); archive, verify, serve and
-// sync/remote side by side, all on layout, which depends on no other ferry
-// package; urfave/cli only in cmd, klauspost only in archive, x/crypto
-// (bcrypt) only in serve.
+// over archive, sync/remote (the registry client), sync/web (a layout on a
+// web server, read through that client) and sync/s3 (a layout in a
+// bucket); archive, verify, serve, sync/remote and sync/s3 side by side,
+// all on layout, which depends on no other ferry package; urfave/cli only
+// in cmd, klauspost only in archive, x/crypto (bcrypt) only in serve,
+// minio-go only in sync/s3.
 package depcheck
 
 import (
@@ -20,11 +21,12 @@ var allowed = map[string][]string{
 	"layout":      {},
 	"archive":     {"layout"},
 	"verify":      {"layout"},
-	"sync":        {"layout", "archive", "sync/remote", "sync/web"},
+	"sync":        {"layout", "archive", "sync/remote", "sync/web", "sync/s3"},
 	"sync/remote": {"layout"},
 	"sync/web":    {"layout", "sync/remote"},
+	"sync/s3":     {"layout"},
 	"serve":       {"layout"},
-	"cmd/ferry":   {"layout", "archive", "verify", "sync", "sync/remote", "sync/web", "serve"},
+	"cmd/ferry":   {"layout", "archive", "verify", "sync", "sync/remote", "sync/web", "sync/s3", "serve"},
 }
 
 // onlyIn names third-party modules confined to one package.
@@ -32,6 +34,7 @@ var onlyIn = map[string]string{
 	"github.com/urfave/cli":         "cmd/ferry",
 	"github.com/klauspost/compress": "archive",
 	"golang.org/x/crypto":           "serve",
+	"github.com/minio/minio-go":     "sync/s3",
 }
 
 func TestPackageGraph(t *testing.T) {

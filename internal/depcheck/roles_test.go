@@ -7,6 +7,7 @@ import (
 	"github.com/oci-ferry/ferry/internal/memstore"
 	"github.com/oci-ferry/ferry/layout"
 	"github.com/oci-ferry/ferry/sync/remote"
+	"github.com/oci-ferry/ferry/sync/s3"
 )
 
 // TestRoles pins which store plays which role. What may only be read must
@@ -29,6 +30,7 @@ func TestRoles(t *testing.T) {
 		{"remote.Repository.ReadOnly()", (&remote.Repository{}).ReadOnly(), roles{}},
 		{"remote.Sources (a pull's sources)", (*remote.Sources)(nil), roles{}},
 		{"memstore.Store", (*memstore.Store)(nil), roles{true, true, true, true}},
+		{"s3.Store (a layout in a bucket)", (*s3.Store)(nil), roles{writable: true, resolver: true, lister: true}},
 	}
 	for _, c := range cases {
 		if _, ok := c.v.(layout.ReadOnly); !ok {
