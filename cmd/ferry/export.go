@@ -17,7 +17,8 @@ func exportCommand() *cli.Command {
 		Name:      "export",
 		Usage:     "write images from a layout into one archive that every engine loads",
 		ArgsUsage: "SRC [NAME…]",
-		Description: "Writes --to FILE (.tar, .tar.gz or .tar.zst, by its name) holding the named images, or all. The tar is at\n" +
+		Description: "Writes --to FILE (.tar, .tar.gz or .tar.zst, by its name) holding the named images, or all; --to DIR (any\n" +
+			"other name) writes them as a layout directory instead, which any web server can publish as it stands. The tar is at\n" +
 			"once an OCI layout with every image's full name (io.containerd.image.name, ref.name = tag) and a docker-save\n" +
 			"archive (manifest.json with RepoTags), so docker load, podman load, ctr import and skopeo read it directly.\n" +
 			"Metadata comes first and layers after; the same images always give a byte-identical file. With --platform\n" +
@@ -29,7 +30,7 @@ func exportCommand() *cli.Command {
 			"import or push completes it, where its base is).\n" +
 			"--to s3://BUCKET/PREFIX writes the images into a bucket as a layout instead of an archive. " + s3Help,
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "to", Usage: "archive `FILE` to write (replaced atomically), or s3://BUCKET/PREFIX", Required: true},
+			&cli.StringFlag{Name: "to", Usage: "archive `FILE` to write (replaced atomically), a layout DIR, or s3://BUCKET/PREFIX", Required: true},
 			platformFlag(),
 			formatFlag(),
 			haveFlag(),
@@ -54,8 +55,8 @@ func exportCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			if to := sync.PathEndpoint(c.String("to")); to.Kind == sync.S3 {
-				return exportToBucket(c, to, plats)
+			if to := sync.PathEndpoint(c.String("to")); to.Kind == sync.S3 || to.Kind == sync.Layout {
+				return exportToLayout(c, to, plats)
 			}
 			vsize, err := volumeSize(c, true)
 			if err != nil {
@@ -92,12 +93,18 @@ func exportCommand() *cli.Command {
 	}
 }
 
-// exportToBucket is export --to s3://…: the copy route from the layout or
-// archive named to the bucket. What shapes an archive has no meaning there.
-func exportToBucket(c *cli.Context, to sync.Endpoint, plats []ocispec.Platform) error {
+// exportToLayout is export --to DIR or --to s3://…: the copy route from the
+// layout or archive named to a layout directory (what a web server then
+// publishes as it stands) or a bucket. What shapes an archive has no
+// meaning there.
+func exportToLayout(c *cli.Context, to sync.Endpoint, plats []ocispec.Platform) error {
+	where := "a layout in a bucket"
+	if to.Kind == sync.Layout {
+		where = "a layout directory (name a .tar, .tar.gz or .tar.zst for an archive)"
+	}
 	for _, f := range []string{"format", "have", "volume-size"} {
 		if c.IsSet(f) {
-			return usagef("export: --%s shapes an archive; %s is a layout in a bucket", f, to.Path)
+			return usagef("export: --%s shapes an archive; %s is %s", f, to.Path, where)
 		}
 	}
 	src := c.Args().First()
@@ -114,7 +121,14 @@ func exportToBucket(c *cli.Context, to sync.Endpoint, plats []ocispec.Platform) 
 	if c.Bool("json") {
 		return printJSON(c.App.Writer, res.Result())
 	}
-	hprintf(c.App.Writer, "wrote %d image(s) into %s, every blob verified\n", len(res.Stored.Images), to.Path)
+	n := 0
+	switch {
+	case res.Stored != nil:
+		n = len(res.Stored.Images)
+	case res.Imported != nil:
+		n = len(res.Imported.Images)
+	}
+	hprintf(c.App.Writer, "wrote %d image(s) into %s, every blob verified\n", n, to.Path)
 	printCopied(c.App.Writer, res.Result())
 	return nil
 }

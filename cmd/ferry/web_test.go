@@ -1,10 +1,8 @@
 package main
 
 import (
-	"archive/tar"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,41 +14,17 @@ import (
 	"github.com/oci-ferry/ferry/internal/webtest"
 )
 
-// published is what a user puts on a web server: the archive `ferry
-// export` wrote, unpacked (it is an OCI layout as it stands), and the set
-// it came from.
+// published is what a user puts on a web server: the layout directory
+// `ferry export --to DIR` wrote, and the set it came from.
 func published(t *testing.T) (string, *testimage.Set) {
 	t.Helper()
 	set := testimage.New(t)
-	tarPath := filepath.Join(t.TempDir(), "images.tar")
-	if code, _, stderr := ferry(t, "export", set.Dir, "--to", tarPath); code != 0 {
-		t.Fatalf("export: %s", stderr)
+	dir := filepath.Join(t.TempDir(), "pub")
+	if code, out, stderr := ferry(t, "export", set.Dir, "--to", dir); code != 0 || !strings.Contains(out, "into "+dir) {
+		t.Fatalf("export: %s %s", out, stderr)
 	}
-	dir := t.TempDir()
-	f, err := os.Open(tarPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dir, filepath.FromSlash(h.Name))
-		if h.Typeflag == tar.TypeDir {
-			os.MkdirAll(p, 0o755)
-			continue
-		}
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		b, _ := io.ReadAll(tr)
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if code, _, stderr := ferry(t, "verify", dir); code != 0 {
+		t.Fatalf("verify of the exported directory: %s", stderr)
 	}
 	return dir, set
 }
