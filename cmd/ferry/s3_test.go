@@ -2,7 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -67,4 +70,53 @@ func TestS3Commands(t *testing.T) {
 	if code == 0 || !strings.Contains(errs, "shapes an archive") {
 		t.Fatalf("export --format into a bucket: exit %d %s", code, errs)
 	}
+}
+
+// TestS3BucketIsAWebRoute is the two routes end to end, as issue 11 puts
+// them: ferry copy into a bucket on one side; on the other, ferry pull of
+// the bucket's public URL, which the S3 server serves as plain GETs (the
+// static web route), with no S3 credentials at all. Digests and names come
+// out as they went in, and the pulled layout verifies.
+func TestS3BucketIsAWebRoute(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.Bucket(t, "public")
+	srv.Public(t, "public")
+	set := testimage.New(t)
+	withCreds := append(os.Environ(), "AWS_ACCESS_KEY_ID="+srv.AccessKey, "AWS_SECRET_ACCESS_KEY="+srv.SecretKey)
+	cmd := exec.Command(os.Args[0], "copy", set.Dir, "s3://public/mirror/v1", "--s3-endpoint", srv.URL(), "--s3-path-style")
+	cmd.Env = append(withCreds, "FERRY_AS_MAIN=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("copy into the bucket: %v\n%s", err, out)
+	}
+	dst := filepath.Join(t.TempDir(), "pulled")
+	code, out, errs := ferry(t, "pull", srv.URL()+"/public/mirror/v1/", "--to", dst)
+	if code != 0 {
+		t.Fatalf("pull of the bucket's URL: %s %s", out, errs)
+	}
+	if code, _, errs := ferry(t, "verify", dst); code != 0 {
+		t.Fatal(errs)
+	}
+	src, got := lsNames(t, set.Dir), lsNames(t, dst)
+	if len(src) == 0 || strings.Join(src, "\n") != strings.Join(got, "\n") {
+		t.Fatalf("names and digests changed on the way:\n%v\n%v", src, got)
+	}
+}
+
+// lsNames is what ferry ls --json says a layout holds: name and digest of
+// each image, sorted.
+func lsNames(t *testing.T, dir string) []string {
+	code, out, errs := ferry(t, "ls", "--json", dir)
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	var ims []struct{ Name, Digest string }
+	if err := json.Unmarshal([]byte(out), &ims); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	var names []string
+	for _, im := range ims {
+		names = append(names, im.Name+" "+im.Digest)
+	}
+	sort.Strings(names)
+	return names
 }
