@@ -5,7 +5,8 @@
 # watch a corrupted copy get caught; and on the far side push the archive
 # into a second registry under a new prefix and import it, with every name
 # and digest intact; then a monthly update as a delta against what the far
-# side holds (DEMO_VOLUME_SIZE=fat32, dvd or 64KiB cuts it into volumes).
+# side holds (DEMO_VOLUME_SIZE=fat32, dvd or 64KiB cuts it into volumes);
+# last, the carried archive served in place as a registry and pulled from.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FERRY="${FERRY:-bin/ferry}"
@@ -83,4 +84,33 @@ run verify "$out/far"
 step "The one-platform archive: its index is sparse, so push sends the complete platform under a narrowed index"
 run verify "$out/usb/appliance-arm64.tar"
 run push "$out/usb/appliance-arm64.tar" --to "$dst/appliance"
-printf '\n\033[1mdemo OK:\033[0m every image arrived with its name and digest; corruption was refused; the update carried only what the far side lacked.\n'
+step "A sealed LAN with no registry: serve the carried archive in place, and pull from it"
+for _ in $(seq 50); do
+	port=$((20000 + RANDOM % 20000))
+	if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
+done
+printf '$ ferry serve %s --addr 127.0.0.1:%s &\n' "$out/usb/release2-full.tar" "$port"
+"$FERRY" serve "$out/usb/release2-full.tar" --addr "127.0.0.1:$port" 2>"$out/serve.log" &
+pids+=("$!")
+for _ in $(seq 100); do
+	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
+	sleep 0.1
+done
+served=127.0.0.1:$port
+run pull "$served/library/busybox:1.36" "$served/team/app:v2" --to "$out/served" --json >"$out/served.json"
+for name in library/busybox:1.36 team/app:v2; do
+	want=$(grep -A1 "\"source\": \"$src/$name\"" "$out/pulled.json" | grep -o 'sha256:[0-9a-f]*' | sed -n 1p || true)
+	got=$(grep -A1 "\"source\": \"$served/$name\"" "$out/served.json" | grep -o 'sha256:[0-9a-f]*' | sed -n 1p || true)
+	if [ -z "$want" ] || [ "$want" != "$got" ]; then echo "demo: $name came out of the served archive as '$got', not '$want'" >&2; exit 1; fi
+	echo "$name: $got, the digest it was saved with"
+done
+if docker info >/dev/null 2>&1 && docker pull "$served/library/busybox:1.36" >/dev/null 2>&1; then
+	echo "docker pulled $served/library/busybox:1.36 too"
+elif command -v podman >/dev/null && podman pull --tls-verify=false "$served/library/busybox:1.36" >/dev/null 2>&1; then
+	echo "podman pulled $served/library/busybox:1.36 too"
+else
+	echo "(no docker daemon or podman here to pull with as well; make interop pulls from ferry serve with each engine)"
+fi
+grep repository "$out/serve.log" | head -3 || true
+
+printf '\n\033[1mdemo OK:\033[0m every image arrived with its name and digest; corruption was refused; the update carried only what the far side lacked; the archive served in place gave the same digests.\n'
