@@ -107,6 +107,15 @@ func exportToLayout(c *cli.Context, to sync.Endpoint, plats []ocispec.Platform) 
 			return usagef("export: --%s shapes an archive; %s is %s", f, to.Path, where)
 		}
 	}
+	// A directory bound for a stick is held to the names FAT takes, as
+	// an archive is.
+	var nameNote string
+	if to.Kind == sync.Layout {
+		var err error
+		if nameNote, err = archive.CheckName(to.Path); err != nil {
+			return err
+		}
+	}
 	src := c.Args().First()
 	from := sync.Endpoint{Kind: sync.Layout, Path: src, Names: c.Args().Tail()}
 	if sync.IsArchivePath(src) {
@@ -130,5 +139,8 @@ func exportToLayout(c *cli.Context, to sync.Endpoint, plats []ocispec.Platform) 
 	}
 	hprintf(c.App.Writer, "wrote %d image(s) into %s, every blob verified\n", n, to.Path)
 	printCopied(c.App.Writer, res.Result())
+	if nameNote != "" {
+		hprintf(c.App.Writer, "  note: %s\n", nameNote)
+	}
 	return nil
 }
