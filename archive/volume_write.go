@@ -575,7 +575,9 @@ func chunkContent(src layout.ReadOnly, p *volPart, open **chunkSource, progress 
 		if progress != nil {
 			w = progressWriter{w, progress}
 		}
-		if _, err := layout.CopyBuffer(w, io.LimitReader(ctxReader{ctx, (*open).r}, p.size)); err != nil {
+		// The blob's hash runs here, the chunk's with the write behind
+		// it: two cores, as a whole blob's copy has.
+		if _, err := layout.CopyBehind(w, io.LimitReader(ctxReader{ctx, (*open).r}, p.size), pipelineDepth); err != nil {
 			return fmt.Errorf("%s %s: %w", d.MediaType, d.Digest, err)
 		}
 		if p.digest == "" {
