@@ -127,7 +127,7 @@ func TestCompressedArchivesLoad(t *testing.T) {
 					t.Errorf("%s loaded ferry's %s but has no %v", e.name, s, missing)
 					continue
 				}
-				recordCompressed(e, s, "loads, both names")
+				recordCompressed(e, s, "loads, every name")
 			}
 		})
 	}

@@ -313,6 +313,7 @@ func renderReport(elapsed time.Duration, left []string) string {
 	}
 	b.WriteString(deltaSection())
 	b.WriteString(compressedSection())
+	b.WriteString(serveSection())
 	b.WriteString("ok: every check of the cell passed (names, digests, image IDs, platforms); L*: expected limitation, asserted; n/a: nothing to check; —: blocked by an earlier step of the row; ·: not run.\n\n")
 	if len(usedLim) > 0 {
 		b.WriteString("Expected limitations (each asserted: the tool must still fail this way):\n\n")

@@ -4,11 +4,13 @@ package interop
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -170,9 +172,48 @@ func TestServeEngines(t *testing.T) {
 			for _, f := range c.fails {
 				t.Error(f)
 			}
+			recordServe(e, c)
 			if c.na != "" {
 				t.Skip(c.na)
 			}
 		})
 	}
+}
+
+// What each engine made of ferry serve, for docs/COMPATIBILITY.md.
+var serveOutcomes = struct {
+	sync.Mutex
+	m map[string]string
+}{m: map[string]string{}}
+
+func recordServe(e *engine, c *cell) {
+	o := "pulled by short and full name, digests and image IDs as stored"
+	if e.kind == "skopeo" {
+		o = "inspected by short and full name, digests as stored; a copy --all verifies"
+	}
+	switch {
+	case len(c.fails) > 0:
+		o = "**failed**: " + clip(firstLine(c.fails[0]), 120)
+	case c.na != "":
+		o = "not run: " + c.na
+	}
+	serveOutcomes.Lock()
+	serveOutcomes.m[e.name] = o
+	serveOutcomes.Unlock()
+}
+
+// serveSection renders what the engines did with ferry serve.
+func serveSection() string {
+	serveOutcomes.Lock()
+	defer serveOutcomes.Unlock()
+	if len(serveOutcomes.m) == 0 {
+		return ""
+	}
+	var rows [][]string
+	for _, e := range engines {
+		if o, ok := serveOutcomes.m[e.name]; ok {
+			rows = append(rows, []string{e.name, o})
+		}
+	}
+	return fmt.Sprintf("## Pulling from ferry serve (serve)\n\n%s\n", table([]string{"engine", "ferry serve over an exported archive"}, rows))
 }
