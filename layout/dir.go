@@ -202,14 +202,8 @@ func (d *Dir) Undo() {
 	if err != nil {
 		return
 	}
-	defer l.unlock()
-	if ims, err := d.Images(); err != nil || len(ims) > 0 {
-		return
-	}
-	if blobs, err := d.Blobs(context.Background()); err != nil || len(blobs) > 0 {
-		return
-	}
-	if d.othersAlive() {
+	if !d.undoable() {
+		l.unlock()
 		return
 	}
 	d.endSession()
@@ -221,8 +215,25 @@ func (d *Dir) Undo() {
 	// The lock file goes while we hold it; a waiter notices (lockFile) and
 	// locks whatever is at the path by then.
 	d.root.Remove(lockName)
+	// A FUSE file system (fusefat) keeps a file removed while open as a
+	// hidden one until it is closed, so .ferry empties only once the
+	// lock is released; a waiter that made a new lock file meanwhile
+	// keeps the directory, as it should.
+	l.unlock()
 	d.root.Remove(ferryDir)
 	d.fresh = false
+}
+
+// undoable reports whether the layout this handle made is still empty and
+// nobody else is in it: only then may Undo take it away.
+func (d *Dir) undoable() bool {
+	if ims, err := d.Images(); err != nil || len(ims) > 0 {
+		return false
+	}
+	if blobs, err := d.Blobs(context.Background()); err != nil || len(blobs) > 0 {
+		return false
+	}
+	return !d.othersAlive()
 }
 
 // othersAlive reports whether a session other than this handle's is live.

@@ -223,3 +223,28 @@ func TestFATPull(t *testing.T) {
 		t.Fatalf("on the stick: %v", es)
 	}
 }
+
+// TestFATFailedImportLeavesNothing: an import into a new directory on a
+// FUSE-mounted FAT32 that fails (a corrupt blob) must take away the layout
+// it began. fusefat keeps a file removed while open as a hidden file until
+// it is closed, so removing .ferry while still holding its lock left an
+// empty .ferry (with that hidden file) behind.
+func TestFATFailedImportLeavesNothing(t *testing.T) {
+	stick := fat(t)
+	set := testimage.New(t)
+	b, _ := os.ReadFile(set.BlobFile(set.Single.Layer))
+	b[10] ^= 0xff
+	os.WriteFile(set.BlobFile(set.Single.Layer), b, 0o644)
+	dst := filepath.Join(stick, "far")
+	code, _, errs := ferry(t, "import", set.Dir, "busybox:1.36", "--into", dst)
+	if code == 0 || !strings.Contains(errs, set.Single.Layer.Digest.String()) {
+		t.Fatalf("import of a corrupt layer: %d %s", code, errs)
+	}
+	if es, err := os.ReadDir(dst); err == nil && len(es) > 0 {
+		var names []string
+		for _, e := range es {
+			names = append(names, e.Name())
+		}
+		t.Fatalf("the failed import left %v in %s", names, dst)
+	}
+}
