@@ -63,6 +63,22 @@ func TestBlobReadsOpenOneFileEach(t *testing.T) {
 	}
 }
 
+// TestCommitRemovesNothingItRenamed counts the unlinkat(2) calls of an
+// import's commit: after renaming every staged blob into blobs/ it
+// removed each temp name again, two failing unlinkat calls a blob (file,
+// then directory), 6,000 for a thousand images.
+func TestCommitRemovesNothingItRenamed(t *testing.T) {
+	if mode := os.Getenv(heldChildEnv); mode != "" {
+		heldChild(t, mode)
+		return
+	}
+	strace := needStrace(t)
+	per := perBlob(t, strace, "TestCommitRemovesNothingItRenamed", "ingest", "unlinkat", 200)
+	if per > 0.1 {
+		t.Fatalf("%.2f unlinkat calls a committed blob, want 0: a renamed temp file is gone already", per)
+	}
+}
+
 func needStrace(t *testing.T) string {
 	strace, err := exec.LookPath("strace")
 	if err != nil {
