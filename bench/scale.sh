@@ -19,8 +19,11 @@
 # the last minutes, which made the previous run's rm -rf the largest cost
 # of a 1,000-image pull). Prints seconds, MiB/s, seconds per GiB against
 # the big image's (the ratio the target bounds: <= 2x), peak RSS (< 64
-# MiB) and the 1-minute load average beside each figure (these 2 cores are
-# shared), then PASS/MISS. Writes the figures to $dir/scale.tsv and, with
+# MiB), ferry's CPU time and the registry's beside the wall time (the load
+# of other jobs stretches wall time far more than CPU time) and the
+# 1-minute load average beside each figure (these 2 cores are shared),
+# then PASS/MISS and the pull's time split into ferry's CPU, the
+# registry's and waiting. Writes the figures to $dir/scale.tsv and, with
 # bench/plot, the plot to $dir/scale.svg (SCALE_SVG=docs/scale.svg to
 # refresh the one in the docs).
 set -euo pipefail
@@ -71,24 +74,37 @@ host=$(scripts/registry.sh "$dir/reg")
 pid=$(cat "$dir/reg/pid")
 
 load() { cut -d' ' -f1 /proc/loadavg; }
-declare -A T R L # best seconds, highest peak RSS (KiB), load average beside the best
+# regcpu: the registry's CPU seconds so far (user+system, /proc/PID/stat).
+# It serves pull and push on the same cores as ferry, so a step's wall
+# time is bound below by (ferry's CPU + the registry's) / cores, which the
+# load of other jobs cannot lower; CPU time is what that load distorts
+# least, so it is printed beside the wall time.
+tck=$(getconf CLK_TCK)
+regcpu() { awk -v t="$tck" '{ print ($14 + $15) / t }' "/proc/$pid/stat"; }
+min() { awk -v c="$1" -v d="$2" 'BEGIN { print (c == "" || d < c) ? d : c }'; }
+declare -A T R L C G # best seconds, highest peak RSS (KiB), load beside the best, least ferry CPU, least registry CPU
 # measure KEY CMD…: one run under peakrss; a failure ends the bench.
 measure() {
-	local key=$1 line wall kib l
+	local key=$1 line wall kib cpu l r0 r1
 	shift
 	l=$(load)
+	r0=$(regcpu)
 	if ! bin/peakrss -json -- "$@" >"$dir/out" 2>"$dir/err"; then
 		tail -n 20 "$dir/out" "$dir/err" >&2
 		echo "bench: failed: $*" >&2
 		exit 1
 	fi
+	r1=$(regcpu)
 	line=$(tail -n1 "$dir/err")
 	wall=$(sed 's/.*"wall":\([0-9.e+-]*\).*/\1/' <<<"$line")
 	kib=$(sed 's/.*"maxrss_kib":\([0-9]*\).*/\1/' <<<"$line")
+	cpu=$(sed 's/.*"cpu":\([0-9.e+-]*\).*/\1/' <<<"$line")
 	if [ -z "${T[$key]:-}" ] || awk -v d="$wall" -v c="${T[$key]}" 'BEGIN { exit !(d < c) }'; then
 		T[$key]=$wall L[$key]=$l
 	fi
 	R[$key]=$(awk -v c="${R[$key]:-0}" -v k="$kib" 'BEGIN { print (k > c) ? k : c }')
+	C[$key]=$(min "${C[$key]:-}" "$cpu")
+	G[$key]=$(min "${G[$key]:-}" "$(awk -v a="$r0" -v b="$r1" 'BEGIN { print b - a }')")
 }
 
 sets=("${counts[@]}" big)
@@ -125,28 +141,40 @@ for s in "${sets[@]}"; do
 done
 steps=(push pull export verify import)
 tsv="$dir/scale.tsv"
-printf 'set\timages\trepos\tbytes\tstep\tseconds\tpeak_rss_kib\tload1\n' >"$tsv"
+printf 'set\timages\trepos\tbytes\tstep\tseconds\tpeak_rss_kib\tload1\tferry_cpu\tregistry_cpu\n' >"$tsv"
 printf '\nferry scale benchmark: %s-byte images over %s repositories against one %s-byte image of 8 layers, %s cores, best of %s (push: once)\n' \
 	"$isize_b" "$repos" "${B[big]}" "$(nproc)" "$runs"
-printf '%-7s %6s %11s %-7s %8s %8s %8s %6s %9s %6s\n' set images bytes step seconds MiB/s s/GiB "x big" "peak RSS" load
+printf '%-7s %6s %11s %-7s %8s %8s %8s %6s %8s %6s %8s %9s %6s\n' set images bytes step seconds MiB/s s/GiB "x big" "cpu s" "cpu xb" "reg cpu" "peak RSS" load
 for s in "${sets[@]}"; do
 	for st in "${steps[@]}"; do
 		k="$s $st"
-		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "${N[$s]}" "$([ "$s" = big ] && echo 1 || echo $((s < repos ? s : repos)))" "${B[$s]}" "$st" "${T[$k]}" "${R[$k]}" "${L[$k]}" >>"$tsv"
-		awk -v s="$s" -v n="${N[$s]}" -v b="${B[$s]}" -v st="$st" -v t="${T[$k]}" -v bb="${B[big]}" -v tb="${T["big $st"]}" -v k="${R[$k]}" -v l="${L[$k]}" 'BEGIN {
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "${N[$s]}" "$([ "$s" = big ] && echo 1 || echo $((s < repos ? s : repos)))" "${B[$s]}" "$st" "${T[$k]}" "${R[$k]}" "${L[$k]}" "${C[$k]}" "${G[$k]}" >>"$tsv"
+		awk -v s="$s" -v n="${N[$s]}" -v b="${B[$s]}" -v st="$st" -v t="${T[$k]}" -v bb="${B[big]}" -v tb="${T["big $st"]}" -v k="${R[$k]}" -v l="${L[$k]}" \
+			-v c="${C[$k]}" -v cb="${C["big $st"]}" -v g="${G[$k]}" 'BEGIN {
 			x = (t / b) / (tb / bb)
-			printf "%-7s %6d %11d %-7s %8.3f %8.1f %8.2f %6.2f %8.1fM %6s\n", s, n, b, st, t, b / 1048576 / t, t / b * 1073741824, x, k / 1024, l
+			xc = (c / b) / (cb / bb)
+			printf "%-7s %6d %11d %-7s %8.3f %8.1f %8.2f %6.2f %8.3f %6.2f %8.3f %8.1fM %6s\n", s, n, b, st, t, b / 1048576 / t, t / b * 1073741824, x, c, xc, g, k / 1024, l
 		}'
 	done
 done
-echo "(x big = seconds per byte over the big image's in the same step; load = 1-minute load average when the best run started, on $(nproc) cores)"
+echo "(x big = seconds per byte over the big image's in the same step; cpu s = ferry's CPU, user+system; cpu xb = that per byte over the big image's; reg cpu = the registry's CPU in the step, on the same cores; both the least of the runs; load = 1-minute load average when the best run started, on $(nproc) cores)"
 n=$largest
 for st in pull export verify import push; do
-	awk -v n="$n" -v st="$st" -v t="${T["$n $st"]}" -v b="${B[$n]}" -v tb="${T["big $st"]}" -v bb="${B[big]}" 'BEGIN {
+	awk -v n="$n" -v st="$st" -v t="${T["$n $st"]}" -v b="${B[$n]}" -v tb="${T["big $st"]}" -v bb="${B[big]}" -v c="${C["$n $st"]}" -v cb="${C["big $st"]}" 'BEGIN {
 		x = (t / b) / (tb / bb)
+		xc = (c / b) / (cb / bb)
 		v = (x <= 2 ? "PASS" : "MISS")
 		if (st == "push") v = "(seeding, no target)"
-		printf "%s %s: %d images take %.2fx the big image'"'"'s time per byte (%.3fs vs %.3fs), target <= 2x\n", v, st, n, x, t, tb
+		printf "%s %s: %d images take %.2fx the big image'"'"'s time per byte (%.3fs vs %.3fs), target <= 2x; ferry CPU per byte %.2fx (%.3fs vs %.3fs)\n", v, st, n, x, t, tb, xc, c, cb
+	}'
+done
+# The pull's wall time split: with the registry on the same cores, no
+# run can be faster than both processes' CPU spread over every core.
+for s in "$n" big; do
+	k="$s pull"
+	awk -v s="$s" -v n="${N[$s]}" -v t="${T[$k]}" -v c="${C[$k]}" -v g="${G[$k]}" -v p="$(nproc)" 'BEGIN {
+		f = (c + g) / p
+		printf "pull split (%s): wall %.3fs; ferry CPU %.3fs; registry CPU %.3fs (%.2f ms an image); CPU floor (ferry + registry) / %d cores = %.3fs, the rest (%.3fs) waits\n", s, t, c, g, g * 1000 / n, p, f, (t > f ? t - f : 0)
 	}'
 done
 max=0

@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
 )
@@ -37,8 +39,9 @@ type CopyOptions struct {
 }
 
 // Copy writes a walked graph into dst: leaves in parallel, then indexes and
-// manifests children before parents from the verified bytes Walk holds,
-// so a destination never references content it does not have. Every byte
+// manifests from the verified bytes Walk holds, in parallel too but each
+// after the nodes it lists, so a destination never references content it
+// does not have. Every byte
 // read from src passes through a VerifyReader before dst sees it.
 func Copy(ctx context.Context, src ReadOnly, dst Writable, g *Graph, opts CopyOptions) error {
 	limit := opts.Concurrency
@@ -62,24 +65,73 @@ func Copy(ctx context.Context, src ReadOnly, dst Writable, g *Graph, opts CopyOp
 	if err := eg.Wait(); err != nil {
 		return err
 	}
-	for _, n := range g.Nodes {
-		// Pushing a document from memory is as cheap as checking it; a
-		// verifying destination (a layout) hashes its present copy then.
-		if opts.SkipExisting && !opts.VerifyExisting {
-			if ok, err := dst.Exists(ctx, n.Desc); err != nil {
-				return err
-			} else if ok {
-				continue
-			}
+	// Manifests and indexes go in parallel as well, a level at a time: a
+	// node only after every node it lists (see nodeLevels). One after the
+	// other, each a write, fsync and rename into a layout, the thousand
+	// manifests of a pull of a thousand small images were its last 0.6 s,
+	// with every other worker idle.
+	for _, level := range nodeLevels(g.Nodes) {
+		eg, ectx := errgroup.WithContext(ctx)
+		eg.SetLimit(limit)
+		for _, n := range level {
+			eg.Go(func() error { return copyNode(ectx, dst, n, opts) })
 		}
-		if err := dst.Push(ctx, n.Desc, bytes.NewReader(n.Raw)); err != nil {
-			return &CopyError{Desc: n.Desc, Err: fmt.Errorf("%s %s: %w", n.Desc.MediaType, n.Desc.Digest, err)}
-		}
-		if opts.Progress != nil {
-			opts.Progress(n.Desc.Size)
+		if err := eg.Wait(); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// copyNode pushes one manifest or index from the verified bytes Walk holds.
+func copyNode(ctx context.Context, dst Writable, n *Node, opts CopyOptions) error {
+	// Pushing a document from memory is as cheap as checking it; a
+	// verifying destination (a layout) hashes its present copy then.
+	if opts.SkipExisting && !opts.VerifyExisting {
+		if ok, err := dst.Exists(ctx, n.Desc); err != nil {
+			return err
+		} else if ok {
+			return nil
+		}
+	}
+	if err := dst.Push(ctx, n.Desc, bytes.NewReader(n.Raw)); err != nil {
+		return &CopyError{Desc: n.Desc, Err: fmt.Errorf("%s %s: %w", n.Desc.MediaType, n.Desc.Digest, err)}
+	}
+	if opts.Progress != nil {
+		opts.Progress(n.Desc.Size)
+	}
+	return nil
+}
+
+// nodeLevels groups nodes (children before parents) so that each node is
+// in a later level than every node among its children and its subject: a
+// destination (a registry above all) never receives an index before the
+// manifests it lists, nor a signature before what it signs, as when they
+// went one by one. Each level keeps the nodes' order.
+func nodeLevels(nodes []*Node) [][]*Node {
+	depth := make(map[digest.Digest]int, len(nodes))
+	var levels [][]*Node
+	for _, n := range nodes {
+		l := 0
+		deps := slices.Clip(n.Children()) // an index's own list is not appended to
+		if n.Manifest != nil && n.Manifest.Subject != nil {
+			deps = append(deps, *n.Manifest.Subject)
+		}
+		if n.Index != nil && n.Index.Subject != nil {
+			deps = append(deps, *n.Index.Subject)
+		}
+		for _, c := range deps {
+			if d, ok := depth[c.Digest]; ok {
+				l = max(l, d+1)
+			}
+		}
+		depth[n.Desc.Digest] = l
+		for len(levels) <= l {
+			levels = append(levels, nil)
+		}
+		levels[l] = append(levels[l], n)
+	}
+	return levels
 }
 
 func copyBlob(ctx context.Context, src ReadOnly, dst Writable, d ocispec.Descriptor, opts CopyOptions) error {

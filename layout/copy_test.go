@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/oci-ferry/ferry/internal/memstore"
 	"github.com/oci-ferry/ferry/layout"
@@ -236,5 +237,111 @@ func TestCopyNonDistributable(t *testing.T) {
 	}
 	if ok, _ := dst.Exists(ctx, mf); !ok {
 		t.Fatal("manifest not copied")
+	}
+}
+
+// nodeGate holds every manifest Push until several are in flight (or a
+// guard runs out, so that one at a time shows as a count of 1, not a
+// hang). The manifests an index lists are held further, until that index's
+// Push begins (or the guard runs out), so an index pushed too early is
+// caught, not missed by luck; it is recorded when one of them was not
+// complete yet.
+type nodeGate struct {
+	layout.Store
+	want    int
+	mu      sync.Mutex
+	cur     int
+	max     int
+	done    map[digest.Digest]bool
+	listed  map[digest.Digest][]digest.Digest // index → manifests it lists
+	early   []digest.Digest                   // indexes pushed before one of theirs
+	release chan struct{}
+	once    sync.Once
+	indexed chan struct{} // closed when an index Push begins
+	iOnce   sync.Once
+}
+
+// listedBy reports whether m is among the manifests of an index.
+func (g *nodeGate) listedBy(m digest.Digest) bool {
+	for _, ms := range g.listed {
+		if slices.Contains(ms, m) {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *nodeGate) Push(ctx context.Context, d ocispec.Descriptor, r io.Reader) error {
+	switch d.MediaType {
+	case ocispec.MediaTypeImageManifest:
+		g.mu.Lock()
+		g.cur++
+		g.max = max(g.max, g.cur)
+		if g.cur >= g.want {
+			g.once.Do(func() { close(g.release) })
+		}
+		g.mu.Unlock()
+		select {
+		case <-g.release:
+		case <-time.After(time.Second): // only the guard against a hang
+		}
+		if g.listedBy(d.Digest) {
+			select {
+			case <-g.indexed:
+			case <-time.After(time.Second / 2):
+			}
+		}
+		err := g.Store.Push(ctx, d, r)
+		g.mu.Lock()
+		g.cur--
+		g.done[d.Digest] = true
+		g.mu.Unlock()
+		return err
+	case ocispec.MediaTypeImageIndex:
+		g.iOnce.Do(func() { close(g.indexed) })
+		g.mu.Lock()
+		for _, m := range g.listed[d.Digest] {
+			if !g.done[m] {
+				g.early = append(g.early, d.Digest)
+			}
+		}
+		g.mu.Unlock()
+	}
+	return g.Store.Push(ctx, d, r)
+}
+
+// A pull of a thousand small images wrote their thousand manifests one
+// after the other once every layer was in (a write, fsync and rename
+// each, 0.6 s with the other workers idle). They go Concurrency at once
+// now, and an index still only after every manifest it lists.
+func TestCopyPushesManifestsAtOnce(t *testing.T) {
+	src := memstore.New()
+	var roots []ocispec.Descriptor
+	for range 8 {
+		roots = append(roots, buildImage(t, src, nil, 1).Manifest)
+	}
+	a, b := buildImage(t, src, &ocispec.Platform{OS: "linux", Architecture: "amd64"}, 1), buildImage(t, src, &ocispec.Platform{OS: "linux", Architecture: "arm64"}, 1)
+	idx := buildIndex(t, src, a.Manifest, b.Manifest)
+	roots = append(roots, idx)
+	g, err := layout.Walk(context.Background(), src, roots, layout.WalkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const conc = 4
+	dst := &nodeGate{Store: memstore.New(), want: conc, done: map[digest.Digest]bool{}, release: make(chan struct{}), indexed: make(chan struct{}),
+		listed: map[digest.Digest][]digest.Digest{idx.Digest: {a.Manifest.Digest, b.Manifest.Digest}}}
+	if err := layout.Copy(context.Background(), src, dst, g, layout.CopyOptions{Concurrency: conc}); err != nil {
+		t.Fatal(err)
+	}
+	if dst.max != conc {
+		t.Errorf("%d manifest pushes in flight at most, want %d (the concurrency): manifests are written one at a time", dst.max, conc)
+	}
+	if len(dst.early) > 0 {
+		t.Errorf("index %s pushed before the manifests it lists were complete", dst.early[0])
+	}
+	for _, r := range roots {
+		if ok, err := dst.Store.Exists(context.Background(), r); !ok || err != nil {
+			t.Errorf("root %s not copied: %v", r.Digest, err)
+		}
 	}
 }

@@ -72,7 +72,7 @@ func OpenDir(dir string) (*Dir, error) {
 // its held blobs/sha256 once it has one (see heldDirs).
 func newDir(root *os.Root, dir string) *Dir {
 	d := &Dir{FS: NewFS(RootFS(root), dir), root: root, path: dir}
-	d.FS.lstat = d.lstat
+	d.FS.lstat, d.FS.open = d.lstat, d.open
 	return d
 }
 

@@ -25,6 +25,10 @@ type FS struct {
 	// lstat, if set, stands in for fs.Lstat on fsys: a Dir answers from
 	// the blob directory it holds open (heldDirs), without a path walk.
 	lstat func(name string) (fs.FileInfo, error)
+	// open, if set, stands in for fsys.Open the same way: reading back a
+	// blob a pull has just written (its config, checked before index.json
+	// names it) walked blobs/sha256 twice, five openat(2) calls a blob.
+	open func(name string) (fs.File, error)
 
 	mu    sync.RWMutex
 	alias map[digest.Digest]string // content stored under another path (docker-save layers)
@@ -85,8 +89,8 @@ func (s *FS) locate(d digest.Digest) (string, []byte, error) {
 
 // openRegular opens name only if it is a regular file: a symlink, FIFO or
 // directory planted in a layout is refused, not followed.
-func openRegular(fsys fs.FS, name string) (fs.File, fs.FileInfo, error) {
-	li, err := fs.Lstat(fsys, name)
+func (s *FS) openRegular(name string) (fs.File, fs.FileInfo, error) {
+	li, err := s.lstatName(name)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -95,7 +99,7 @@ func openRegular(fsys fs.FS, name string) (fs.File, fs.FileInfo, error) {
 	}
 	// The path may be swapped between Lstat and Open: what counts is the
 	// file opened (RootFS opens without blocking, so a FIFO cannot hang).
-	f, err := fsys.Open(name)
+	f, err := s.openName(name)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -142,7 +146,7 @@ func (s *FS) Fetch(_ context.Context, d ocispec.Descriptor) (io.ReadCloser, erro
 	if b != nil {
 		return io.NopCloser(bytes.NewReader(b)), nil
 	}
-	f, fi, err := openRegular(s.fsys, p)
+	f, fi, err := s.openRegular(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s: blob %s (%s) is missing: %w", s.label, d.Digest, p, ErrNotFound)
 	}
@@ -186,6 +190,14 @@ func (s *FS) lstatName(name string) (fs.FileInfo, error) {
 		return s.lstat(name)
 	}
 	return fs.Lstat(s.fsys, name)
+}
+
+// openName is fsys.Open on the store's files, or its stand-in.
+func (s *FS) openName(name string) (fs.File, error) {
+	if s.open != nil {
+		return s.open(name)
+	}
+	return s.fsys.Open(name)
 }
 
 // Blobs implements Lister: every file under blobs/<alg>/, with the digest
@@ -244,7 +256,7 @@ func (s *FS) fileBlobs() ([]BlobInfo, error) {
 // ReadFile reads a small control file (oci-layout, index.json,
 // manifest.json), refusing links and anything over limit.
 func (s *FS) ReadFile(name string, limit int64) ([]byte, error) {
-	f, fi, err := openRegular(s.fsys, name)
+	f, fi, err := s.openRegular(name)
 	if err != nil {
 		return nil, err
 	}

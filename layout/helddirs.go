@@ -101,6 +101,16 @@ func (d *Dir) lstat(name string) (fs.FileInfo, error) {
 	return d.root.Lstat(name)
 }
 
+// open is RootFS's Open (no FIFO waited on, only regular files and
+// directories), through the held blob directory when name is in it.
+func (d *Dir) open(name string) (fs.File, error) {
+	if b, ok := d.inBlobs(name); ok {
+		f, err := RootFS(d.held.blobs).Open(b)
+		return f, fullPath(err, name)
+	}
+	return d.FS.fsys.Open(name)
+}
+
 // remove is root.Remove, through the held directory when name is in one.
 func (d *Dir) remove(name string) error {
 	if b, ok := d.inSession(name); ok {

@@ -182,6 +182,7 @@ func (t *Txn) Commit(ctx context.Context, keep map[digest.Digest]bool, add []Ima
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var added []string
+	var renamed []digest.Digest
 	rollback := func(err error) error {
 		for _, p := range added {
 			t.d.remove(p)
@@ -205,6 +206,7 @@ func (t *Txn) Commit(ctx context.Context, keep map[digest.Digest]bool, add []Ima
 		if err := t.d.rename(tmp, target); err != nil {
 			return rollback(err)
 		}
+		renamed = append(renamed, d)
 		if !existed {
 			added = append(added, target)
 		}
@@ -238,6 +240,12 @@ func (t *Txn) Commit(ctx context.Context, keep map[digest.Digest]bool, add []Ima
 		if err := t.d.writeFileAtomic(ocispec.ImageIndexFile, b); err != nil {
 			return rollback(err)
 		}
+	}
+	// What was renamed has no temp name left to remove: only the blobs
+	// keep left out are discarded (removing every name again cost two
+	// failing unlinkat calls a blob).
+	for _, d := range renamed {
+		delete(t.staged, d)
 	}
 	t.discardLocked()
 	t.d.pool.drop(t.d)
