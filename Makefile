@@ -134,12 +134,19 @@ demo: build $(REGISTRY)
 # small images against one big one (bench/scale.sh; SCALE_COUNTS,
 # SCALE_IMAGE_SIZE, SCALE_REPOS, SCALE_RUNS configure it), then the air-gap
 # update cycle: delta bytes, extra disk and throughput of volume sets
-# (bench/airgap.sh; AIRGAP_* configure it).
-bench: build $(REGISTRY)
+# (bench/airgap.sh; AIRGAP_* configure it), then pull and push over
+# emulated wide-area links against skopeo, crane, regctl and oras
+# (bench/wan.sh, docs/WAN-BENCH.md; WAN_* configure it; `make wanbench`
+# runs it alone).
+bench: build $(REGISTRY) wantools
 	FERRY=$(FERRY) ./bench/verify.sh
 	FERRY=$(FERRY) ./bench/sync.sh
 	FERRY=$(FERRY) ./bench/scale.sh
 	FERRY=$(FERRY) ./bench/airgap.sh
+	FERRY=$(FERRY) ./bench/wan.sh
+
+wanbench: build $(REGISTRY) wantools
+	FERRY=$(FERRY) ./bench/wan.sh
 
 docs:
 	FERRY_UPDATE_DOCS=1 $(GO) test -count=1 -run TestCLIReference ./cmd/ferry
