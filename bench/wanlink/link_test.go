@@ -71,9 +71,9 @@ func parallel(t *testing.T, n int, do func(i int) error) time.Duration {
 	return el
 }
 
-// within fails unless got lies in [lo, hi]; the upper bound is loose, as
-// a shared machine may run late, but the lower bound is the link's rate
-// and nothing can beat it.
+// within fails unless got lies in [lo, hi]. The lower bound is the
+// link's rate, which nothing may beat; the upper one is loose, as these
+// cores are shared, yet still short of a stalled link.
 func within(t *testing.T, what string, got, lo, hi time.Duration) {
 	t.Helper()
 	if got < lo || got > hi {
@@ -116,7 +116,7 @@ func TestTwoDownloadsShareTheRate(t *testing.T) {
 		return nil
 	})
 	limit := time.Duration(2 * size / rate * float64(time.Second))
-	within(t, "two 1 MiB downloads at 4 MB/s shared", el, limit, limit*3/2+4*delay)
+	within(t, "two 1 MiB downloads at 4 MB/s shared", el, limit, limit*5/2+10*delay)
 }
 
 // TestTwoUploadsShareTheRate: the same for the other lane, which a push
@@ -149,7 +149,7 @@ func TestTwoUploadsShareTheRate(t *testing.T) {
 		return nil
 	})
 	limit := time.Duration(2 * size / rate * float64(time.Second))
-	within(t, "two 1 MiB uploads at 4 MB/s shared", el, limit, limit*3/2+4*delay)
+	within(t, "two 1 MiB uploads at 4 MB/s shared", el, limit, limit*5/2+10*delay)
 }
 
 // TestDirectionsAreSeparate: the link is full duplex, an upload and a
@@ -184,8 +184,9 @@ func TestDirectionsAreSeparate(t *testing.T) {
 		_, err = io.ReadFull(c, make([]byte, 1))
 		return err
 	})
+	// Had the directions one budget, it would take twice the limit.
 	limit := time.Duration(size / rate * float64(time.Second))
-	within(t, "a 1 MiB upload beside a 1 MiB download at 4 MB/s", el, limit, limit*3/2+4*delay)
+	within(t, "a 1 MiB upload beside a 1 MiB download at 4 MB/s", el, limit, limit*7/4+4*delay)
 }
 
 // TestRoundTripIsTwiceTheDelay: a byte echoed through the link crosses
@@ -205,6 +206,6 @@ func TestRoundTripIsTwiceTheDelay(t *testing.T) {
 		if _, err := io.ReadFull(c, b); err != nil {
 			t.Fatal(err)
 		}
-		within(t, "a round trip at 25 ms each way", time.Since(t0), 50*time.Millisecond, 100*time.Millisecond)
+		within(t, "a round trip at 25 ms each way", time.Since(t0), 50*time.Millisecond, 250*time.Millisecond)
 	}
 }
