@@ -34,9 +34,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dir="${BENCH_DIR:-out/bench}/wan"
 runs="${WAN_RUNS:-3}"
-nimg="${WAN_SET_IMAGES:-12}"
+nimg="${WAN_SET_IMAGES:-8}"
 isize="${WAN_IMAGE_SIZE:-4MiB}"
-bsize="${WAN_BIG_SIZE:-64MiB}"
+bsize="${WAN_BIG_SIZE:-48MiB}"
 read -r -a links <<<"${WAN_LINKS:-loopback cap25 cap50 shared25}"
 read -r -a tools <<<"${WAN_TOOLS:-ferry skopeo crane regctl oras}"
 mkdir -p "$dir" bin
@@ -246,7 +246,8 @@ for sc in "${scenarios[@]}"; do
 	read -r l op set <<<"$sc"
 	r=$runs
 	[ "${SHOWN[$l]}" = 1 ] || r=1 # loopback only to have something to push
-	for _ in $(seq "$r"); do
+	for i in $(seq "$r"); do
+		printf 'wan: %s %s %s, run %s of %s (%ss in)\n' "$l" "$op" "$set" "$i" "$r" "$(awk -v a="$t_start" -v b="$(now)" 'BEGIN { printf "%.0f", b-a }')" >&2
 		for tool in "${tools[@]}"; do
 			run "$l $op $set $tool" "$tool" "$op" "$set" "$l"
 		done
