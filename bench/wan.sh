@@ -199,7 +199,7 @@ ranged() { grep -cE '"GET /v2[^"]*" 206 ' "$1" || true; }
 # marks KEY failed with the tool's stderr kept in $dir/fail-*.log.
 declare -A RUNS FAILED
 run() {
-	local key=$1 tool=$2 op=$3 set=$4 link=$5 host out log pid t0 t1 g0 q0 r0 l0
+	local key=$1 tool=$2 op=$3 set=$4 link=$5 host out log pid t0 t1 g0 q0 r0 l0 n0
 	if [ "$op" = pull ]; then
 		host=${PULLHOST[$link]} log=$dir/reg-src/registry.log pid=$(cat "$dir/reg-src/pid")
 		out=$dir/out-$tool-$set
@@ -213,7 +213,7 @@ run() {
 	script "$tool" "$op" "$set" "$host" "$out"
 	cp "$dir/cmd.sh" "$dir/cmd-$tool-$op-$set-$link.sh"
 	sync # no dirty pages of the last run are written back during this one
-	q0=$(requests "$log") r0=$(ranged "$log") g0=$(regcpu "$pid") l0=$(load)
+	q0=$(requests "$log") r0=$(ranged "$log") g0=$(regcpu "$pid") l0=$(load) n0=$(wc -l <"$log")
 	t0=$(now)
 	if ! bin/peakrss -json -- bash "$dir/cmd.sh" >"$dir/run.out" 2>"$dir/run.err"; then
 		FAILED[$key]=1
@@ -223,6 +223,9 @@ run() {
 		return
 	fi
 	t1=$(now)
+	# The run's own access-log lines, for whoever wants to know which
+	# requests a tool sent, not only how many (the last run's is kept).
+	tail -n +"$((n0 + 1))" "$log" | grep -E '"(GET|HEAD|POST|PUT|PATCH|DELETE) /v2' >"$dir/reqs-$tool-$op-$set-$link.log" || true
 	RUNS[$key]+="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b-a }') $(json_field "$dir/run.err" cpu) $(awk -v a="$g0" -v b="$(regcpu "$pid")" 'BEGIN { printf "%.3f", b-a }') $(json_field "$dir/run.err" maxrss_kib) $(($(requests "$log") - q0)) $(($(ranged "$log") - r0)) $l0;"
 }
 
@@ -327,7 +330,8 @@ for sc in "${scenarios[@]}"; do
 		elif [ "$op" = push ]; then
 			ct=$(median "$sc crane" 1)
 			cr=$(awk -v c="$ct" -v f="${FT[$sc]:-0}" 'BEGIN { if (c != "" && f > 0) printf "%.2f", c/f }')
-			echo "$(verdict "$cr" 1.0) loopback, one big image push >= 1.0x crane (${cr:-?}x, crane ${ct:-?}s, ferry ${FT[$sc]:-?}s)"
+			cts=${ct:+${ct}s}
+			echo "$(verdict "$cr" 1.0) loopback, one big image push >= 1.0x crane (${cr:-?}x, crane ${cts:-not measured}, ferry ${FT[$sc]:-?}s)"
 		fi
 		;;
 	esac
@@ -349,7 +353,7 @@ done
 echo "$rq requests other than ranged GETs the fewest in every scenario${rqmiss:+ (}${rqmiss%;}${rqmiss:+)}"
 echo "$(awk -v m="$rss" 'BEGIN { print (m < 64 ? "PASS" : "MISS") }') peak RSS < 64 MiB in every scenario (ferry's highest: $rss MiB)"
 echo
-echo "commands (as run for the last scenario of each kind; $dir/cmd-TOOL-OP-SET-LINK.sh holds every one):"
+echo "commands (as run for the last scenario of each kind; $dir/cmd-TOOL-OP-SET-LINK.sh holds every one, $dir/reqs-TOOL-OP-SET-LINK.log the requests of its last run):"
 for tool in "${tools[@]}"; do
 	for op in pull push; do
 		f=$(ls -t "$dir"/cmd-"$tool"-"$op"-big-*.sh 2>/dev/null | head -n1)
