@@ -22,11 +22,24 @@ CONFORMANCE := $(BIN)/conformance.test
 VERSITYGW_VERSION := v1.8.0
 VERSITYGW         := $(BIN)/versitygw
 
+# The peers and the link of the WAN bench (bench/wan.sh), each pinned:
+# Shopify's toxiproxy for per-connection latency and bandwidth caps (its
+# package is cmd/server, so the binary is renamed), and the other clients
+# ferry is measured against. skopeo is Debian's package.
+TOXIPROXY_VERSION := v2.5.0
+TOXIPROXY         := $(BIN)/toxiproxy-server
+REGCTL_VERSION    := v0.11.7
+REGCTL            := $(BIN)/regctl
+ORAS_VERSION      := v1.3.6
+ORAS              := $(BIN)/oras
+CRANE_VERSION     := v0.22.1
+CRANE             := $(BIN)/crane
+
 # The current container engines the interop suite runs beside Debian 12's
 # (scripts/engines.sh installs them there).
 ENGINES := $(BIN)/engines
 
-.PHONY: all build test vet unit fuzz interop compat-docs demo bench docs fixtures registry conformance s3server clean
+.PHONY: all build test vet unit fuzz interop compat-docs demo bench wanbench wantools docs fixtures registry conformance s3server clean
 
 all: build
 
@@ -53,6 +66,22 @@ $(REGISTRY):
 	GOBIN=$(BIN) $(GO) install github.com/distribution/distribution/v3/cmd/registry@$(REGISTRY_VERSION)
 
 s3server: $(VERSITYGW)
+
+wantools: $(TOXIPROXY) $(REGCTL) $(ORAS) $(CRANE)
+
+$(TOXIPROXY):
+	rm -rf $(BIN)/.toxiproxy && mkdir -p $(BIN)/.toxiproxy
+	CGO_ENABLED=0 GOBIN=$(BIN)/.toxiproxy $(GO) install github.com/Shopify/toxiproxy/v2/cmd/server@$(TOXIPROXY_VERSION)
+	mv $(BIN)/.toxiproxy/server $(TOXIPROXY) && rm -rf $(BIN)/.toxiproxy
+
+$(REGCTL):
+	CGO_ENABLED=0 GOBIN=$(BIN) $(GO) install github.com/regclient/regclient/cmd/regctl@$(REGCTL_VERSION)
+
+$(ORAS):
+	CGO_ENABLED=0 GOBIN=$(BIN) $(GO) install oras.land/oras/cmd/oras@$(ORAS_VERSION)
+
+$(CRANE):
+	CGO_ENABLED=0 GOBIN=$(BIN) $(GO) install github.com/google/go-containerregistry/cmd/crane@$(CRANE_VERSION)
 
 $(VERSITYGW):
 	CGO_ENABLED=0 GOBIN=$(BIN) $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
@@ -105,12 +134,19 @@ demo: build $(REGISTRY)
 # small images against one big one (bench/scale.sh; SCALE_COUNTS,
 # SCALE_IMAGE_SIZE, SCALE_REPOS, SCALE_RUNS configure it), then the air-gap
 # update cycle: delta bytes, extra disk and throughput of volume sets
-# (bench/airgap.sh; AIRGAP_* configure it).
-bench: build $(REGISTRY)
+# (bench/airgap.sh; AIRGAP_* configure it), then pull and push over
+# emulated wide-area links against skopeo, crane, regctl and oras
+# (bench/wan.sh, docs/WAN-BENCH.md; WAN_* configure it; `make wanbench`
+# runs it alone).
+bench: build $(REGISTRY) wantools
 	FERRY=$(FERRY) ./bench/verify.sh
 	FERRY=$(FERRY) ./bench/sync.sh
 	FERRY=$(FERRY) ./bench/scale.sh
 	FERRY=$(FERRY) ./bench/airgap.sh
+	FERRY=$(FERRY) ./bench/wan.sh
+
+wanbench: build $(REGISTRY) wantools
+	FERRY=$(FERRY) ./bench/wan.sh
 
 docs:
 	FERRY_UPDATE_DOCS=1 $(GO) test -count=1 -run TestCLIReference ./cmd/ferry
