@@ -132,16 +132,37 @@ func Push(ctx context.Context, c *remote.Client, src layout.ReadOnly, images []l
 			return nil, jobs[i].err
 		}
 	}
+	// Blobs first, of all images at once; then each image's manifests
+	// and tag in order, so a tag never names an image whose blobs failed,
+	// and the images before it are complete as when they went one by one.
+	work := make([]*blobPush, len(jobs))
+	if !opts.DryRun {
+		var ws []*blobPush
+		var hosts []string
+		for i, j := range jobs {
+			if j.err != nil {
+				continue
+			}
+			repo := c.Repository(j.target, true)
+			work[i] = &blobPush{src: j.src, g: j.g, dst: &countingStore{Store: repo}}
+			ws, hosts = append(ws, work[i]), append(hosts, repo.Host)
+		}
+		limit := opts.Concurrency
+		if limit <= 0 {
+			limit = DefaultPushConcurrency
+		}
+		pushAllBlobs(ctx, ws, hosts, limit, opts)
+	}
 	var out []Pushed
 	pushed := 0
-	for _, j := range jobs {
+	for i, j := range jobs {
 		if j.err != nil { // unnamed, and skipping those was asked for
 			out = append(out, Pushed{Source: j.im.Name(), Digest: j.im.Desc.Digest,
 				NotPushed: fmt.Sprintf("no repository name to push it under; name it with `ferry tag SRC %s NAME`", j.im.Name())})
 			continue
 		}
 		pushed++
-		p, err := pushOne(ctx, c, j.src, j.im, j.g, j.target, opts)
+		p, err := pushOne(ctx, c, j.src, j.im, j.g, j.target, work[i], opts)
 		if err != nil {
 			return out, err
 		}
@@ -154,9 +175,10 @@ func Push(ctx context.Context, c *remote.Client, src layout.ReadOnly, images []l
 	return out, nil
 }
 
-// pushOne sends one walked image: what the registry lacks, children
-// first, then the tag. A dry run only asks what the registry has.
-func pushOne(ctx context.Context, c *remote.Client, src layout.ReadOnly, im layout.Image, g *layout.Graph, target layout.Ref, opts PushOptions) (Pushed, error) {
+// pushOne finishes one walked image whose blobs went (bp): what the
+// registry lacks of its manifests, children first, then the tag. A dry
+// run only asks what the registry has.
+func pushOne(ctx context.Context, c *remote.Client, src layout.ReadOnly, im layout.Image, g *layout.Graph, target layout.Ref, bp *blobPush, opts PushOptions) (Pushed, error) {
 	repo := c.Repository(target, true)
 	p := Pushed{Source: im.Name(), Target: layout.Ref{Repo: target.Repo, Tag: target.Tag, Digest: im.Desc.Digest}.String(), Digest: im.Desc.Digest}
 	total := len(g.Blobs) + len(g.Nodes)
@@ -175,8 +197,12 @@ func pushOne(ctx context.Context, c *remote.Client, src layout.ReadOnly, im layo
 		p.Skipped = total - p.Blobs
 		return p, nil
 	}
-	counting := &countingStore{Store: repo}
-	if err := layout.Copy(ctx, src, counting, g, layout.CopyOptions{Concurrency: opts.Concurrency, SkipExisting: true, Progress: opts.Progress, Retry: remote.Retryable}); err != nil {
+	if bp.err != nil {
+		return p, fmt.Errorf("push %s to %s: %w", im.Name(), target.Repo, bp.err)
+	}
+	counting := bp.dst
+	docs := &layout.Graph{Nodes: g.Nodes}
+	if err := layout.Copy(ctx, src, counting, docs, layout.CopyOptions{SkipExisting: true, Progress: opts.Progress, Retry: remote.Retryable}); err != nil {
 		return p, fmt.Errorf("push %s to %s: %w", im.Name(), target.Repo, err)
 	}
 	if target.Tag != "" {

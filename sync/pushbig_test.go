@@ -6,12 +6,16 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	gosync "sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
@@ -190,5 +194,87 @@ func TestPushRestartsDroppedUpload(t *testing.T) {
 	// blob is committed once.
 	if posts != 3 || patches != 1 || puts != 2 {
 		t.Fatalf("want 3 sessions, 1 PATCH and 2 PUTs at the registry, saw %d, %d and %d", posts, patches, puts)
+	}
+}
+
+// TestPushImagesInParallel: the blobs of several images go at once (two
+// repositories have an upload in flight together), and a layer they
+// share is still sent once, then mounted into the others, as when they
+// went one after the other.
+func TestPushImagesInParallel(t *testing.T) {
+	ctx := context.Background()
+	reg := regtest.Start(t)
+	dir, ims := bigImages(t, 3, 3<<20, true)
+	var mu gosync.Mutex
+	inflight := map[string]int{}
+	overlap := make(chan struct{})
+	var once gosync.Once
+	target, _ := url.Parse("http://" + reg.Host)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPatch {
+			rp.ServeHTTP(w, r)
+			return
+		}
+		repo, _, _ := strings.Cut(r.URL.Path, "/blobs/")
+		mu.Lock()
+		inflight[repo]++
+		busy := 0
+		for _, n := range inflight {
+			if n > 0 {
+				busy++
+			}
+		}
+		mu.Unlock()
+		if busy >= 2 {
+			once.Do(func() { close(overlap) })
+		}
+		// Held until two repositories upload at once: a push that sends
+		// images one by one never gets there.
+		select {
+		case <-overlap:
+		case <-time.After(10 * time.Second):
+		}
+		rp.ServeHTTP(w, r)
+		mu.Lock()
+		inflight[repo]--
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	src := open(t, dir)
+	res, err := sync.Push(ctx, &remote.Client{}, src, src.Images, sync.PushOptions{To: host})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-overlap:
+	default:
+		t.Fatal("no two images had an upload in flight at once")
+	}
+	for i, im := range ims {
+		if res[i].Digest != im.Manifest.Digest {
+			t.Fatalf("pushed %v", res)
+		}
+	}
+	log, _ := os.ReadFile(reg.Log)
+	var patches, mounts int
+	for _, l := range strings.Split(string(log), "\n") {
+		if strings.Contains(l, `"PATCH /v2/big/`) {
+			patches++
+		}
+		if strings.Contains(l, `"POST /v2/big/`) && strings.Contains(l, "mount=") {
+			mounts++
+		}
+	}
+	if patches != 4 || mounts != 2 {
+		t.Fatalf("want the 3 own layers and the shared one sent once (4 PATCHes) and the shared one mounted twice, saw %d and %d", patches, mounts)
+	}
+	for k, im := range ims {
+		ref := reg.Host + "/big/img" + string(rune('a'+k)) + ":v1"
+		pulled, err := sync.Pull(ctx, &remote.Client{}, []string{ref}, t.TempDir(), sync.PullOptions{})
+		if err != nil || pulled[0].Digest != im.Manifest.Digest {
+			t.Fatalf("pull %s: %v %v", ref, pulled, err)
+		}
 	}
 }
