@@ -6,11 +6,14 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -144,5 +147,32 @@ func TestUploadRefusesSourceChangedMidway(t *testing.T) {
 				t.Fatalf("the registry holds the blob: %v %v", ok, err)
 			}
 		})
+	}
+}
+
+// TestSendfileUploadToServerThatStopsReading: under sendfile no read of
+// the transport's feeds the idle watchdog; the hash beside does, so an
+// upload whose server stops reading still ends after the idle time-out.
+func TestSendfileUploadToServerThatStopsReading(t *testing.T) {
+	done := make(chan struct{})
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			w.Header().Set("Location", srv.URL+"/v2/s/app/blobs/uploads/1")
+			w.WriteHeader(http.StatusAccepted)
+			return
+		}
+		select { // never reads the body
+		case <-done:
+		case <-r.Context().Done():
+		}
+	}))
+	defer func() { close(done); srv.Close() }()
+	p, _, d := blobFile(t, 64<<20, 5)
+	ref, _ := layout.ParseRef(strings.TrimPrefix(srv.URL, "http://") + "/s/app:v1")
+	c := &Client{IdleTimeout: 300 * time.Millisecond, sendMode: sendAlways}
+	err := pushFile(t, c.Repository(ref, true), p, d)
+	if err == nil || !strings.Contains(err.Error(), "idle time-out") {
+		t.Fatalf("want the idle time-out, got %v", err)
 	}
 }
