@@ -201,12 +201,21 @@ func pushOne(ctx context.Context, c *remote.Client, src layout.ReadOnly, im layo
 		return p, fmt.Errorf("push %s to %s: %w", im.Name(), target.Repo, bp.err)
 	}
 	counting := bp.dst
-	docs := &layout.Graph{Nodes: g.Nodes}
-	if err := layout.Copy(ctx, src, counting, docs, layout.CopyOptions{SkipExisting: true, Progress: opts.Progress, Retry: remote.Retryable}); err != nil {
+	root := g.Node(im.Desc.Digest)
+	nodes := g.Nodes
+	// A tagged root with nothing after it goes once, by its tag: a PUT
+	// by tag stores the manifest under its digest too, so the HEAD and
+	// PUT by digest before it were two requests (two round trips on a
+	// long link) for nothing. One with a subject still goes by digest,
+	// where the referrers fallback is kept.
+	byTag := target.Tag != "" && root != nil && root.Subject() == nil && len(nodes) > 0 && nodes[len(nodes)-1] == root
+	if byTag {
+		nodes = nodes[:len(nodes)-1]
+	}
+	if err := layout.Copy(ctx, src, counting, &layout.Graph{Nodes: nodes}, layout.CopyOptions{SkipExisting: true, Progress: opts.Progress, Retry: remote.Retryable}); err != nil {
 		return p, fmt.Errorf("push %s to %s: %w", im.Name(), target.Repo, err)
 	}
 	if target.Tag != "" {
-		root := g.Node(im.Desc.Digest)
 		if root == nil {
 			return p, fmt.Errorf("push %s: %s is not a manifest or index", im.Name(), im.Desc.Digest)
 		}
@@ -214,6 +223,12 @@ func pushOne(ctx context.Context, c *remote.Client, src layout.ReadOnly, im layo
 			if err := repo.TagManifest(ctx, im.Desc, root.Raw, target.Tag); err != nil {
 				return p, err
 			}
+			if byTag {
+				counting.pushed.Add(1)
+			}
+		}
+		if byTag && opts.Progress != nil {
+			opts.Progress(root.Desc.Size)
 		}
 	}
 	p.Blobs = int(counting.pushed.Load())

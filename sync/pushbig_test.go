@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	gosync "sync"
 	"sync/atomic"
@@ -276,5 +277,30 @@ func TestPushImagesInParallel(t *testing.T) {
 		if err != nil || pulled[0].Digest != im.Manifest.Digest {
 			t.Fatalf("pull %s: %v %v", ref, pulled, err)
 		}
+	}
+}
+
+// TestPushTaggedRootOnce: a tagged image's root manifest goes in one PUT
+// by its tag, which stores it under its digest too (it pulls back by
+// digest), not in a HEAD and a PUT by digest first.
+func TestPushTaggedRootOnce(t *testing.T) {
+	ctx := context.Background()
+	reg := regtest.Start(t)
+	dir, ims := bigImages(t, 1, 1000, false)
+	src := open(t, dir)
+	if _, err := sync.Push(ctx, &remote.Client{}, src, src.Images, sync.PushOptions{To: reg.Host}); err != nil {
+		t.Fatal(err)
+	}
+	log, _ := os.ReadFile(reg.Log)
+	var manifests []string
+	for _, m := range regexp.MustCompile(`"([A-Z]+ /v2/big/imga/manifests/[^ ]+) HTTP/`).FindAllStringSubmatch(string(log), -1) {
+		manifests = append(manifests, m[1])
+	}
+	if len(manifests) != 2 || manifests[0] != "HEAD /v2/big/imga/manifests/v1" || manifests[1] != "PUT /v2/big/imga/manifests/v1" {
+		t.Fatalf("want the tag checked and put, nothing by digest, saw %q", manifests)
+	}
+	pulled, err := sync.Pull(ctx, &remote.Client{}, []string{reg.Host + "/big/imga@" + ims[0].Manifest.Digest.String()}, t.TempDir(), sync.PullOptions{})
+	if err != nil || pulled[0].Digest != ims[0].Manifest.Digest {
+		t.Fatalf("pull by digest: %v %v", pulled, err)
 	}
 }
