@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	gosync "sync"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -153,6 +154,39 @@ func Push(ctx context.Context, c *remote.Client, src layout.ReadOnly, images []l
 		}
 		pushAllBlobs(ctx, ws, hosts, limit, opts)
 	}
+	// Each image's documents are a few small requests in a row: on a long
+	// link the round trips add up image after image, so images go at
+	// once. Referrers go after, one by one: the fallback tag of a
+	// registry without the referrers API is read, changed and written.
+	done := make([]Pushed, len(jobs))
+	errs := make([]error, len(jobs))
+	one := func(i int) {
+		j := jobs[i]
+		done[i], errs[i] = pushOne(ctx, c, j.src, j.im, j.g, j.target, work[i], opts)
+	}
+	later := func(i int) bool {
+		n := jobs[i].g.Node(jobs[i].im.Desc.Digest)
+		return n == nil || n.Subject() != nil || jobs[i].from != ""
+	}
+	limit := opts.Concurrency
+	if limit <= 0 {
+		limit = DefaultPushConcurrency
+	}
+	var wg gosync.WaitGroup
+	slots := make(chan struct{}, limit)
+	for i, j := range jobs {
+		if j.err == nil && !later(i) {
+			wg.Add(1)
+			slots <- struct{}{}
+			go func() { defer func() { <-slots; wg.Done() }(); one(i) }()
+		}
+	}
+	wg.Wait()
+	for i, j := range jobs {
+		if j.err == nil && later(i) {
+			one(i)
+		}
+	}
 	var out []Pushed
 	pushed := 0
 	for i, j := range jobs {
@@ -162,7 +196,7 @@ func Push(ctx context.Context, c *remote.Client, src layout.ReadOnly, images []l
 			continue
 		}
 		pushed++
-		p, err := pushOne(ctx, c, j.src, j.im, j.g, j.target, work[i], opts)
+		p, err := done[i], errs[i]
 		if err != nil {
 			return out, err
 		}
