@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	gosync "sync"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -132,16 +133,70 @@ func Push(ctx context.Context, c *remote.Client, src layout.ReadOnly, images []l
 			return nil, jobs[i].err
 		}
 	}
+	// Blobs first, of all images at once; then each image's manifests
+	// and tag in order, so a tag never names an image whose blobs failed,
+	// and the images before it are complete as when they went one by one.
+	work := make([]*blobPush, len(jobs))
+	if !opts.DryRun {
+		var ws []*blobPush
+		var hosts []string
+		for i, j := range jobs {
+			if j.err != nil {
+				continue
+			}
+			repo := c.Repository(j.target, true)
+			work[i] = &blobPush{src: j.src, g: j.g, dst: &countingStore{Store: repo}}
+			ws, hosts = append(ws, work[i]), append(hosts, repo.Host)
+		}
+		limit := opts.Concurrency
+		if limit <= 0 {
+			limit = DefaultPushConcurrency
+		}
+		pushAllBlobs(ctx, ws, hosts, limit, opts)
+	}
+	// Each image's documents are a few small requests in a row: on a long
+	// link the round trips add up image after image, so images go at
+	// once. Referrers go after, one by one: the fallback tag of a
+	// registry without the referrers API is read, changed and written.
+	done := make([]Pushed, len(jobs))
+	errs := make([]error, len(jobs))
+	one := func(i int) {
+		j := jobs[i]
+		done[i], errs[i] = pushOne(ctx, c, j.src, j.im, j.g, j.target, work[i], opts)
+	}
+	later := func(i int) bool {
+		n := jobs[i].g.Node(jobs[i].im.Desc.Digest)
+		return n == nil || n.Subject() != nil || jobs[i].from != ""
+	}
+	limit := opts.Concurrency
+	if limit <= 0 {
+		limit = DefaultPushConcurrency
+	}
+	var wg gosync.WaitGroup
+	slots := make(chan struct{}, limit)
+	for i, j := range jobs {
+		if j.err == nil && !later(i) {
+			wg.Add(1)
+			slots <- struct{}{}
+			go func() { defer func() { <-slots; wg.Done() }(); one(i) }()
+		}
+	}
+	wg.Wait()
+	for i, j := range jobs {
+		if j.err == nil && later(i) {
+			one(i)
+		}
+	}
 	var out []Pushed
 	pushed := 0
-	for _, j := range jobs {
+	for i, j := range jobs {
 		if j.err != nil { // unnamed, and skipping those was asked for
 			out = append(out, Pushed{Source: j.im.Name(), Digest: j.im.Desc.Digest,
 				NotPushed: fmt.Sprintf("no repository name to push it under; name it with `ferry tag SRC %s NAME`", j.im.Name())})
 			continue
 		}
 		pushed++
-		p, err := pushOne(ctx, c, j.src, j.im, j.g, j.target, opts)
+		p, err := done[i], errs[i]
 		if err != nil {
 			return out, err
 		}
@@ -154,9 +209,10 @@ func Push(ctx context.Context, c *remote.Client, src layout.ReadOnly, images []l
 	return out, nil
 }
 
-// pushOne sends one walked image: what the registry lacks, children
-// first, then the tag. A dry run only asks what the registry has.
-func pushOne(ctx context.Context, c *remote.Client, src layout.ReadOnly, im layout.Image, g *layout.Graph, target layout.Ref, opts PushOptions) (Pushed, error) {
+// pushOne finishes one walked image whose blobs went (bp): what the
+// registry lacks of its manifests, children first, then the tag. A dry
+// run only asks what the registry has.
+func pushOne(ctx context.Context, c *remote.Client, src layout.ReadOnly, im layout.Image, g *layout.Graph, target layout.Ref, bp *blobPush, opts PushOptions) (Pushed, error) {
 	repo := c.Repository(target, true)
 	p := Pushed{Source: im.Name(), Target: layout.Ref{Repo: target.Repo, Tag: target.Tag, Digest: im.Desc.Digest}.String(), Digest: im.Desc.Digest}
 	total := len(g.Blobs) + len(g.Nodes)
@@ -175,12 +231,25 @@ func pushOne(ctx context.Context, c *remote.Client, src layout.ReadOnly, im layo
 		p.Skipped = total - p.Blobs
 		return p, nil
 	}
-	counting := &countingStore{Store: repo}
-	if err := layout.Copy(ctx, src, counting, g, layout.CopyOptions{Concurrency: opts.Concurrency, SkipExisting: true, Progress: opts.Progress, Retry: remote.Retryable}); err != nil {
+	if bp.err != nil {
+		return p, fmt.Errorf("push %s to %s: %w", im.Name(), target.Repo, bp.err)
+	}
+	counting := bp.dst
+	root := g.Node(im.Desc.Digest)
+	nodes := g.Nodes
+	// A tagged root with nothing after it goes once, by its tag: a PUT
+	// by tag stores the manifest under its digest too, so the HEAD and
+	// PUT by digest before it were two requests (two round trips on a
+	// long link) for nothing. One with a subject still goes by digest,
+	// where the referrers fallback is kept.
+	byTag := target.Tag != "" && root != nil && root.Subject() == nil && len(nodes) > 0 && nodes[len(nodes)-1] == root
+	if byTag {
+		nodes = nodes[:len(nodes)-1]
+	}
+	if err := layout.Copy(ctx, src, counting, &layout.Graph{Nodes: nodes}, layout.CopyOptions{SkipExisting: true, Progress: opts.Progress, Retry: remote.Retryable}); err != nil {
 		return p, fmt.Errorf("push %s to %s: %w", im.Name(), target.Repo, err)
 	}
 	if target.Tag != "" {
-		root := g.Node(im.Desc.Digest)
 		if root == nil {
 			return p, fmt.Errorf("push %s: %s is not a manifest or index", im.Name(), im.Desc.Digest)
 		}
@@ -188,6 +257,12 @@ func pushOne(ctx context.Context, c *remote.Client, src layout.ReadOnly, im layo
 			if err := repo.TagManifest(ctx, im.Desc, root.Raw, target.Tag); err != nil {
 				return p, err
 			}
+			if byTag {
+				counting.pushed.Add(1)
+			}
+		}
+		if byTag && opts.Progress != nil {
+			opts.Progress(root.Desc.Size)
 		}
 	}
 	p.Blobs = int(counting.pushed.Load())

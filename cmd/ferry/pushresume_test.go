@@ -141,6 +141,10 @@ func TestPushResumesAfterKill(t *testing.T) {
 		proxy.Settle()
 		proxy.OnBytes(nil)
 		missing, sends, tags := check(repo + "/res")
+		rootThere := map[string]bool{}
+		for _, im := range ims {
+			rootThere[im.Ref.Tag], _, _ = head(t, reg.Host, repo+"/res", "manifests", im.Desc.Digest.String())
+		}
 		proxy.Reset()
 		if code, _, errs := ferry(t, "push", src, "--to", proxy.Host+"/"+repo); code != 0 {
 			t.Fatalf("kill at byte %d: re-run: %s", at, errs)
@@ -149,15 +153,18 @@ func TestPushResumesAfterKill(t *testing.T) {
 		if m, _, tagsNow := check(repo + "/res"); m != 0 || len(tagsNow) != len(ims) {
 			t.Fatalf("kill at byte %d: after the re-run %d bytes missing, %d of %d tags right", at, m, len(tagsNow), len(ims))
 		}
-		// Tags already right are not put again; the rest are one PUT of
-		// the manifest each.
+		// Tags already right are not put again; a manifest the registry
+		// has without its tag costs one PUT by tag; a missing one goes
+		// by its tag, its one PUT counted with what the registry lacked.
 		var tagBytes int64
+		tagSends := 0
 		for _, im := range ims {
-			if !tags[im.Ref.Tag] {
+			if !tags[im.Ref.Tag] && rootThere[im.Ref.Tag] {
 				tagBytes += im.Desc.Size
+				tagSends++
 			}
 		}
-		wantSends := sends + len(ims) - len(tags)
+		wantSends := sends + tagSends
 		if got != missing+tagBytes || len(gotSends) != wantSends {
 			t.Fatalf("kill at byte %d: the re-run sent %d bytes in %d requests (%v); the registry lacked %d bytes in %d, plus %d tags", at, got, len(gotSends), gotSends, missing, sends, len(ims)-len(tags))
 		}

@@ -219,8 +219,11 @@ func pushCommand() *cli.Command {
 		Usage:     "push the images of a layout or archive to registries",
 		ArgsUsage: "SRC [NAME…]",
 		Description: "Pushes every image of SRC (or the named ones) under the name it carries, or under --to REGISTRY[/PREFIX]\n" +
-			"with repository paths kept. Blobs first, each verified as it is read and skipped when the registry has\n" +
-			"it; then manifests, children before parents, byte for byte; tags last. Prints the digest map.\n" +
+			"with repository paths kept. Blobs first, of all images at once (--concurrency in flight over all of\n" +
+			"them), each skipped when the registry has it and verified as it is sent: a blob over 2 MiB\n" +
+			"goes in PATCHes and is committed only once ferry's hash of every byte sent matched, so a source that\n" +
+			"changes under the push is refused and never committed; then manifests, children before parents, byte\n" +
+			"for byte; tags last. Prints the digest map.\n" +
 			"A sparse index (platforms whose blobs the source lacks, as docker and ctr export them) or --platform\n" +
 			"pushes a narrowed index holding the complete, chosen platforms; its new digest and what was left out\n" +
 			"are printed. An image with no complete platform is refused: never a broken manifest.\n" +
@@ -235,7 +238,7 @@ func pushCommand() *cli.Command {
 			&cli.StringFlag{Name: "have", Usage: "for a delta archive, the have-list `FILE` it was cut against: a left-out blob the target repository lacks is mounted from the other repositories of that registry it names"},
 			platformFlag(),
 			jsonFlag(),
-		}, registryFlags()...),
+		}, pushFlags()...),
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 1, -1); err != nil {
 				return err

@@ -50,6 +50,10 @@ type Client struct {
 	// its last byte received. 0 means DefaultRetryTimeout.
 	RetryTimeout time.Duration
 
+	// sendMode picks how uploads leave a file (sendAuto: by sendfile
+	// unless the registry is on loopback).
+	sendMode int
+
 	once   sync.Once
 	client *http.Client
 	mu     sync.Mutex
@@ -298,7 +302,9 @@ func (c *Client) build(ctx context.Context, r request, wd *watchdog) (*http.Requ
 			return nil, err
 		}
 		body = b
-		if b != http.NoBody && r.length > 0 {
+		if w, ok := b.(watched); ok {
+			w.watchBy(wd)
+		} else if b != http.NoBody && r.length > 0 {
 			body = &idleUpload{r: b, wd: wd, left: r.length}
 		}
 	}
@@ -329,6 +335,10 @@ func (c *Client) build(ctx context.Context, r request, wd *watchdog) (*http.Requ
 	}
 	return req, nil
 }
+
+// watched is a body that feeds the watchdog itself: one the kernel sends
+// (sendfile) passes no read through a wrapper that could.
+type watched interface{ watchBy(*watchdog) }
 
 // authHeader is what the cache holds for the request's host and scopes.
 func (c *Client) authHeader(r request) string {
@@ -407,10 +417,13 @@ func unionScopes(a, b []string) []string {
 	return out
 }
 
-// transient reports errors worth retrying: resets, timeouts, EOFs.
+// transient reports errors worth retrying: resets, timeouts, EOFs, and a
+// connection the peer dropped while ferry was writing to it (a broken
+// pipe, or the transport closing it on the hang-up) mid-upload.
 func transient(err error) bool {
 	var ne net.Error
 	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || (errors.As(err, &ne) && ne.Timeout())
 }
 

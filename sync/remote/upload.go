@@ -1,0 +1,277 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/oci-ferry/ferry/layout"
+)
+
+// smallBlob is the largest blob read and verified whole in memory before
+// its upload starts, so it goes in one PUT: configs and small layers keep
+// the two requests the protocol allows. A larger blob streams in PATCHes
+// and is committed by a bodiless PUT only once ferry's own hash of what
+// it sent matched: one request more, the price of never asking a registry
+// to commit bytes ferry has not verified. Bounded, so blobs in flight
+// cost at most this much memory each.
+const smallBlob = 2 << 20
+
+// smallBufs recycles the buffers small blobs are read into.
+var smallBufs = sync.Pool{New: func() any { b := make([]byte, smallBlob); return &b }}
+
+// uploadBlob sends d's content from rd. A small blob is read and verified
+// first, then sent in one PUT; a larger one streams in PATCHes (from the
+// file beneath rd by sendfile where there is one, hashed beside the send)
+// and is committed only after the hash matched. Nothing rd did not verify
+// is ever committed: a source that changes under the push leaves an
+// upload session the registry is told to drop, never a blob.
+func (r *Repository) uploadBlob(ctx context.Context, d ocispec.Descriptor, rd *layout.VerifyReader) error {
+	var small []byte
+	if d.Size <= smallBlob {
+		bp := smallBufs.Get().(*[]byte)
+		defer smallBufs.Put(bp)
+		small = (*bp)[:d.Size]
+		if _, err := io.ReadFull(rd, small); err != nil {
+			return fmt.Errorf("%s/%s: upload of %s: %w", r.Host, r.Name, d.Digest, err)
+		}
+		if err := rd.Drain(); err != nil {
+			return fmt.Errorf("%s/%s: upload of %s: %w", r.Host, r.Name, d.Digest, err)
+		}
+	}
+	loc, mounted, err := r.startUpload(ctx, d)
+	if err != nil {
+		return err
+	}
+	if mounted {
+		if small == nil {
+			if err := rd.Drain(); err != nil { // the source must still be sound
+				return fmt.Errorf("%s/%s: %s: %w", r.Host, r.Name, d.Digest, err)
+			}
+		}
+		r.c.remember(r.Host, r.Name, d.Digest.String())
+		return nil
+	}
+	if small != nil {
+		err = r.commit(ctx, d, loc, small)
+	} else {
+		loc, err = r.stream(ctx, d, rd, loc)
+		if err == nil {
+			err = r.commit(ctx, d, loc, nil)
+		} else if !Retryable(err) {
+			// The registry answers but the session is spoilt (a source
+			// that changed, a refused chunk). A dropped or stalled link
+			// is left alone: a DELETE would only wait on it too, and
+			// the retry opens a session of its own.
+			r.cancelUpload(loc)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	r.c.remember(r.Host, r.Name, d.Digest.String())
+	return nil
+}
+
+// startUpload opens an upload session, or mounts d from another
+// repository on the same registry known to hold it: the registry links
+// the blob it has instead of receiving it again.
+func (r *Repository) startUpload(ctx context.Context, d ocispec.Descriptor) (loc string, mounted bool, err error) {
+	q := r.req(http.MethodPost, r.url("blobs", "uploads/"))
+	from := r.c.holder(r.Host, d.Digest.String())
+	if from != "" && from != r.Name {
+		q.url += "?" + url.Values{"mount": {d.Digest.String()}, "from": {from}}.Encode()
+		q.scopes = append(q.scopes, "repository:"+from+":pull")
+	}
+	q.length = 0
+	q.body = func() (io.Reader, error) { return http.NoBody, nil }
+	resp, err := r.c.do(ctx, q)
+	if err != nil {
+		return "", false, err
+	}
+	if resp.StatusCode == http.StatusCreated && from != "" {
+		drain(resp)
+		return "", true, nil
+	}
+	if resp.StatusCode != http.StatusAccepted {
+		return "", false, fmt.Errorf("%s/%s: start upload of %s: %w", r.Host, r.Name, d.Digest, failure(resp))
+	}
+	drain(resp)
+	loc, err = location(resp)
+	return loc, false, err
+}
+
+// stream sends all of d in chunk-size PATCHes (the spec makes a blob's
+// chunks sequential; blobs go in parallel instead) and returns where the
+// session continues. It returns nil only once rd verified every byte.
+func (r *Repository) stream(ctx context.Context, d ocispec.Descriptor, rd *layout.VerifyReader, loc string) (string, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	src := newUploadSource(rd, d, cancel, r.c.sendfile(r.Host))
+	defer src.close()
+	chunkSize := r.c.chunkSize()
+	for sent := int64(0); sent < d.Size; {
+		n := min(chunkSize, d.Size-sent)
+		body, err := src.chunk(n)
+		if err != nil {
+			return loc, r.failed(d, src, err)
+		}
+		q := r.req(http.MethodPatch, loc)
+		q.retryable = false
+		q.body = body.rebuild
+		q.length = n
+		q.header.Set("Content-Type", "application/octet-stream")
+		q.header.Set("Content-Range", fmt.Sprintf("%d-%d", sent, sent+n-1))
+		// The body is shut only after the answer is closed: that ends the
+		// exchange, and with it a transport still sending (an early
+		// answer), which shut waits for.
+		resp, err := r.c.do(ctx, q)
+		if err != nil {
+			body.shut()
+			return loc, r.failed(d, src, err)
+		}
+		if resp.StatusCode != http.StatusAccepted {
+			err := failure(resp)
+			body.shut()
+			return loc, r.failed(d, src, fmt.Errorf("%s/%s: upload chunk of %s: %w", r.Host, r.Name, d.Digest, err))
+		}
+		drain(resp)
+		body.shut()
+		if err := received(resp, sent+n); err != nil {
+			return loc, r.failed(d, src, fmt.Errorf("%s/%s: upload of %s: %w", r.Host, r.Name, d.Digest, err))
+		}
+		if loc, err = location(resp); err != nil {
+			return loc, r.failed(d, src, err)
+		}
+		sent += n
+	}
+	if err := src.finish(); err != nil {
+		return loc, fmt.Errorf("%s/%s: upload of %s: %w", r.Host, r.Name, d.Digest, err)
+	}
+	return loc, nil
+}
+
+// failed reports a send that went wrong, preferring what the hash beside
+// it found: a source that changed or ended early is the cause, and its
+// error names it better than the broken request it led to.
+func (r *Repository) failed(d ocispec.Descriptor, src *uploadSource, err error) error {
+	if herr := src.abort(); herr != nil {
+		return fmt.Errorf("%s/%s: upload of %s: %w", r.Host, r.Name, d.Digest, herr)
+	}
+	return err
+}
+
+// received checks the Range a registry answers a PATCH with, where it
+// sends one: the session must hold exactly the bytes sent so far, or the
+// commit would be of something else.
+func received(resp *http.Response, want int64) error {
+	rg := resp.Header.Get("Range")
+	if rg == "" {
+		return nil
+	}
+	_, end, ok := strings.Cut(strings.TrimPrefix(rg, "bytes="), "-")
+	last, err := strconv.ParseInt(end, 10, 64)
+	if !ok || err != nil {
+		return nil // not ours to judge; the commit's digest check still is
+	}
+	if last+1 != want {
+		return fmt.Errorf("registry holds %d bytes of the upload, %d were sent", last+1, want)
+	}
+	return nil
+}
+
+// commit closes the session with the PUT that names the digest: with the
+// whole small blob as its body, or none after a verified stream.
+func (r *Repository) commit(ctx context.Context, d ocispec.Descriptor, loc string, content []byte) error {
+	u, err := url.Parse(loc)
+	if err != nil {
+		return err
+	}
+	v := u.Query()
+	v.Set("digest", d.Digest.String())
+	u.RawQuery = v.Encode()
+	q := r.req(http.MethodPut, u.String())
+	q.retryable = false
+	q.length = int64(len(content))
+	q.body = func() (io.Reader, error) {
+		if len(content) == 0 {
+			return http.NoBody, nil
+		}
+		return bytes.NewReader(content), nil
+	}
+	q.header.Set("Content-Type", "application/octet-stream")
+	resp, err := r.c.do(ctx, q)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusCreated {
+		return fmt.Errorf("%s/%s: finish upload of %s: %w", r.Host, r.Name, d.Digest, failure(resp))
+	}
+	drain(resp)
+	return nil
+}
+
+// cancelUpload tells the registry to drop a session that will never be
+// committed, so what was sent does not sit in its storage until it
+// expires. Best effort, and not under the push's context, which may be
+// what ended: the registry drops stale sessions itself anyway.
+func (r *Repository) cancelUpload(loc string) {
+	ctx, cancel := context.WithTimeout(context.Background(), uploadCancelTime)
+	defer cancel()
+	q := r.req(http.MethodDelete, loc)
+	q.retryable = false
+	if resp, err := r.c.do(ctx, q); err == nil {
+		drain(resp)
+	}
+}
+
+// location resolves an upload Location against the request URL; it may be
+// relative and may carry state in its query, which must be kept.
+func location(resp *http.Response) (string, error) {
+	l := resp.Header.Get("Location")
+	if l == "" {
+		return "", fmt.Errorf("%s %s: registry sent no Location", resp.Request.Method, redactURL(resp.Request.URL.String()))
+	}
+	u, err := resp.Request.URL.Parse(l)
+	if err != nil {
+		return "", fmt.Errorf("registry sent a bad Location: %w", err)
+	}
+	return u.String(), nil
+}
+
+// gate lends a request body to the HTTP transport until shut. The
+// transport may still be reading a body after the request returned (on an
+// early answer or a reset, it writes from its own goroutine), and the
+// uploader then reads the rest itself to verify it: shut waits for a read
+// in flight and refuses later ones, so the two never read at once.
+type gate struct {
+	mu     sync.Mutex
+	r      io.Reader
+	closed bool
+}
+
+var errGateShut = errors.New("upload body no longer lent to the transport")
+
+func (g *gate) Read(p []byte) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return 0, errGateShut
+	}
+	return g.r.Read(p)
+}
+
+func (g *gate) shut() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+}
