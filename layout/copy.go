@@ -34,6 +34,8 @@ type CopyOptions struct {
 	// again from a fresh Fetch (a dropped upload cannot be resent from
 	// the middle of a stream). At most three more attempts are made.
 	Retry func(error) bool
+	// NoRanges fetches every blob as one stream, however large.
+	NoRanges bool
 }
 
 // Copy writes a walked graph into dst: leaves in parallel, then indexes and
@@ -96,6 +98,16 @@ func copyBlob(ctx context.Context, src ReadOnly, dst Writable, d ocispec.Descrip
 				opts.Progress(d.Size)
 			}
 			return nil
+		}
+	}
+	if rs, ok := src.(RangeSource); ok && !opts.NoRanges {
+		if rd, ok := dst.(rangedDest); ok {
+			if parts := rangedParts(d.Size); parts > 1 {
+				if err := rd.pushRanged(ctx, d, rs, parts, opts.Progress); err != nil {
+					return fmt.Errorf("%s %s: %w", d.MediaType, d.Digest, err)
+				}
+				return nil
+			}
 		}
 	}
 	rc, err := src.Fetch(ctx, d)
