@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/oci-ferry/ferry/layout"
 )
 
 // Client talks to registries. Its zero value is usable: TLS verified,
@@ -76,7 +78,11 @@ func (c *Client) chunkSize() int64 {
 func (c *Client) http() *http.Client {
 	c.once.Do(func() {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.MaxIdleConnsPerHost = 16
+		// Above the streams a pull keeps in flight (16 blobs, each big
+		// one in up to 8 ranges), or finished streams' connections are
+		// closed and new ones dialled, a round trip or three each.
+		tr.MaxIdleConnsPerHost = 64
+		tr.MaxIdleConns = 128
 		tr.ForceAttemptHTTP2 = true
 		// The default 4 KiB buffers make an upload read its source in
 		// tiny pieces; larger ones keep hashing, not system calls, the
@@ -232,6 +238,9 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 			}
 			attempt--
 			continue
+		}
+		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
+			layout.NoteThrottle(ctx) // a pull in flight takes fewer blobs at once
 		}
 		if (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500) && r.retryable && attempt < retries &&
 			time.Now().Add(backoff(attempt, resp)).Before(deadline) {
