@@ -33,6 +33,13 @@ const bigParts = 3
 // large enough to be fetched in ranges, of random (incompressible) bytes.
 func bigImage(t *testing.T, reg *regtest.Registry) ocispec.Descriptor {
 	t.Helper()
+	return bigImageWith(t, reg, &remote.Client{})
+}
+
+// bigImageWith is bigImage through c, for a registry c must be told how
+// to reach (its CA).
+func bigImageWith(t *testing.T, reg *regtest.Registry, c *remote.Client) ocispec.Descriptor {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	st, err := layout.CreateDir(ctx, dir)
@@ -42,9 +49,9 @@ func bigImage(t *testing.T, reg *regtest.Registry) ocispec.Descriptor {
 	b := make([]byte, layout.RangedMin+2<<20)
 	rand.NewChaCha8([32]byte{7}).Read(b)
 	layer := testimage.Put(t, st, ocispec.MediaTypeImageLayer, testimage.LayerTar("big.bin", string(b)))
-	c, _ := json.Marshal(map[string]any{"os": "linux", "architecture": "amd64",
+	cfg, _ := json.Marshal(map[string]any{"os": "linux", "architecture": "amd64",
 		"rootfs": map[string]any{"type": "layers", "diff_ids": []digest.Digest{layer.Digest}}})
-	config := testimage.Put(t, st, ocispec.MediaTypeImageConfig, c)
+	config := testimage.Put(t, st, ocispec.MediaTypeImageConfig, cfg)
 	m, _ := json.Marshal(ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, Config: config, Layers: []ocispec.Descriptor{layer}})
 	man := testimage.Put(t, st, ocispec.MediaTypeImageManifest, m)
 	r, _ := layout.ParseRef("example.com/big:v1")
@@ -55,7 +62,7 @@ func bigImage(t *testing.T, reg *regtest.Registry) ocispec.Descriptor {
 	}
 	st.Close()
 	src := open(t, dir)
-	if _, err := sync.Push(ctx, &remote.Client{}, src, src.Images, sync.PushOptions{To: reg.Host + "/seed"}); err != nil {
+	if _, err := sync.Push(ctx, c, src, src.Images, sync.PushOptions{To: reg.Host + "/seed"}); err != nil {
 		t.Fatal(err)
 	}
 	return layer
@@ -228,5 +235,37 @@ func TestPullRangedRedirect(t *testing.T) {
 	}
 	if with != bigParts {
 		t.Fatalf("GETs at the redirect target: %q, want %d with Range", ranges, bigParts)
+	}
+}
+
+// TestPullRangesOwnConnections: a registry that speaks HTTP/2 (over TLS)
+// would carry every range on its one connection, whose window is what
+// the ranges are there to get past: blob GETs go over HTTP/1.1, one
+// connection each, and the rest (manifests) keeps HTTP/2.
+func TestPullRangesOwnConnections(t *testing.T) {
+	reg := regtest.StartWith(t, regtest.Options{TLS: true})
+	c := &remote.Client{CAFile: reg.CAFile}
+	layer := bigImageWith(t, reg, c)
+	dir := t.TempDir()
+	log, _ := os.ReadFile(reg.Log)
+	before := len(log)
+	if _, err := sync.Pull(context.Background(), &remote.Client{CAFile: reg.CAFile}, []string{reg.Host + "/seed/big:v1"}, dir, sync.PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pulledIntact(t, dir, layer)
+	log, _ = os.ReadFile(reg.Log)
+	var blobs, h2 int
+	for _, l := range strings.Split(string(log[before:]), "\n") {
+		switch {
+		case strings.Contains(l, `"GET /v2/seed/big/blobs/`+layer.Digest.String()+` HTTP/1.1"`):
+			blobs++
+		case strings.Contains(l, "/blobs/"+layer.Digest.String()) && strings.Contains(l, `"GET `):
+			t.Fatalf("a range not over HTTP/1.1: %s", l)
+		case strings.Contains(l, `"GET /v2/seed/big/manifests/`) && strings.Contains(l, ` HTTP/2.0"`):
+			h2++
+		}
+	}
+	if blobs != bigParts || h2 == 0 {
+		t.Fatalf("%d ranges over HTTP/1.1 (want %d), %d manifest GETs over HTTP/2:\n%s", blobs, bigParts, h2, log[before:])
 	}
 }

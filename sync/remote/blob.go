@@ -81,6 +81,7 @@ func (b *blobReader) current() io.ReadCloser {
 func (b *blobReader) open() error {
 	q := b.get()
 	q.since = b.last
+	q.bulk = true
 	at := b.off + b.n
 	ranged := at > 0 || b.end < b.d.Size
 	if ranged {
