@@ -43,9 +43,10 @@ type Adaptive struct {
 
 // NewAdaptive is the controller Copy uses: from 4 blobs in flight up to
 // 16, adding streams while each brings at least half of an average
-// stream's throughput, deciding every second.
+// stream's throughput, deciding every half second (so a pull of a few
+// seconds reaches 16 before it ends) and holding a level found for five.
 func NewAdaptive() *Adaptive {
-	return &Adaptive{Start: DefaultConcurrency, Min: 2, Max: 16, Gain: 0.5, Window: time.Second, Hold: 10}
+	return &Adaptive{Start: DefaultConcurrency, Min: 2, Max: 16, Gain: 0.5, Window: 500 * time.Millisecond, Hold: 10}
 }
 
 // Limit is the number of blobs to keep in flight now.

@@ -14,7 +14,8 @@ import (
 
 // DefaultConcurrency is how many blobs Copy moves at once when the caller
 // does not say: enough to keep disks and connections busy on small machines
-// without thrashing a USB stick.
+// without thrashing a USB stick. A pull starts from it and adapts to the
+// link (Adaptive).
 const DefaultConcurrency = 4
 
 // CopyOptions tune Copy. The zero value copies everything with the default

@@ -16,11 +16,13 @@ import (
 const RangedMin int64 = 64 << 20
 
 // rangedPartMin and rangedMaxParts split a ranged blob: a 64 MiB blob in
-// two, 256 MiB and more in eight. Eight connections fill a link capped
-// per connection at an eighth of its rate, and stay few beside the
-// blobs in flight.
+// four, 128 MiB and more in eight. A range costs a round trip or two
+// (its request, a connection's slow start), small beside the second or
+// more that 16 MiB take over a capped connection; eight connections fill
+// a link capped per connection at an eighth of its rate, and stay few
+// beside the blobs in flight.
 const (
-	rangedPartMin  int64 = 32 << 20
+	rangedPartMin  int64 = 16 << 20
 	rangedMaxParts       = 8
 )
 

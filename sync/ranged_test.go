@@ -26,8 +26,8 @@ import (
 )
 
 // bigParts is how many ranges a pull fetches bigImage's layer in: it is
-// just above two ranges' worth.
-const bigParts = 3
+// just above four ranges' worth.
+const bigParts = 5
 
 // bigImage pushes to reg, as seed/big:v1, an image whose one layer is
 // large enough to be fetched in ranges, of random (incompressible) bytes.
