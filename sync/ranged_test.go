@@ -17,6 +17,7 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/oci-ferry/ferry/archive"
 	"github.com/oci-ferry/ferry/internal/regtest"
 	"github.com/oci-ferry/ferry/internal/testimage"
 	"github.com/oci-ferry/ferry/layout"
@@ -267,5 +268,30 @@ func TestPullRangesOwnConnections(t *testing.T) {
 	}
 	if blobs != bigParts || h2 == 0 {
 		t.Fatalf("%d ranges over HTTP/1.1 (want %d), %d manifest GETs over HTTP/2:\n%s", blobs, bigParts, h2, log[before:])
+	}
+}
+
+// TestPullArchiveOneStream: into an archive, written in order, a large
+// layer comes in one stream (see layout.rangedDest for why), and the
+// archive verifies.
+func TestPullArchiveOneStream(t *testing.T) {
+	ctx := context.Background()
+	reg := regtest.Start(t)
+	layer := bigImage(t, reg)
+	cnt := regtest.NewCounter(t, reg)
+	plan, err := sync.Resolve(ctx, &remote.Client{}, []string{cnt.Host + "/seed/big:v1"}, sync.PullOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "a.tar")
+	if _, err := archive.Write(ctx, plan.Sources, plan.Images, p, archive.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := layerGETs(cnt.Fetches(), layer); n != 1 {
+		t.Fatalf("%d GETs of the layer into an archive, want 1", n)
+	}
+	got := open(t, p)
+	if rep := verify.Check(ctx, got, got.Images, nil, verify.Options{}); !rep.OK || len(got.Images) != 1 {
+		t.Fatalf("archive: %d images, %+v", len(got.Images), rep.Problems)
 	}
 }
