@@ -41,8 +41,6 @@ type CopyOptions struct {
 	// in flight from the throughput it sees (a pull over a WAN); without
 	// it the number is fixed.
 	Adaptive *Adaptive
-	// NoRanges fetches every blob as one stream, however large.
-	NoRanges bool
 }
 
 // Copy writes a walked graph into dst: leaves in parallel, then indexes and
@@ -138,7 +136,7 @@ func copyBlob(ctx context.Context, src ReadOnly, dst Writable, d ocispec.Descrip
 			return nil
 		}
 	}
-	if rs, ok := src.(RangeSource); ok && !opts.NoRanges {
+	if rs, ok := src.(RangeSource); ok {
 		if rd, ok := dst.(rangedDest); ok {
 			if parts := rangedParts(d.Size); parts > 1 {
 				if err := rd.pushRanged(ctx, d, rs, parts, opts.Progress); err != nil {
