@@ -7,8 +7,8 @@ import (
 )
 
 // Adaptive decides how many blobs a copy keeps in flight when the user
-// did not fix a number. It climbs a hill: starting at Start, it adds
-// streams (half as many again) for as long as each added stream brings
+// did not fix a number. It climbs a hill: starting at Start, it doubles
+// the streams for as long as each added stream brings
 // at least Gain of what an average stream carried before, and goes back
 // to the last good level once more streams stop paying: the link or the
 // CPU is then saturated, and more streams would only add memory,
@@ -41,12 +41,17 @@ type Adaptive struct {
 	held      int // windows left to hold the current level
 }
 
+// AdaptiveMax is the most blobs an adaptive pull keeps in flight, and
+// how many references it resolves at once: resolving is round trips for
+// small documents, which more streams always shorten.
+const AdaptiveMax = 16
+
 // NewAdaptive is the controller Copy uses: from 4 blobs in flight up to
 // 16, adding streams while each brings at least half of an average
 // stream's throughput, deciding every half second (so a pull of a few
 // seconds reaches 16 before it ends) and holding a level found for five.
 func NewAdaptive() *Adaptive {
-	return &Adaptive{Start: DefaultConcurrency, Min: 2, Max: 16, Gain: 0.5, Window: 500 * time.Millisecond, Hold: 10}
+	return &Adaptive{Start: DefaultConcurrency, Min: 2, Max: AdaptiveMax, Gain: 0.5, Window: 500 * time.Millisecond, Hold: 10}
 }
 
 // Limit is the number of blobs to keep in flight now.
@@ -103,15 +108,17 @@ func (a *Adaptive) Sample(now time.Time, total int64, busy int) int {
 	return a.limit
 }
 
-// probe raises the limit by half (at least one) from a level measured at
-// rate, unless it is at Max already, where it holds.
+// probe doubles the limit from a level measured at rate, unless it is at
+// Max already, where it holds. Doubling reaches 16 from 4 in two
+// decisions, within the first second of a pull; a probe that does not
+// pay costs one window at twice the streams.
 func (a *Adaptive) probe(rate float64) {
 	if a.limit >= a.Max {
 		a.baseLimit, a.held = 0, a.Hold
 		return
 	}
 	a.base, a.baseLimit = rate, a.limit
-	a.limit = min(a.Max, a.limit+max(1, a.limit/2))
+	a.limit = min(a.Max, a.limit*2)
 }
 
 // Throttled is told of a 429 or 5xx: the registry asks for less, so the

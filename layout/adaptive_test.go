@@ -52,30 +52,31 @@ func equal(a, b []int) bool {
 func TestAdaptiveClimbsOnCappedStreams(t *testing.T) {
 	l := newLink()
 	got := l.run(6, func(s int) int64 { return int64(s) * 3 << 20 })
-	if want := []int{6, 9, 13, 16, 16, 16}; !equal(got, want) {
+	if want := []int{8, 16, 16, 16, 16, 16}; !equal(got, want) {
 		t.Fatalf("limits %v, want %v", got, want)
 	}
 }
 
 // TestAdaptiveStopsAtSaturation: the link carries 20 MiB/s however many
-// streams share it, 4 already fill it: the probe to 6 brings nothing and
+// streams share it, 4 already fill it: the probe to 8 brings nothing and
 // the limit goes back to 4, holds, then probes once more.
 func TestAdaptiveStopsAtSaturation(t *testing.T) {
 	l := newLink()
 	got := l.run(14, func(s int) int64 { return min(int64(s)*6<<20, 20<<20) })
-	want := []int{6, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 6, 4}
+	want := []int{8, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 8, 4}
 	if !equal(got, want) {
 		t.Fatalf("limits %v, want %v", got, want)
 	}
 }
 
 // TestAdaptivePartialGain: a link that saturates at 10 streams' worth:
-// the climb keeps 9 (the step to 9 brought 3 streams' worth of 3), and
-// drops back from 13, where the 4 added streams brought one.
+// the climb keeps 8 (the step to 8 brought 4 streams' worth of 4), and
+// drops back from 16, where the 8 added streams brought two, a quarter
+// of an average stream's each.
 func TestAdaptivePartialGain(t *testing.T) {
 	l := newLink()
-	got := l.run(4, func(s int) int64 { return min(int64(s), 10) << 20 })
-	if want := []int{6, 9, 13, 9}; !equal(got, want) {
+	got := l.run(3, func(s int) int64 { return min(int64(s), 10) << 20 })
+	if want := []int{8, 16, 8}; !equal(got, want) {
 		t.Fatalf("limits %v, want %v", got, want)
 	}
 }
@@ -84,9 +85,9 @@ func TestAdaptivePartialGain(t *testing.T) {
 // and the level holds for Hold windows before probing again.
 func TestAdaptiveThrottled(t *testing.T) {
 	l := newLink()
-	l.run(3, func(s int) int64 { return int64(s) << 20 }) // up to 13
-	if got := l.a.Throttled(); got != 6 {
-		t.Fatalf("after a 429 at 13: %d, want 6", got)
+	l.run(3, func(s int) int64 { return int64(s) << 20 }) // up to 16
+	if got := l.a.Throttled(); got != 8 {
+		t.Fatalf("after a 429 at 16: %d, want 8", got)
 	}
 	l.a.Throttled()
 	if got := l.a.Throttled(); got != l.a.Min {
@@ -98,8 +99,8 @@ func TestAdaptiveThrottled(t *testing.T) {
 			t.Fatalf("window %d after throttling: %d, want %d held", i, g, l.a.Min)
 		}
 	}
-	if got[l.a.Hold] != 3 {
-		t.Fatalf("after the hold: %d, want a probe to 3", got[l.a.Hold])
+	if got[l.a.Hold] != 4 {
+		t.Fatalf("after the hold: %d, want a probe to 4", got[l.a.Hold])
 	}
 }
 
