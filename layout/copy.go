@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync/atomic"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -14,7 +16,8 @@ import (
 
 // DefaultConcurrency is how many blobs Copy moves at once when the caller
 // does not say: enough to keep disks and connections busy on small machines
-// without thrashing a USB stick.
+// without thrashing a USB stick. A pull starts from it and adapts to the
+// link (Adaptive).
 const DefaultConcurrency = 4
 
 // CopyOptions tune Copy. The zero value copies everything with the default
@@ -36,6 +39,10 @@ type CopyOptions struct {
 	// again from a fresh Fetch (a dropped upload cannot be resent from
 	// the middle of a stream). At most three more attempts are made.
 	Retry func(error) bool
+	// Adaptive, if set and Concurrency is 0, decides how many blobs are
+	// in flight from the throughput it sees (a pull over a WAN); without
+	// it the number is fixed.
+	Adaptive *Adaptive
 }
 
 // Copy writes a walked graph into dst: leaves in parallel, then indexes and
@@ -49,9 +56,37 @@ func Copy(ctx context.Context, src ReadOnly, dst Writable, g *Graph, opts CopyOp
 		limit = DefaultConcurrency
 	}
 	eg, ectx := errgroup.WithContext(ctx)
-	eg.SetLimit(limit)
+	var sl *slots
+	if ad := opts.Adaptive; ad != nil && opts.Concurrency <= 0 {
+		sl = newSlots(ad.Limit())
+		var moved atomic.Int64
+		opts.Progress = countInto(&moved, opts.Progress)
+		ectx = WithThrottle(ectx, func() { sl.set(ad.Throttled()) })
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			t := time.NewTicker(ad.Window / 4)
+			defer t.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case now := <-t.C:
+					sl.set(ad.Sample(now, moved.Load(), sl.inUse()))
+				}
+			}
+		}()
+	} else {
+		eg.SetLimit(limit)
+	}
 	for _, b := range g.Blobs {
+		if sl != nil && !sl.acquire(ectx) {
+			break
+		}
 		eg.Go(func() error {
+			if sl != nil {
+				defer sl.release()
+			}
 			err := copyBlob(ectx, src, dst, b, opts)
 			for try := 0; err != nil && opts.Retry != nil && try < 3 && ectx.Err() == nil && opts.Retry(err); try++ {
 				err = copyBlob(ectx, src, dst, b, opts)
@@ -63,6 +98,9 @@ func Copy(ctx context.Context, src ReadOnly, dst Writable, g *Graph, opts CopyOp
 		})
 	}
 	if err := eg.Wait(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil { // stopped between two blobs
 		return err
 	}
 	// Manifests and indexes go in parallel as well, a level at a time: a
@@ -150,6 +188,16 @@ func copyBlob(ctx context.Context, src ReadOnly, dst Writable, d ocispec.Descrip
 			return nil
 		}
 	}
+	if rs, ok := src.(RangeSource); ok {
+		if rd, ok := dst.(rangedDest); ok {
+			if parts := rangedParts(d.Size); parts > 1 {
+				if err := rd.pushRanged(ctx, d, rs, parts, opts.Progress); err != nil {
+					return fmt.Errorf("%s %s: %w", d.MediaType, d.Digest, err)
+				}
+				return nil
+			}
+		}
+	}
 	rc, err := src.Fetch(ctx, d)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", d.MediaType, d.Digest, err)
@@ -199,6 +247,16 @@ func (p *progressReader) Read(b []byte) (int, error) {
 		p.fn(int64(n))
 	}
 	return n, err
+}
+
+// countInto adds the bytes reported to n before passing them on to fn.
+func countInto(n *atomic.Int64, fn func(int64)) func(int64) {
+	return func(b int64) {
+		n.Add(b)
+		if fn != nil {
+			fn(b)
+		}
+	}
 }
 
 // CopyError names the descriptor a copy failed on.

@@ -180,7 +180,7 @@ func (p *Plan) into(ctx context.Context, dir string, opts CopyOptions) error {
 	if p.from != nil && p.fromLabel == "" {
 		verb = "copy"
 	}
-	if err := layout.Copy(ctx, p.store(), dst, all, layout.CopyOptions{Concurrency: opts.Concurrency, SkipExisting: true, VerifyExisting: true, Progress: opts.Progress, Retry: remote.Retryable}); err != nil {
+	if err := layout.Copy(ctx, p.store(), dst, all, layout.CopyOptions{Concurrency: opts.Concurrency, Adaptive: layout.NewAdaptive(), SkipExisting: true, VerifyExisting: true, Progress: opts.Progress, Retry: remote.Retryable}); err != nil {
 		var ce *layout.CopyError
 		if errors.As(err, &ce) {
 			for i, im := range p.Images {

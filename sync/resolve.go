@@ -46,7 +46,7 @@ func resolveAll(ctx context.Context, c *remote.Client, refs []string, opts PullO
 	}
 	workers := opts.Concurrency
 	if workers <= 0 {
-		workers = layout.DefaultConcurrency
+		workers = layout.AdaptiveMax // round trips, not bandwidth
 	}
 	workers = min(workers, len(refs))
 	out := make([]resolvedRef, len(refs))

@@ -16,8 +16,9 @@ type Fault struct {
 	Path   string // substring of the URL path, e.g. "/blobs/sha256:"
 	Times  int
 	// Kind: "reset" (send half the body, then drop the connection),
-	// "500", "429" (with Retry-After: 1) or "corrupt" (flip a byte of the
-	// body); "" passes the request through, after Before.
+	// "500", "429" (with Retry-After: 1), "corrupt" (flip a byte of the
+	// body) or "norange" (strip the Range header, as a registry that
+	// ignores it answers); "" passes the request through, after Before.
 	Kind string
 	// Before, if set, runs before the request is answered: a test changes
 	// the registry under the client there (deletes a tag between two of
@@ -82,6 +83,9 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, upstream string) {
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, `{"errors":[{"code":"TOOMANYREQUESTS","message":"injected"}]}`, http.StatusTooManyRequests)
 		return
+	}
+	if kind == "norange" {
+		r.Header.Del("Range")
 	}
 	resp := forward(r.Context(), w, r, upstream, p.Host, r.Body)
 	if resp == nil {

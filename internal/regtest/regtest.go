@@ -41,6 +41,14 @@ func binary(t testing.TB) string {
 	return p
 }
 
+// redirect is the storage middleware that sends blob GETs to base.
+func redirect(base string) string {
+	if base == "" {
+		return ""
+	}
+	return fmt.Sprintf("middleware:\n  storage:\n    - name: redirect\n      options:\n        baseurl: %s\n", base)
+}
+
 func freePort(t testing.TB) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -70,10 +78,10 @@ storage:
     rootdirectory: %s
   delete:
     enabled: true
-http:
+%shttp:
   addr: %s
   secret: ferry-test
-`, filepath.Join(dir, "data"), r.Host)
+`, filepath.Join(dir, "data"), redirect(o.RedirectTo), r.Host)
 	scheme := "http"
 	if o.TLS {
 		ca, cert, key := writeTLS(t, dir)

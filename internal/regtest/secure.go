@@ -28,6 +28,10 @@ type Options struct {
 	// realm URL. The registry trusts only a key no test holds, so every
 	// token is refused: the tests see where a client sends credentials.
 	TokenRealm string
+	// RedirectTo has blob GETs answered with a 307 to this base URL plus
+	// the blob's path in the storage directory (Dir/data), as registries
+	// that hand downloads to a CDN or an object store do.
+	RedirectTo string
 }
 
 // writeHtpasswd writes bcrypt entries the registry's htpasswd auth reads.

@@ -36,7 +36,7 @@ func (r *Repository) fetchBlob(ctx context.Context, d ocispec.Descriptor) (io.Re
 // that resumes with Range after a dropped connection. label names the
 // source in messages, who says what it is ("registry", "server").
 func (c *Client) resumable(ctx context.Context, d ocispec.Descriptor, label, who string, get func() request) (io.ReadCloser, error) {
-	br := &blobReader{c: c, get: get, label: label, who: who, ctx: ctx, d: d}
+	br := &blobReader{c: c, get: get, label: label, who: who, ctx: ctx, d: d, end: d.Size}
 	if err := br.open(); err != nil {
 		return nil, err
 	}
@@ -49,8 +49,15 @@ type blobReader struct {
 	label, who string
 	ctx        context.Context
 	d          ocispec.Descriptor
-	n          int64
-	resumes    int
+	// off and end bound the bytes wanted, [off, end): the whole blob,
+	// or one range of a blob fetched in parts. n counts from off.
+	off, end int64
+	// whole is set when a range was asked from offset 0 and the source
+	// answered with the whole blob (it ignores Range): the reader then
+	// reads all of it, and the caller fetches no other range.
+	whole   bool
+	n       int64
+	resumes int
 	// last is when a byte last arrived: a resume's retry time-out counts
 	// from it, so a blob that keeps stalling gives up after one time-out
 	// rather than one per resume.
@@ -73,25 +80,41 @@ func (b *blobReader) current() io.ReadCloser {
 func (b *blobReader) open() error {
 	q := b.get()
 	q.since = b.last
-	if b.n > 0 {
-		q.header.Set("Range", "bytes="+strconv.FormatInt(b.n, 10)+"-")
+	q.bulk = true
+	at := b.off + b.n
+	ranged := at > 0 || b.end < b.d.Size
+	if ranged {
+		last := "" // open-ended to the end, as a resume always asked
+		if b.end < b.d.Size {
+			last = strconv.FormatInt(b.end-1, 10)
+		}
+		q.header.Set("Range", "bytes="+strconv.FormatInt(at, 10)+"-"+last)
 	}
 	resp, err := b.c.do(b.ctx, q)
 	if err != nil {
 		return err
 	}
 	switch {
-	case resp.StatusCode == http.StatusPartialContent && b.n > 0:
+	case resp.StatusCode == http.StatusPartialContent && ranged:
+		if err := b.checkRange(resp, at); err != nil {
+			drain(resp)
+			return err
+		}
 	case resp.StatusCode == http.StatusOK:
 		if resp.ContentLength >= 0 && resp.ContentLength != b.d.Size {
 			drain(resp)
 			return fmt.Errorf("%s: blob %s: %s sends %d bytes, the descriptor says %d: %w", b.label, b.d.Digest, b.who, resp.ContentLength, b.d.Size, layout.ErrSizeMismatch)
 		}
-		if b.n > 0 { // no range support: skip what we already have
-			if _, err := io.CopyN(io.Discard, resp.Body, b.n); err != nil {
+		if at == 0 { // asked for a first range, given everything
+			b.whole, b.end = true, b.d.Size
+		} else { // no range support: skip what we already have
+			if _, err := io.CopyN(io.Discard, resp.Body, at); err != nil {
 				resp.Body.Close()
 				return err
 			}
+		}
+		if b.end < b.d.Size {
+			resp.Body = limitedBody{io.LimitReader(resp.Body, b.end-at), resp.Body}
 		}
 	default:
 		defer resp.Body.Close()

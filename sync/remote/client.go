@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/oci-ferry/ferry/layout"
 )
 
 // Client talks to registries. Its zero value is usable: TLS verified,
@@ -56,6 +58,11 @@ type Client struct {
 
 	once   sync.Once
 	client *http.Client
+	// bulk carries blob downloads over HTTP/1.1, one TCP connection per
+	// stream: HTTP/2 would put every stream to a host on one connection,
+	// whose single window (and a per-connection cap on the path) is what
+	// parallel streams are there to get past.
+	bulk   *http.Client
 	mu     sync.Mutex
 	tokens map[string]token  // host + scopes → token
 	basic  map[string]string // host → the Authorization header basic auth asked for
@@ -80,7 +87,11 @@ func (c *Client) chunkSize() int64 {
 func (c *Client) http() *http.Client {
 	c.once.Do(func() {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.MaxIdleConnsPerHost = 16
+		// Above the streams a pull keeps in flight (16 blobs, each big
+		// one in up to 8 ranges), or finished streams' connections are
+		// closed and new ones dialled, a round trip or three each.
+		tr.MaxIdleConnsPerHost = 64
+		tr.MaxIdleConns = 128
 		tr.ForceAttemptHTTP2 = true
 		// The default 4 KiB buffers make an upload read its source in
 		// tiny pieces; larger ones keep hashing, not system calls, the
@@ -105,7 +116,12 @@ func (c *Client) http() *http.Client {
 			cfg.RootCAs = pool
 		}
 		tr.TLSClientConfig = cfg
-		c.client = &http.Client{Transport: tr, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		one := tr.Clone()
+		one.ForceAttemptHTTP2 = false
+		one.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+		one.TLSClientConfig = cfg.Clone()
+		one.TLSClientConfig.NextProtos = []string{"http/1.1"}
+		redirect := func(req *http.Request, via []*http.Request) error {
 			if len(via) >= 10 {
 				return errors.New("stopped after 10 redirects")
 			}
@@ -123,7 +139,9 @@ func (c *Client) http() *http.Client {
 				}
 			}
 			return nil
-		}}
+		}
+		c.client = &http.Client{Transport: tr, CheckRedirect: redirect}
+		c.bulk = &http.Client{Transport: one, CheckRedirect: redirect}
 		c.tokens, c.basic, c.plain, c.known = map[string]token{}, map[string]string{}, map[string]bool{}, map[string]string{}
 	})
 	return c.client
@@ -185,6 +203,9 @@ type request struct {
 	// challenge is answered only with a registrytoken, never by asking a
 	// token realm the server names.
 	exact bool
+	// bulk sends the request on a connection of its own (HTTP/1.1): a
+	// blob download, which is one of several streams at once.
+	bulk bool
 }
 
 // do sends r, authenticating as the registry asks (basic, or bearer with
@@ -192,6 +213,9 @@ type request struct {
 // backoff, honouring Retry-After. The caller closes the body.
 func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 	hc := c.http()
+	if r.bulk {
+		hc = c.bulk
+	}
 	retries := c.Retries
 	if retries <= 0 {
 		retries = 4
@@ -236,6 +260,9 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 			}
 			attempt--
 			continue
+		}
+		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
+			layout.NoteThrottle(ctx) // a pull in flight takes fewer blobs at once
 		}
 		if (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500) && r.retryable && attempt < retries &&
 			time.Now().Add(backoff(attempt, resp)).Before(deadline) {

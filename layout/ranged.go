@@ -1,0 +1,104 @@
+package layout
+
+import (
+	"context"
+	"io"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// RangedMin is the blob size from which Copy into a layout fetches one
+// blob as several byte ranges at once, each over its own connection:
+// where a connection's rate is capped (a TCP window over a long round
+// trip, a per-stream CDN limit) one large layer would otherwise leave
+// the link idle while it trickles in. Below it, the round trip each
+// extra range costs outweighs what it brings.
+const RangedMin int64 = 64 << 20
+
+// rangedPartMin and rangedMaxParts split a ranged blob: a 64 MiB blob in
+// four, 128 MiB and more in eight. A range costs a round trip or two
+// (its request, a connection's slow start), small beside the second or
+// more that 16 MiB take over a capped connection; eight connections fill
+// a link capped per connection at an eighth of its rate, and stay few
+// beside the blobs in flight.
+const (
+	rangedPartMin  int64 = 16 << 20
+	rangedMaxParts       = 8
+)
+
+// RangeSource is a source that can send part of a blob, as a registry
+// answers Range.
+type RangeSource interface {
+	// FetchRange opens bytes [off, end) of d. A source that answers with
+	// the whole blob instead (it ignores Range) reports whole, and rc
+	// then reads all of d from its first byte.
+	FetchRange(ctx context.Context, d ocispec.Descriptor, off, end int64) (rc io.ReadCloser, whole bool, err error)
+}
+
+// rangedDest is a destination that can be filled out of order: a layout,
+// whose blobs are staged in files. An archive is written in order, a
+// tar entry after another, so it takes every blob as one stream: putting
+// ranges in order for it would need either a memory window as large as
+// the ranges in flight (tens of MiB per blob, against the bound on
+// ferry's memory) or a spill file (every byte written twice), and a
+// pull into a layout followed by export gives the parallel fetch with
+// neither.
+type rangedDest interface {
+	pushRanged(ctx context.Context, d ocispec.Descriptor, src RangeSource, parts int, progress func(int64)) error
+}
+
+// rangedParts is how many ranges a blob of size is fetched in; 1 means
+// one plain stream.
+func rangedParts(size int64) int {
+	if size < RangedMin {
+		return 1
+	}
+	return int(min(int64(rangedMaxParts), (size+rangedPartMin-1)/rangedPartMin))
+}
+
+// splitRanges cuts size into parts ranges of nearly equal length, so they
+// finish together; the result holds each range's start and, last, size.
+func splitRanges(size int64, parts int) []int64 {
+	b := make([]int64, parts+1)
+	for i := range b {
+		b[i] = size * int64(i) / int64(parts)
+	}
+	return b
+}
+
+// pushRanged stores d, fetched from src in parts ranges at once, like
+// Push: staged, verified in one pass, and renamed into blobs/ only once
+// the digest matched.
+func (d *Dir) pushRanged(ctx context.Context, desc ocispec.Descriptor, src RangeSource, parts int, progress func(int64)) error {
+	target, err := BlobPath(desc.Digest)
+	if err != nil {
+		return err
+	}
+	var bad error
+	if ok, _ := d.FS.Exists(ctx, desc); ok {
+		if bad = d.checkPresent(ctx, desc); bad == nil {
+			return nil // came meanwhile, intact
+		}
+	}
+	st, err := d.stage("b-")
+	if err != nil {
+		return err
+	}
+	if err := fillRanges(ctx, st, desc, src, parts, progress); err != nil {
+		st.Abort()
+		return err
+	}
+	if err := st.Keep(); err != nil {
+		return err
+	}
+	if err := d.rename(st.Name(), target); err != nil {
+		d.remove(st.Name())
+		return err
+	}
+	if bad != nil {
+		d.mu.Lock()
+		d.repaired = append(d.repaired, Repair{Desc: desc, Err: bad})
+		d.mu.Unlock()
+	}
+	return nil
+}

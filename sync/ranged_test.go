@@ -1,0 +1,297 @@
+package sync_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	gosync "sync"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/oci-ferry/ferry/archive"
+	"github.com/oci-ferry/ferry/internal/regtest"
+	"github.com/oci-ferry/ferry/internal/testimage"
+	"github.com/oci-ferry/ferry/layout"
+	"github.com/oci-ferry/ferry/sync"
+	"github.com/oci-ferry/ferry/sync/remote"
+	"github.com/oci-ferry/ferry/verify"
+)
+
+// bigParts is how many ranges a pull fetches bigImage's layer in: it is
+// just above four ranges' worth.
+const bigParts = 5
+
+// bigImage pushes to reg, as seed/big:v1, an image whose one layer is
+// large enough to be fetched in ranges, of random (incompressible) bytes.
+func bigImage(t *testing.T, reg *regtest.Registry) ocispec.Descriptor {
+	t.Helper()
+	return bigImageWith(t, reg, &remote.Client{})
+}
+
+// bigImageWith is bigImage through c, for a registry c must be told how
+// to reach (its CA).
+func bigImageWith(t *testing.T, reg *regtest.Registry, c *remote.Client) ocispec.Descriptor {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := layout.CreateDir(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, layout.RangedMin+2<<20)
+	rand.NewChaCha8([32]byte{7}).Read(b)
+	layer := testimage.Put(t, st, ocispec.MediaTypeImageLayer, testimage.LayerTar("big.bin", string(b)))
+	cfg, _ := json.Marshal(map[string]any{"os": "linux", "architecture": "amd64",
+		"rootfs": map[string]any{"type": "layers", "diff_ids": []digest.Digest{layer.Digest}}})
+	config := testimage.Put(t, st, ocispec.MediaTypeImageConfig, cfg)
+	m, _ := json.Marshal(ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, Config: config, Layers: []ocispec.Descriptor{layer}})
+	man := testimage.Put(t, st, ocispec.MediaTypeImageManifest, m)
+	r, _ := layout.ParseRef("example.com/big:v1")
+	if err := st.UpdateIndex(ctx, func([]layout.Image) ([]layout.Image, error) {
+		return []layout.Image{{Ref: r, Desc: layout.Annotate(man, r)}}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	src := open(t, dir)
+	if _, err := sync.Push(ctx, c, src, src.Images, sync.PushOptions{To: reg.Host + "/seed"}); err != nil {
+		t.Fatal(err)
+	}
+	return layer
+}
+
+// layerGETs counts the GETs of d among a counter's blob fetches.
+func layerGETs(fetches []string, d ocispec.Descriptor) int {
+	n := 0
+	for _, f := range fetches {
+		if strings.HasSuffix(f, "/blobs/"+d.Digest.String()) {
+			n++
+		}
+	}
+	return n
+}
+
+// pulledIntact checks that the layout at dir verifies and holds layer.
+func pulledIntact(t *testing.T, dir string, layer ocispec.Descriptor) {
+	t.Helper()
+	got := open(t, dir)
+	if rep := verify.Check(context.Background(), got, got.Images, nil, verify.Options{}); !rep.OK {
+		t.Fatalf("pulled layout: %+v", rep.Problems)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "blobs", "sha256", layer.Digest.Encoded()))
+	if err != nil || fi.Size() != layer.Size {
+		t.Fatalf("layer in the layout: %v, %v", fi, err)
+	}
+}
+
+// TestPullRanged: a large layer comes in ranges, one GET each and no
+// other request for it, and the layout holds it byte for byte.
+func TestPullRanged(t *testing.T) {
+	reg := regtest.Start(t)
+	layer := bigImage(t, reg)
+	cnt := regtest.NewCounter(t, reg)
+	dir := t.TempDir()
+	if _, err := sync.Pull(context.Background(), &remote.Client{}, []string{cnt.Host + "/seed/big:v1"}, dir, sync.PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pulledIntact(t, dir, layer)
+	f := cnt.Fetches()
+	if n := layerGETs(f, layer); n != bigParts {
+		t.Fatalf("%d GETs of the layer, want one per range (%d): %v", n, bigParts, f)
+	}
+	if len(f) != bigParts+1 { // and the config's
+		t.Fatalf("blob GETs: %v", f)
+	}
+	if cnt.Served() != layer.Size+configSize(t, dir) {
+		t.Fatalf("served %d bytes for a %d-byte layer and its config", cnt.Served(), layer.Size)
+	}
+}
+
+// configSize is the config blob's size in the pulled layout.
+func configSize(t *testing.T, dir string) int64 {
+	got := open(t, dir)
+	var n int64
+	for _, im := range got.Images {
+		g, err := layout.Walk(context.Background(), got, []ocispec.Descriptor{im.Desc}, layout.WalkOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range g.Blobs {
+			if layout.IsConfig(b.MediaType) {
+				n += b.Size
+			}
+		}
+	}
+	return n
+}
+
+// TestPullRangedCorrupt: one range with a flipped byte fails the blob
+// with an error naming it, and nothing of it is committed.
+func TestPullRangedCorrupt(t *testing.T) {
+	reg := regtest.Start(t)
+	layer := bigImage(t, reg)
+	proxy := regtest.NewProxy(t, reg, regtest.Fault{Method: "GET", Path: "/blobs/" + layer.Digest.String(), Times: 1, Kind: "corrupt"})
+	dir := t.TempDir()
+	_, err := sync.Pull(context.Background(), &remote.Client{}, []string{proxy.Host + "/seed/big:v1"}, dir, sync.PullOptions{})
+	if !errors.Is(err, layout.ErrDigestMismatch) || !strings.Contains(err.Error(), layer.Digest.String()) {
+		t.Fatalf("want a digest mismatch naming the layer, got %v", err)
+	}
+	if proxy.Hits(0) != 1 {
+		t.Fatalf("the corrupting fault fired %d times", proxy.Hits(0))
+	}
+	if _, err := os.Stat(filepath.Join(dir, "blobs", "sha256", layer.Digest.Encoded())); err == nil {
+		t.Fatal("the corrupt blob was committed")
+	}
+	if got := open(t, dir); len(got.Images) != 0 {
+		t.Fatalf("an entry was written: %v", got.Images)
+	}
+}
+
+// TestPullRangeIgnored: a registry that ignores Range answers the first
+// range with the whole blob; that one stream is the download.
+func TestPullRangeIgnored(t *testing.T) {
+	reg := regtest.Start(t)
+	layer := bigImage(t, reg)
+	cnt := regtest.NewCounter(t, reg)
+	proxy := regtest.NewProxyTo(t, cnt.Host, regtest.Fault{Method: "GET", Path: "/blobs/" + layer.Digest.String(), Times: 100, Kind: "norange"})
+	dir := t.TempDir()
+	if _, err := sync.Pull(context.Background(), &remote.Client{}, []string{proxy.Host + "/seed/big:v1"}, dir, sync.PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pulledIntact(t, dir, layer)
+	if n := layerGETs(cnt.Fetches(), layer); n != 1 || proxy.Hits(0) != 1 {
+		t.Fatalf("%d GETs of the layer (%d without Range), want the one", n, proxy.Hits(0))
+	}
+}
+
+// TestPullRangeResumes: a connection dropped halfway through a range is
+// resumed from where it stopped, within the range.
+func TestPullRangeResumes(t *testing.T) {
+	reg := regtest.Start(t)
+	layer := bigImage(t, reg)
+	cnt := regtest.NewCounter(t, reg)
+	proxy := regtest.NewProxyTo(t, cnt.Host, regtest.Fault{Method: "GET", Path: "/blobs/" + layer.Digest.String(), Times: 1, Kind: "reset"})
+	dir := t.TempDir()
+	if _, err := sync.Pull(context.Background(), &remote.Client{}, []string{proxy.Host + "/seed/big:v1"}, dir, sync.PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pulledIntact(t, dir, layer)
+	if n := layerGETs(cnt.Fetches(), layer); n != bigParts+1 || proxy.Hits(0) != 1 {
+		t.Fatalf("%d GETs of the layer, want %d ranges and one resume", n, bigParts)
+	}
+	// The resume asked for the rest of its range only: a restart of the
+	// blob or of the range would send more than the layer once and half
+	// a range.
+	if max := layer.Size + layer.Size/bigParts/2 + 64<<10 + configSize(t, dir); cnt.Served() > max {
+		t.Fatalf("served %d bytes, more than the layer and the half range dropped (%d)", cnt.Served(), max)
+	}
+}
+
+// TestPullRangedRedirect: a registry that redirects blob GETs to another
+// host (as to a CDN): every range is asked of that host, with Range, and
+// the layer still comes whole and verified.
+func TestPullRangedRedirect(t *testing.T) {
+	var mu gosync.Mutex
+	var ranges []string
+	var root string
+	cdn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		if r.Method == http.MethodGet {
+			ranges = append(ranges, r.Header.Get("Range"))
+		}
+		dir := root
+		mu.Unlock()
+		http.FileServer(http.Dir(dir)).ServeHTTP(w, r)
+	}))
+	defer cdn.Close()
+	reg := regtest.StartWith(t, regtest.Options{RedirectTo: cdn.URL})
+	mu.Lock()
+	root = filepath.Join(reg.Dir, "data")
+	mu.Unlock()
+	layer := bigImage(t, reg)
+	mu.Lock()
+	ranges = nil
+	mu.Unlock()
+	dir := t.TempDir()
+	if _, err := sync.Pull(context.Background(), &remote.Client{}, []string{reg.Host + "/seed/big:v1"}, dir, sync.PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pulledIntact(t, dir, layer)
+	mu.Lock()
+	defer mu.Unlock()
+	with := 0
+	for _, r := range ranges {
+		if r != "" {
+			with++
+		}
+	}
+	if with != bigParts {
+		t.Fatalf("GETs at the redirect target: %q, want %d with Range", ranges, bigParts)
+	}
+}
+
+// TestPullRangesOwnConnections: a registry that speaks HTTP/2 (over TLS)
+// would carry every range on its one connection, whose window is what
+// the ranges are there to get past: blob GETs go over HTTP/1.1, one
+// connection each, and the rest (manifests) keeps HTTP/2.
+func TestPullRangesOwnConnections(t *testing.T) {
+	reg := regtest.StartWith(t, regtest.Options{TLS: true})
+	c := &remote.Client{CAFile: reg.CAFile}
+	layer := bigImageWith(t, reg, c)
+	dir := t.TempDir()
+	log, _ := os.ReadFile(reg.Log)
+	before := len(log)
+	if _, err := sync.Pull(context.Background(), &remote.Client{CAFile: reg.CAFile}, []string{reg.Host + "/seed/big:v1"}, dir, sync.PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pulledIntact(t, dir, layer)
+	log, _ = os.ReadFile(reg.Log)
+	var blobs, h2 int
+	for _, l := range strings.Split(string(log[before:]), "\n") {
+		switch {
+		case strings.Contains(l, `"GET /v2/seed/big/blobs/`+layer.Digest.String()+` HTTP/1.1"`):
+			blobs++
+		case strings.Contains(l, "/blobs/"+layer.Digest.String()) && strings.Contains(l, `"GET `):
+			t.Fatalf("a range not over HTTP/1.1: %s", l)
+		case strings.Contains(l, `"GET /v2/seed/big/manifests/`) && strings.Contains(l, ` HTTP/2.0"`):
+			h2++
+		}
+	}
+	if blobs != bigParts || h2 == 0 {
+		t.Fatalf("%d ranges over HTTP/1.1 (want %d), %d manifest GETs over HTTP/2:\n%s", blobs, bigParts, h2, log[before:])
+	}
+}
+
+// TestPullArchiveOneStream: into an archive, written in order, a large
+// layer comes in one stream (see layout.rangedDest for why), and the
+// archive verifies.
+func TestPullArchiveOneStream(t *testing.T) {
+	ctx := context.Background()
+	reg := regtest.Start(t)
+	layer := bigImage(t, reg)
+	cnt := regtest.NewCounter(t, reg)
+	plan, err := sync.Resolve(ctx, &remote.Client{}, []string{cnt.Host + "/seed/big:v1"}, sync.PullOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "a.tar")
+	if _, err := archive.Write(ctx, plan.Sources, plan.Images, p, archive.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := layerGETs(cnt.Fetches(), layer); n != 1 {
+		t.Fatalf("%d GETs of the layer into an archive, want 1", n)
+	}
+	got := open(t, p)
+	if rep := verify.Check(ctx, got, got.Images, nil, verify.Options{}); !rep.OK || len(got.Images) != 1 {
+		t.Fatalf("archive: %d images, %+v", len(got.Images), rep.Problems)
+	}
+}
