@@ -11,7 +11,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,6 +21,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/oci-ferry/ferry/internal/regtest"
 )
 
 // Server is a running gateway.
@@ -62,15 +63,6 @@ func binary(t testing.TB) string {
 	return p
 }
 
-func freePort(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // Start runs a fresh gateway with no buckets until the test ends. Its root
 // credentials are random per run, so a test that passes without them (or
 // with the wrong ones) proves nothing was signed by accident.
@@ -85,7 +77,7 @@ func StartWith(t testing.TB, o Options) *Server {
 	if err := os.Mkdir(data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{Host: fmt.Sprintf("127.0.0.1:%d", freePort(t)), Dir: data, Log: filepath.Join(dir, "versitygw.log"),
+	s := &Server{Host: fmt.Sprintf("127.0.0.1:%d", regtest.FreePort(t)), Dir: data, Log: filepath.Join(dir, "versitygw.log"),
 		AccessKey: fmt.Sprintf("ferrytest%d", time.Now().UnixNano()%1e6), SecretKey: fmt.Sprintf("secret-%d", time.Now().UnixNano())}
 	logf, err := os.Create(s.Log)
 	if err != nil {
@@ -97,7 +89,7 @@ func StartWith(t testing.TB, o Options) *Server {
 	// ETag, which makes conditional writes lose updates.
 	args := []string{"--port", s.Host, "--quiet"}
 	if o.TLS {
-		ca, cert, key := writeTLS(t, dir)
+		ca, cert, key := regtest.WriteTLS(t, dir)
 		s.CAFile = ca
 		args = append(args, "--cert", cert, "--key", key)
 	}
