@@ -80,7 +80,7 @@ func (m *medium) checkRoom(what string, need int64, exact bool) error {
 		at += " at least"
 	}
 	return fmt.Errorf("%w on %s, %s: %s %s %d bytes (%s), %d bytes (%s) are free",
-		layout.ErrNoSpace, m.dir, m.fs, what, at, need, sizeWords(need), free, sizeWords(free))
+		layout.ErrNoSpace, m.dir, m.fs, what, at, need, SizeWords(need), free, SizeWords(free))
 }
 
 // capped returns w that refuses to grow past the file system's limit: a
@@ -122,7 +122,9 @@ func incompressible(blobs []ocispec.Descriptor) int64 {
 	return n
 }
 
-func sizeWords(n int64) string {
+// SizeWords prints bytes in binary units, as docker and du -h do: the one
+// way ferry words a size, in errors and in output alike.
+func SizeWords(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"math/rand"
 	"os"
 	"path/filepath"
 	"strings"
@@ -89,23 +88,7 @@ func TestPlannedSizeIsExact(t *testing.T) {
 }
 
 // noisy is a layout of one image with a 200 KiB incompressible layer.
-func noisy(t *testing.T) string {
-	dir := t.TempDir()
-	d, err := layout.CreateDir(context.Background(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	txn := d.Begin()
-	b := make([]byte, 200<<10)
-	rand.New(rand.NewSource(5)).Read(b)
-	im := testimage.Build(t, txn, "amd64", string(b))
-	r, _ := layout.ParseRef("example.com/noise:1")
-	if err := txn.Commit(context.Background(), nil, []layout.Image{{Ref: r, Desc: layout.Annotate(im.Manifest, r)}}); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
+func noisy(t *testing.T) string { return testimage.Noisy(t, "example.com/noise:1", 200<<10, 5) }
 
 // TestCapWriterStopsAtTheLimit: whatever a plan got wrong, no byte past
 // the file system's largest file reaches the driver.

@@ -35,19 +35,8 @@ func printJSON(w io.Writer, v any) error {
 	return err
 }
 
-// humanSize prints bytes in binary units, as docker and du -h do.
-func humanSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+// humanSize prints bytes as archive's errors word them.
+func humanSize(n int64) string { return archive.SizeWords(n) }
 
 func shortDigest(d string) string {
 	if len(d) > 19 {

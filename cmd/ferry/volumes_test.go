@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"math/rand"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,28 +8,10 @@ import (
 
 	"github.com/oci-ferry/ferry/archive"
 	"github.com/oci-ferry/ferry/internal/testimage"
-	"github.com/oci-ferry/ferry/layout"
 )
 
 // bigImage is a layout with one image whose layer is 200 KiB of noise.
-func bigImage(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	d, err := layout.CreateDir(context.Background(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	txn := d.Begin()
-	b := make([]byte, 200<<10)
-	rand.New(rand.NewSource(3)).Read(b)
-	im := testimage.Build(t, txn, "amd64", string(b))
-	r, _ := layout.ParseRef("example.com/big:1")
-	if err := txn.Commit(context.Background(), nil, []layout.Image{{Ref: r, Desc: layout.Annotate(im.Manifest, r)}}); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
+func bigImage(t *testing.T) string { return testimage.Noisy(t, "example.com/big:1", 200<<10, 3) }
 
 // TestVolumesCarryAcross: export into volumes, then verify, ls and import
 // take the set by its directory or its first volume; a later export of

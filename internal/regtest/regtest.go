@@ -26,17 +26,23 @@ type Registry struct {
 }
 
 // binary finds bin/registry from the module root.
-func binary(t testing.TB) string {
-	if p := os.Getenv("FERRY_REGISTRY_BIN"); p != "" {
+func binary(t testing.TB) string { return Built(t, "registry", "FERRY_REGISTRY_BIN", "make registry") }
+
+// Built finds a server the Makefile builds into bin/ (the reference
+// registry, the S3 gateway), or the one the environment variable env
+// names. Without it a test skips, except under CI, where it must run: the
+// message says which make target builds it.
+func Built(t testing.TB, name, env, target string) string {
+	if p := os.Getenv(env); p != "" {
 		return p
 	}
 	_, file, _, _ := runtime.Caller(0)
-	p := filepath.Join(filepath.Dir(file), "..", "..", "bin", "registry")
+	p := filepath.Join(filepath.Dir(file), "..", "..", "bin", name)
 	if _, err := os.Stat(p); err != nil {
 		if os.Getenv("CI") != "" {
-			t.Fatalf("reference registry not built at %s: run `make registry` (CI must not skip registry tests)", p)
+			t.Fatalf("%s not built at %s: run `%s` (CI must not skip the tests that need it)", name, p, target)
 		}
-		t.Skipf("reference registry not built at %s: run `make registry`", p)
+		t.Skipf("%s not built at %s: run `%s`", name, p, target)
 	}
 	return p
 }

@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
@@ -49,18 +48,7 @@ func (s *Server) URL() string {
 }
 
 func binary(t testing.TB) string {
-	if p := os.Getenv("FERRY_VERSITYGW_BIN"); p != "" {
-		return p
-	}
-	_, file, _, _ := runtime.Caller(0)
-	p := filepath.Join(filepath.Dir(file), "..", "..", "bin", "versitygw")
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("S3 gateway not built at %s: run `make s3server` (CI must not skip S3 tests)", p)
-		}
-		t.Skipf("S3 gateway not built at %s: run `make s3server`", p)
-	}
-	return p
+	return regtest.Built(t, "versitygw", "FERRY_VERSITYGW_BIN", "make s3server")
 }
 
 // Start runs a fresh gateway with no buckets until the test ends. Its root

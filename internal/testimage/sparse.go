@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	mrand "math/rand"
 	"os"
 	"path/filepath"
 	"testing"
@@ -74,4 +75,29 @@ type zeroReader struct{}
 func (zeroReader) Read(b []byte) (int, error) {
 	clear(b)
 	return len(b), nil
+}
+
+// Noisy is a layout holding one image, name, whose one layer is size bytes
+// of incompressible noise from seed: big enough to cut into volumes or to
+// watch a compressor give nothing, small enough for every test.
+func Noisy(t testing.TB, name string, size int, seed int64) string {
+	t.Helper()
+	dir := t.TempDir()
+	d, err := layout.CreateDir(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	txn := d.Begin()
+	b := make([]byte, size)
+	mrand.New(mrand.NewSource(seed)).Read(b)
+	im := Build(t, txn, "amd64", string(b))
+	r, err := layout.ParseRef(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := txn.Commit(context.Background(), nil, []layout.Image{{Ref: r, Desc: layout.Annotate(im.Manifest, r)}}); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
