@@ -384,12 +384,18 @@ func writeVolumeSet(ctx context.Context, root *os.Root, dest string, limit int64
 // (keepOrAbort decides for each; the last is cut after its last whole
 // segment), and returns err.
 func keepSet(staged []*layout.Staged, whole int64, err error) error {
+	var kept int64
 	for i, s := range staged {
 		w := s.Size()
 		if i == len(staged)-1 {
 			w = whole
 		}
-		keepOrAbort(s, w, err)
+		if keepOrAbort(s, w, err) {
+			kept += w
+		}
+	}
+	if kept > 0 {
+		return resumable(err, kept)
 	}
 	return err
 }

@@ -306,10 +306,18 @@ func writeArchiveFile(ctx context.Context, root *os.Root, name string, comp Comp
 		err = ctx.Err()
 	}
 	if err != nil {
-		keepOrAbort(tmp, whole, err)
+		if keepOrAbort(tmp, whole, err) {
+			err = resumable(err, whole)
+		}
 		return nil, err
 	}
 	return tmp, nil
+}
+
+// resumable tells the user a failed write left its progress to resume:
+// otherwise a hidden temp file of many gigabytes goes unnoticed.
+func resumable(err error, kept int64) error {
+	return fmt.Errorf("%w (the %s written whole so far are kept in a hidden temp file beside the destination: the same command resumes from them)", err, SizeWords(kept))
 }
 
 // writeSegs writes segments in order, fetching each blob or chunk from
@@ -340,14 +348,17 @@ func writeSegs(ctx context.Context, w io.Writer, comp Compression, segs []seg, s
 // segment (nothing unverified stays), for the next run to resume from; or
 // removes it when the failure was the medium's (full, or a file too large
 // for it): a rerun there cannot end otherwise.
-func keepOrAbort(tmp *layout.Staged, whole int64, err error) {
+// It reports whether the temp file was kept.
+func keepOrAbort(tmp *layout.Staged, whole int64, err error) bool {
 	if errors.Is(err, layout.ErrTooLarge) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || whole == 0 {
 		tmp.Abort()
-		return
+		return false
 	}
 	if tmp.Truncate(whole) != nil || tmp.Keep() != nil {
 		tmp.Abort()
+		return false
 	}
+	return true
 }
 
 // resumeOrStage takes over what a killed write of name left, truncated to

@@ -229,8 +229,8 @@ func TestWriteFailsAtomically(t *testing.T) {
 	dir := t.TempDir()
 	dest := filepath.Join(dir, "a.tar")
 	_, err := archive.Write(context.Background(), src, src.Images, dest, archive.WriteOptions{})
-	if err == nil || !strings.Contains(err.Error(), set.ARM64.Layer.Digest.String()) {
-		t.Fatalf("want a digest mismatch naming the layer, got %v", err)
+	if err == nil || !strings.Contains(err.Error(), set.ARM64.Layer.Digest.String()) || !strings.Contains(err.Error(), "the same command resumes") {
+		t.Fatalf("want a digest mismatch naming the layer, and that a re-run resumes, got %v", err)
 	}
 	ents, _ := os.ReadDir(dir)
 	if len(ents) != 1 || !strings.HasPrefix(ents[0].Name(), ".a.tar.tmp-") {
