@@ -253,7 +253,11 @@ func pushOne(ctx context.Context, c *remote.Client, src layout.ReadOnly, im layo
 		if root == nil {
 			return p, fmt.Errorf("push %s: %s is not a manifest or index", im.Name(), im.Desc.Digest)
 		}
-		if !repo.Tagged(ctx, target.Tag, im.Desc.Digest) {
+		// A repository that lacked any part of the image cannot hold its
+		// manifest (a registry keeps what a manifest references), so the
+		// tag cannot already name it: the HEAD that spares a re-run's PUT
+		// is only worth its round trip when nothing had to go.
+		if counting.pushed.Load() > 0 || !repo.Tagged(ctx, target.Tag, im.Desc.Digest) {
 			if err := repo.TagManifest(ctx, im.Desc, root.Raw, target.Tag); err != nil {
 				return p, err
 			}

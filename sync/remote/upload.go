@@ -19,11 +19,13 @@ import (
 
 // smallBlob is the largest blob read and verified whole in memory before
 // its upload starts, so it goes in one PUT: configs and small layers keep
-// the two requests the protocol allows. A larger blob streams in PATCHes
-// and is committed by a bodiless PUT only once ferry's own hash of what
-// it sent matched: one request more, the price of never asking a registry
-// to commit bytes ferry has not verified. Bounded, so blobs in flight
-// cost at most this much memory each.
+// the two requests the protocol allows. A larger blob streams, and its
+// last chunk goes as the body of the closing PUT, whose final tailHold
+// bytes are handed over only once ferry's hash of the whole blob matched:
+// a registry sees a complete body (and commits) only for verified bytes,
+// and the bodiless PUT after the last PATCH, a round trip per blob, is
+// not needed. Bounded, so blobs in flight cost at most this much memory
+// each.
 const smallBlob = 2 << 20
 
 // smallBufs recycles the buffers small blobs are read into.
@@ -62,12 +64,10 @@ func (r *Repository) uploadBlob(ctx context.Context, d ocispec.Descriptor, rd *l
 		return nil
 	}
 	if small != nil {
-		err = r.commit(ctx, d, loc, small)
+		err = r.commit(ctx, d, loc, int64(len(small)), func() (io.Reader, error) { return bytes.NewReader(small), nil })
 	} else {
 		loc, err = r.stream(ctx, d, rd, loc)
-		if err == nil {
-			err = r.commit(ctx, d, loc, nil)
-		} else if !Retryable(err) {
+		if err != nil && !Retryable(err) {
 			// The registry answers but the session is spoilt (a source
 			// that changed, a refused chunk). A dropped or stalled link
 			// is left alone: a DELETE would only wait on it too, and
@@ -110,9 +110,13 @@ func (r *Repository) startUpload(ctx context.Context, d ocispec.Descriptor) (loc
 	return loc, false, err
 }
 
-// stream sends all of d in chunk-size PATCHes (the spec makes a blob's
-// chunks sequential; blobs go in parallel instead) and returns where the
-// session continues. It returns nil only once rd verified every byte.
+// stream sends all of d in chunk-size requests (the spec makes a blob's
+// chunks sequential; blobs go in parallel instead) and commits it. Read
+// in line, the last chunk is the closing PUT's body, its tail held back
+// until rd verified every byte; from a file by sendfile, whose hash runs
+// beside and behind the send, every chunk is a PATCH and a bodiless PUT
+// commits once the hash matched. It returns where the session stands, for
+// a caller that drops it after a failure.
 func (r *Repository) stream(ctx context.Context, d ocispec.Descriptor, rd *layout.VerifyReader, loc string) (string, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -121,6 +125,9 @@ func (r *Repository) stream(ctx context.Context, d ocispec.Descriptor, rd *layou
 	chunkSize := r.c.chunkSize()
 	for sent := int64(0); sent < d.Size; {
 		n := min(chunkSize, d.Size-sent)
+		if sent+n == d.Size && src.f == nil {
+			return loc, r.closeWith(ctx, d, loc, src.last(n))
+		}
 		body, err := src.chunk(n)
 		if err != nil {
 			return loc, r.failed(d, src, err)
@@ -157,7 +164,26 @@ func (r *Repository) stream(ctx context.Context, d ocispec.Descriptor, rd *layou
 	if err := src.finish(); err != nil {
 		return loc, fmt.Errorf("%s/%s: upload of %s: %w", r.Host, r.Name, d.Digest, err)
 	}
-	return loc, nil
+	return loc, r.commit(ctx, d, loc, 0, nil)
+}
+
+// closeWith commits d by a PUT whose body is its last chunk. The body
+// ends only if the hash matched; otherwise the transport fails the send
+// and the registry, short of Content-Length, commits nothing. An answer
+// that comes before the whole body went (a registry that did not wait
+// for the bytes it was to check) is an error, not a commit ferry
+// verified.
+func (r *Repository) closeWith(ctx context.Context, d ocispec.Descriptor, loc string, body *lastChunk) error {
+	defer body.release()
+	err := r.commit(ctx, d, loc, body.n, body.rebuild)
+	body.shut()
+	if body.err != nil {
+		return fmt.Errorf("%s/%s: upload of %s: %w", r.Host, r.Name, d.Digest, body.err)
+	}
+	if err == nil && !body.verified {
+		return fmt.Errorf("%s/%s: upload of %s: the registry answered before the whole blob was sent", r.Host, r.Name, d.Digest)
+	}
+	return err
 }
 
 // failed reports a send that went wrong, preferring what the hash beside
@@ -189,9 +215,10 @@ func received(resp *http.Response, want int64) error {
 	return nil
 }
 
-// commit closes the session with the PUT that names the digest: with the
-// whole small blob as its body, or none after a verified stream.
-func (r *Repository) commit(ctx context.Context, d ocispec.Descriptor, loc string, content []byte) error {
+// commit closes the session with the PUT that names the digest, with n
+// bytes of body: a verified small blob, the last chunk with its tail held
+// back, or none after a verified stream.
+func (r *Repository) commit(ctx context.Context, d ocispec.Descriptor, loc string, n int64, body func() (io.Reader, error)) error {
 	u, err := url.Parse(loc)
 	if err != nil {
 		return err
@@ -201,12 +228,10 @@ func (r *Repository) commit(ctx context.Context, d ocispec.Descriptor, loc strin
 	u.RawQuery = v.Encode()
 	q := r.req(http.MethodPut, u.String())
 	q.retryable = false
-	q.length = int64(len(content))
-	q.body = func() (io.Reader, error) {
-		if len(content) == 0 {
-			return http.NoBody, nil
-		}
-		return bytes.NewReader(content), nil
+	q.length = n
+	q.body = body
+	if n == 0 { // an empty blob: a zero-length body, never a chunked one
+		q.body = func() (io.Reader, error) { return http.NoBody, nil }
 	}
 	q.header.Set("Content-Type", "application/octet-stream")
 	resp, err := r.c.do(ctx, q)

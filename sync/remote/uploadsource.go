@@ -323,3 +323,93 @@ func (cc *chunkConn) Read(fn func(fd uintptr) bool) error {
 	}
 	return cc.RawConn.Read(fn)
 }
+
+// tailHold is how much of a blob's end the closing PUT keeps back until
+// the digest matched: enough to be one read, little enough to pool.
+const tailHold = 64 << 10
+
+var tailBufs = sync.Pool{New: func() any { b := make([]byte, tailHold); return &b }}
+
+// last is the closing PUT's body: the blob's last n bytes, read through
+// the VerifyReader in line.
+func (s *uploadSource) last(n int64) *lastChunk {
+	c := &lastChunk{rd: s.rd, n: n, tail: min(n, tailHold)}
+	c.gate.r = readerFunc(c.read)
+	return c
+}
+
+// lastChunk passes its bytes as they are read and hashed, except the
+// last tail bytes: those it reads whole, checks the digest over the
+// entire blob, and only then hands over. On a mismatch the read fails,
+// so the request's body ends short and the registry, missing bytes its
+// Content-Length promised, commits nothing.
+type lastChunk struct {
+	gate
+	rd       *layout.VerifyReader
+	n, tail  int64
+	read0    int64 // bytes handed over
+	buf      *[]byte
+	held     []byte // the verified tail, as it is handed over
+	err      error  // why the body was refused
+	verified bool
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+func (c *lastChunk) rebuild() (io.Reader, error) {
+	if c.read0 != 0 || c.buf != nil {
+		return nil, errResend
+	}
+	return &c.gate, nil
+}
+
+func (c *lastChunk) read(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	if free := c.n - c.tail - c.read0; free > 0 {
+		if int64(len(p)) > free {
+			p = p[:free]
+		}
+		k, err := c.rd.Read(p)
+		c.read0 += int64(k)
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			c.err = err
+		}
+		return k, err
+	}
+	if c.buf == nil {
+		c.buf = tailBufs.Get().(*[]byte)
+		t := (*c.buf)[:c.tail]
+		if _, err := io.ReadFull(c.rd, t); err != nil {
+			c.err = err
+			return 0, err
+		}
+		if err := c.rd.Drain(); err != nil {
+			c.err = err
+			return 0, err
+		}
+		c.held, c.verified = t, true
+	}
+	if len(c.held) == 0 {
+		return 0, io.EOF
+	}
+	k := copy(p, c.held)
+	c.held = c.held[k:]
+	c.read0 += int64(k)
+	return k, nil
+}
+
+// release returns the tail's buffer, once the transport is done with it.
+func (c *lastChunk) release() {
+	c.shut()
+	if c.buf != nil {
+		tailBufs.Put(c.buf)
+		c.buf = nil
+	}
+}
