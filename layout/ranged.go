@@ -7,12 +7,13 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// RangedMin is the blob size from which Copy into a layout fetches one
+// RangedMin is the blob size from which Copy into a layout may fetch one
 // blob as several byte ranges at once, each over its own connection:
 // where a connection's rate is capped (a TCP window over a long round
 // trip, a per-stream CDN limit) one large layer would otherwise leave
-// the link idle while it trickles in. Below it, the round trip each
-// extra range costs outweighs what it brings.
+// the link idle while it trickles in. It starts as one stream and fans
+// out only if that stream proves slow (see splitAfter). Below it, the
+// round trip each extra range costs outweighs what it brings.
 const RangedMin int64 = 64 << 20
 
 // rangedPartMin and rangedMaxParts split a ranged blob: a 64 MiB blob in
@@ -66,9 +67,9 @@ func splitRanges(size int64, parts int) []int64 {
 	return b
 }
 
-// pushRanged stores d, fetched from src in parts ranges at once, like
-// Push: staged, verified in one pass, and renamed into blobs/ only once
-// the digest matched.
+// pushRanged stores d, fetched from src in up to parts ranges at once,
+// like Push: staged, verified in one pass, and renamed into blobs/ only
+// once the digest matched.
 func (d *Dir) pushRanged(ctx context.Context, desc ocispec.Descriptor, src RangeSource, parts int, progress func(int64)) error {
 	target, err := BlobPath(desc.Digest)
 	if err != nil {

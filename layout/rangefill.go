@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -30,69 +31,186 @@ type fill struct {
 	err  error
 }
 
-// fillRanges writes d into st from src in parts ranges at once and
-// verifies it. A source that answers the first range with the whole
-// blob gets no other request: its one stream is hashed as it arrives.
-func fillRanges(ctx context.Context, st *Staged, d ocispec.Descriptor, src RangeSource, parts int, progress func(int64)) error {
+// splitAfter, splitRate and splitWorth decide when a blob's one stream
+// fans out into ranges: once it has run splitAfter (past the first round
+// trips), if it brings less than splitRate and the rest would take longer
+// than splitWorth at its pace. A stream that slow is held back by the
+// link or a per-connection cap, not by this host's CPU (which hashes and
+// writes many times faster), so the ranges' extra requests and the read
+// back of what they wrote cost nothing that shows; a fast stream (on
+// loopback, a LAN, a datacenter link) is left alone, as ranges would only
+// add work there. Variables, so tests can make a fast loopback stream
+// split.
+var (
+	splitAfter         = 200 * time.Millisecond
+	splitRate  float64 = 48e6 // bytes per second
+	splitWorth         = time.Second
+)
+
+// fillRanges writes d into st from src and verifies it. It starts as one
+// stream of the whole blob, written and hashed as it arrives; if that
+// stream proves slow (see splitAfter), the rest of the blob is cut into
+// up to maxParts ranges: the first stream keeps the first of them and
+// the others come at once, each over its own connection, written at
+// their offsets and hashed, reading the file back, only as the prefix
+// before them completes. One pass, in order, and nothing renamed into
+// place before its digest matched. A source that answers with the whole
+// blob (it ignores Range) is that one stream, whatever its pace.
+func fillRanges(ctx context.Context, st *Staged, d ocispec.Descriptor, src RangeSource, maxParts int, progress func(int64)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	bounds := splitRanges(d.Size, parts)
-	first, whole, err := src.FetchRange(ctx, d, 0, bounds[1])
+	rc, whole, err := src.FetchRange(ctx, d, 0, d.Size)
 	if err != nil {
 		return err
 	}
-	if whole {
-		defer first.Close()
-		vr, err := NewVerifyReader(counted(first, progress), d)
-		if err != nil {
-			return err
-		}
-		_, err = st.CopyFrom(ctx, vr)
-		return err
-	}
-	back, err := st.root.Open(st.name)
-	if err != nil {
-		first.Close()
-		return err
-	}
-	defer back.Close()
-	f := &fill{st: st, d: d, bounds: bounds, have: append([]int64(nil), bounds[:parts]...)}
-	f.cond = sync.NewCond(&f.mu)
-	stop := context.AfterFunc(ctx, func() { f.fail(ctx.Err()) })
-	defer stop()
-	var wg sync.WaitGroup
-	for i := range parts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rc := first
-			if i > 0 {
-				var err error
-				if rc, _, err = src.FetchRange(ctx, d, bounds[i], bounds[i+1]); err != nil {
-					f.fail(err)
-					return
-				}
-			}
-			defer rc.Close()
-			if err := f.fetch(i, counted(rc, progress)); err != nil {
-				f.fail(err)
-			}
-		}()
-	}
-	vr, err := NewVerifyReader(&prefixReader{f: f, back: back}, d)
+	s := &splitter{ctx: ctx, st: st, d: d, src: src, maxParts: maxParts, rc: counted(rc, progress), closer: rc, whole: whole, end: d.Size, progress: progress, began: time.Now()}
+	defer s.stop()
+	vr, err := NewVerifyReader(s, d)
 	if err == nil {
 		err = vr.Drain()
 	}
-	if err != nil {
-		f.fail(err)
-		cancel() // the other ranges are of no use now
+	if err != nil && s.f != nil {
+		s.f.fail(err)
 	}
-	wg.Wait()
+	cancel() // on an error, the ranges in flight are of no use now
+	s.wg.Wait()
+	for _, fn := range s.undo {
+		fn()
+	}
 	if err != nil {
 		return err
 	}
 	st.n = d.Size
 	return nil
+}
+
+// splitter is what the verifier reads: the first stream's bytes as they
+// arrive (each written at its offset first), then, once split, the rest
+// read back from the file as the ranges fill it.
+type splitter struct {
+	ctx      context.Context
+	st       *Staged
+	d        ocispec.Descriptor
+	src      RangeSource
+	maxParts int
+	progress func(int64)
+	began    time.Time
+
+	rc     io.Reader // the first stream
+	closer io.Closer
+	whole  bool
+	pos    int64 // the first stream's next byte
+	end    int64 // where the first stream stops: the blob's end until split
+	queued int64 // where writeback was last started
+
+	f    *fill // the ranges after the first, once split
+	back *prefixReader
+	wg   sync.WaitGroup
+	undo []func() // once the ranges are done
+}
+
+func (s *splitter) Read(b []byte) (int, error) {
+	if s.pos < s.end {
+		return s.first(b)
+	}
+	if s.back != nil {
+		return s.back.Read(b)
+	}
+	return 0, io.EOF
+}
+
+// first reads the first stream, writes what came at its offset, and
+// decides, once, whether the rest is worth splitting.
+func (s *splitter) first(b []byte) (int, error) {
+	n, err := s.rc.Read(b[:min(int64(len(b)), s.end-s.pos)])
+	if n > 0 {
+		if _, werr := s.st.f.WriteAt(b[:n], s.pos); werr != nil {
+			return 0, werr
+		}
+		s.pos += int64(n)
+		if s.pos-s.queued >= writebackEvery {
+			startWriteback(s.st.f, s.queued, s.pos-s.queued)
+			s.queued = s.pos
+		}
+	}
+	if err == io.EOF && s.pos < s.end {
+		return n, fmt.Errorf("%s: %w: the blob ended after %d of %d bytes", s.d.Digest, ErrSizeMismatch, s.pos, s.d.Size)
+	}
+	if err != nil && err != io.EOF {
+		return n, err
+	}
+	if s.pos == s.end && s.end < s.d.Size {
+		s.stop() // cut at its range's end: the bytes after it come in others
+	} else if s.f == nil && !s.whole && s.maxParts > 1 {
+		if serr := s.maybeSplit(); serr != nil {
+			return n, serr
+		}
+	}
+	return n, nil
+}
+
+// maybeSplit fans the rest of the blob out into ranges if the first
+// stream is slow enough for it to pay.
+func (s *splitter) maybeSplit() error {
+	ran := time.Since(s.began)
+	if ran < splitAfter {
+		return nil
+	}
+	rate := float64(s.pos) / ran.Seconds()
+	rest := s.d.Size - s.pos
+	if rate >= splitRate || float64(rest) < rate*splitWorth.Seconds() {
+		return nil
+	}
+	parts := int(min(int64(s.maxParts), (rest+rangedPartMin-1)/rangedPartMin))
+	if parts < 2 {
+		return nil
+	}
+	back, err := s.st.root.Open(s.st.name)
+	if err != nil {
+		return err
+	}
+	bounds := splitRanges(rest, parts)
+	for i := range bounds {
+		bounds[i] += s.pos
+	}
+	// Range 0 is the first stream's, written in line: it counts as done
+	// for the read back, which starts where it ends.
+	f := &fill{st: s.st, d: s.d, bounds: bounds, have: append([]int64(nil), bounds[:parts]...)}
+	f.have[0] = bounds[1]
+	f.cond = sync.NewCond(&f.mu)
+	s.f, s.end = f, bounds[1]
+	s.back = &prefixReader{f: f, back: back, pos: bounds[1], part: 1, queued: bounds[1]}
+	ctx := s.ctx
+	stopAfter := context.AfterFunc(ctx, func() { f.fail(ctx.Err()) })
+	s.undo = append(s.undo, func() { stopAfter(); back.Close() })
+	for i := 1; i < parts; i++ {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			rc, whole, err := s.src.FetchRange(ctx, s.d, bounds[i], bounds[i+1])
+			if err == nil && whole {
+				rc.Close()
+				err = fmt.Errorf("%s: the registry answered a range with the whole blob, after it had answered one with a range", s.d.Digest)
+			}
+			if err != nil {
+				f.fail(err)
+				return
+			}
+			defer rc.Close()
+			if err := f.fetch(i, counted(rc, s.progress)); err != nil {
+				f.fail(err)
+			}
+		}()
+	}
+	return nil
+}
+
+// stop closes the first stream, once.
+func (s *splitter) stop() {
+	if s.closer != nil {
+		s.closer.Close()
+		s.closer = nil
+	}
 }
 
 // fetch writes range i from r at its offsets.

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // Counter sits in front of a registry and counts what clients send it:
@@ -25,6 +26,7 @@ type Counter struct {
 	sends []string // "METHOD path" of every request that carried content
 	on    atomic.Pointer[func(total int64)]
 
+	pace     atomic.Int64 // bytes per second of each blob answer; 0: unpaced
 	served   atomic.Int64 // blob bytes answered to GETs
 	fetches  []string     // "GET path" of every blob GET
 	onServed atomic.Pointer[func(total int64)]
@@ -40,6 +42,11 @@ func (c *Counter) OnServed(fn func(total int64)) {
 	}
 	c.onServed.Store(&fn)
 }
+
+// PaceStreams caps each blob answer at rate bytes per second, as a link
+// that limits every connection on its own (a TCP window over a long
+// round trip, a per-stream CDN cap) does; 0 lifts the cap.
+func (c *Counter) PaceStreams(rate int64) { c.pace.Store(rate) }
 
 // Served is the blob bytes answered to GETs since the last Reset.
 func (c *Counter) Served() int64 { return c.served.Load() }
@@ -138,9 +145,11 @@ func (c *Counter) serve(w http.ResponseWriter, r *http.Request, upstream string)
 	c.fetches = append(c.fetches, r.Method+" "+r.URL.Path)
 	c.mu.Unlock()
 	buf := make([]byte, 32<<10)
+	p := pacer{rate: c.pace.Load(), start: time.Now()}
 	for {
 		n, err := resp.Body.Read(buf)
 		if n > 0 {
+			p.wait(n)
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				return
 			}
@@ -153,4 +162,49 @@ func (c *Counter) serve(w http.ResponseWriter, r *http.Request, upstream string)
 			return
 		}
 	}
+}
+
+// pacer holds a stream to rate bytes per second from start.
+type pacer struct {
+	rate  int64
+	start time.Time
+	sent  int64
+}
+
+// wait sleeps until n more bytes are due.
+func (p *pacer) wait(n int) {
+	if p.rate <= 0 {
+		return
+	}
+	p.sent += int64(n)
+	due := p.start.Add(time.Duration(float64(p.sent) / float64(p.rate) * float64(time.Second)))
+	time.Sleep(time.Until(due))
+}
+
+// PacedHandler serves h with each answer's body held to rate bytes per
+// second, for a test server that stands for a capped link.
+func PacedHandler(rate int64, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(&pacedWriter{ResponseWriter: w, p: pacer{rate: rate, start: time.Now()}}, r)
+	})
+}
+
+type pacedWriter struct {
+	http.ResponseWriter
+	p pacer
+}
+
+func (w *pacedWriter) Write(b []byte) (int, error) {
+	n := 0
+	for len(b) > 0 {
+		k := min(len(b), 32<<10)
+		w.p.wait(k)
+		m, err := w.ResponseWriter.Write(b[:k])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		b = b[k:]
+	}
+	return n, nil
 }

@@ -10,11 +10,13 @@ import (
 )
 
 // Fault is one misbehaviour of the proxy: the first Times requests whose
-// method and path match get it, later ones pass through.
+// method and path match (after the first Skip of them) get it, later
+// ones pass through.
 type Fault struct {
 	Method string // "" matches any
 	Path   string // substring of the URL path, e.g. "/blobs/sha256:"
 	Times  int
+	Skip   int // matching requests to pass through first
 	// Kind: "reset" (send half the body, then drop the connection),
 	// "500", "429" (with Retry-After: 1), "corrupt" (flip a byte of the
 	// body) or "norange" (strip the Range header, as a registry that
@@ -31,14 +33,15 @@ type Fault struct {
 type Proxy struct {
 	Host string
 
-	mu     sync.Mutex
-	faults []*Fault
-	hits   map[*Fault]int
+	mu      sync.Mutex
+	faults  []*Fault
+	hits    map[*Fault]int
+	skipped map[*Fault]int
 }
 
 // NewProxy starts a fault-injecting proxy to reg until the test ends.
 func NewProxy(t testing.TB, reg *Registry, faults ...Fault) *Proxy {
-	p := &Proxy{hits: map[*Fault]int{}}
+	p := &Proxy{hits: map[*Fault]int{}, skipped: map[*Fault]int{}}
 	for i := range faults {
 		p.faults = append(p.faults, &faults[i])
 	}
@@ -60,6 +63,10 @@ func (p *Proxy) pick(r *http.Request) *Fault {
 	defer p.mu.Unlock()
 	for _, f := range p.faults {
 		if (f.Method == "" || f.Method == r.Method) && strings.Contains(r.URL.Path, f.Path) && p.hits[f] < f.Times {
+			if p.skipped[f] < f.Skip {
+				p.skipped[f]++
+				continue
+			}
 			p.hits[f]++
 			return f
 		}

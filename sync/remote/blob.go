@@ -55,9 +55,12 @@ type blobReader struct {
 	// whole is set when a range was asked from offset 0 and the source
 	// answered with the whole blob (it ignores Range): the reader then
 	// reads all of it, and the caller fetches no other range.
-	whole   bool
-	n       int64
-	resumes int
+	whole bool
+	// askRange sends Range even for the whole blob ("bytes=0-"), so a
+	// 206 says the source could also send parts of it.
+	askRange bool
+	n        int64
+	resumes  int
 	// last is when a byte last arrived: a resume's retry time-out counts
 	// from it, so a blob that keeps stalling gives up after one time-out
 	// rather than one per resume.
@@ -82,7 +85,7 @@ func (b *blobReader) open() error {
 	q.since = b.last
 	q.bulk = true
 	at := b.off + b.n
-	ranged := at > 0 || b.end < b.d.Size
+	ranged := at > 0 || b.end < b.d.Size || b.askRange
 	if ranged {
 		last := "" // open-ended to the end, as a resume always asked
 		if b.end < b.d.Size {

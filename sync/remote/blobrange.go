@@ -27,7 +27,7 @@ func (r *Repository) FetchRange(ctx context.Context, d ocispec.Descriptor, off, 
 	}
 	u := r.url("blobs", d.Digest.String())
 	br := &blobReader{c: r.c, get: func() request { return r.req(http.MethodGet, u) }, label: r.Host + "/" + r.Name, who: "registry",
-		ctx: ctx, d: d, off: off, end: end}
+		ctx: ctx, d: d, off: off, end: end, askRange: true}
 	if err := br.open(); err != nil {
 		return nil, false, err
 	}
