@@ -286,9 +286,9 @@ for sc in "${scenarios[@]}"; do
 	ft=$(median "$sc ferry" 1)
 	[ -n "${FAILED[$sc ferry]:-}" ] && ft=""
 	FT[$sc]=$ft PT[$sc]=$bestt PEER[$sc]=$best
-	[ -n "$ft" ] && [ -n "$bestt" ] && RATIO[$sc]=$(awk -v p="$bestt" -v f="$ft" 'BEGIN { printf "%.2f", p/f }')
+	[ -n "$ft" ] && [ -n "$bestt" ] && RATIO[$sc]=$(awk -v p="$bestt" -v f="$ft" 'BEGIN { printf "%.3f", p/f }')
 	if [ "${KIND[$l]}" = shared ]; then
-		LIMIT[$sc]=$(awk -v b="${BYTES[$set]}" -v r="${RATE[$l]}" 'BEGIN { printf "%.2f", b/r }')
+		LIMIT[$sc]=$(awk -v b="${BYTES[$set]}" -v r="${RATE[$l]}" 'BEGIN { printf "%.3f", b/r }')
 	fi
 	for tool in "${tools[@]}"; do
 		k="$sc $tool"
@@ -320,7 +320,7 @@ for sc in "${scenarios[@]}"; do
 	toxi-pull) echo "$(verdict "$r" 1.3) capped connections, $what: pull >= 1.3x the fastest peer (${r:-?}x, ${PEER[$sc]:-none} ${PT[$sc]:-?}s, ferry ${FT[$sc]:-?}s)" ;;
 	toxi-push) echo "$(verdict "$r" 1.2) capped connections, $what: push >= 1.2x the fastest peer (${r:-?}x, ${PEER[$sc]:-none} ${PT[$sc]:-?}s, ferry ${FT[$sc]:-?}s)" ;;
 	shared-*)
-		lr=$(awk -v l="${LIMIT[$sc]}" -v f="${FT[$sc]:-0}" 'BEGIN { if (f > 0) printf "%.2f", l/f }')
+		lr=$(awk -v l="${LIMIT[$sc]}" -v f="${FT[$sc]:-0}" 'BEGIN { if (f > 0) printf "%.3f", l/f }')
 		echo "$(verdict "$lr" 0.98) shared link, $what: >= 0.98x the link's limit (${lr:-?}x: limit ${LIMIT[$sc]}s, ferry ${FT[$sc]:-?}s)"
 		echo "$(verdict "$r" 1.0) shared link, $what: never behind a peer (${r:-?}x, ${PEER[$sc]:-none} ${PT[$sc]:-?}s)"
 		;;
