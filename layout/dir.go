@@ -39,6 +39,7 @@ type Dir struct {
 
 	mu       sync.Mutex
 	repaired []Repair
+	resumed  []Resumed  // blobs completed from a partial an interrupted pull kept
 	cleaned  []Leftover // what killed runs had left, removed on opening
 	pool     pool       // their staged blobs, for this handle to reuse
 

@@ -83,9 +83,9 @@ func (d *Dir) GC(ctx context.Context, dryRun bool) (*GCResult, error) {
 }
 
 // removeStale deletes, or with dryRun only lists, staging areas whose
-// owner is gone (its lock file can be locked exclusively, or is missing)
-// and temp files of interrupted index writes. The caller holds the layout
-// lock.
+// owner is gone (its lock file can be locked exclusively, or is missing),
+// the partial blobs failed pulls kept, and temp files of interrupted
+// index writes. The caller holds the layout lock.
 func (d *Dir) removeStale(dryRun bool) []Leftover {
 	var out []Leftover
 	for _, s := range d.sessions() {
@@ -108,5 +108,6 @@ func (d *Dir) removeStale(dryRun bool) []Leftover {
 		}
 		out = append(out, lo)
 	}
+	out = append(out, partialLeftovers(d, !dryRun)...)
 	return append(out, StaleTemps(d.root, stagePath, "f-", !dryRun)...)
 }

@@ -16,8 +16,10 @@ type Leftover struct {
 
 // Leftovers lists what killed runs left in the layout at dir, without
 // removing anything or opening anything for writing (verify runs on
-// read-only media): staging areas whose lock is free and temp files no
-// live writer holds. gc and the next import or pull remove them.
+// read-only media): staging areas whose lock is free, temp files no live
+// writer holds, and the partial blobs failed pulls kept. gc and the next
+// import or pull remove the first two; a pull of the same blob takes a
+// partial over, gc removes it.
 func Leftovers(dir string) ([]Leftover, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
@@ -31,6 +33,7 @@ func Leftovers(dir string) ([]Leftover, error) {
 			out = append(out, Leftover{Path: s.dir, Size: treeSize(root, s.dir)})
 		}
 	}
+	out = append(out, partialLeftovers(d, false)...)
 	return append(out, StaleTemps(root, stagePath, "f-", false)...), nil
 }
 

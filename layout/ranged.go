@@ -2,6 +2,8 @@ package layout
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -32,7 +34,7 @@ const (
 type RangeSource interface {
 	// FetchRange opens bytes [off, end) of d. A source that answers with
 	// the whole blob instead (it ignores Range) reports whole, and rc
-	// then reads all of d from its first byte.
+	// then reads d from off to its end (what came before off skipped).
 	FetchRange(ctx context.Context, d ocispec.Descriptor, off, end int64) (rc io.ReadCloser, whole bool, err error)
 }
 
@@ -81,11 +83,29 @@ func (d *Dir) pushRanged(ctx context.Context, desc ocispec.Descriptor, src Range
 			return nil // came meanwhile, intact
 		}
 	}
-	st, err := d.stage("b-")
-	if err != nil {
-		return err
+	st, from, resumed := d.takePartial(desc)
+	if !resumed {
+		if st, err = d.stage("b-"); err != nil {
+			return err
+		}
+	} else if progress != nil {
+		progress(from)
 	}
-	if err := fillRanges(ctx, st, desc, src, parts, progress); err != nil {
+	n, err := fillRanges(ctx, st, desc, src, parts, progress, from)
+	if err != nil && resumed && contentFailure(err) {
+		// The kept bytes were not the blob's first after all (changed
+		// or lost since): fetch it whole, once.
+		st.Abort()
+		if st, err = d.stage("b-"); err != nil {
+			return err
+		}
+		resumed = false
+		n, err = fillRanges(ctx, st, desc, src, parts, progress, 0)
+	}
+	if err != nil {
+		if !contentFailure(err) && d.keepPartial(st, desc, n) {
+			return fmt.Errorf("%w (its first %d bytes, verified, are kept in the layout: the same pull fetches only the rest)", err, n)
+		}
 		st.Abort()
 		return err
 	}
@@ -96,10 +116,19 @@ func (d *Dir) pushRanged(ctx context.Context, desc ocispec.Descriptor, src Range
 		d.remove(st.Name())
 		return err
 	}
+	d.mu.Lock()
 	if bad != nil {
-		d.mu.Lock()
 		d.repaired = append(d.repaired, Repair{Desc: desc, Err: bad})
-		d.mu.Unlock()
 	}
+	if resumed {
+		d.resumed = append(d.resumed, Resumed{Desc: desc, From: from})
+	}
+	d.mu.Unlock()
 	return nil
+}
+
+// contentFailure reports an error that condemns the bytes fetched (they
+// are not the blob's), not the fetch: nothing of such a blob is kept.
+func contentFailure(err error) bool {
+	return errors.Is(err, ErrDigestMismatch) || errors.Is(err, ErrSizeMismatch)
 }

@@ -56,14 +56,21 @@ var (
 // before them completes. One pass, in order, and nothing renamed into
 // place before its digest matched. A source that answers with the whole
 // blob (it ignores Range) is that one stream, whatever its pace.
-func fillRanges(ctx context.Context, st *Staged, d ocispec.Descriptor, src RangeSource, maxParts int, progress func(int64)) error {
+//
+// from is how many of the blob's first bytes st already holds (kept by
+// an interrupted pull): they are read back and hashed first, and the
+// stream starts after them. It returns how many of the first bytes were
+// verified in order, all of them written: on a failure that is what is
+// worth keeping for the next try.
+func fillRanges(ctx context.Context, st *Staged, d ocispec.Descriptor, src RangeSource, maxParts int, progress func(int64), from int64) (int64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	rc, whole, err := src.FetchRange(ctx, d, 0, d.Size)
+	rc, whole, err := src.FetchRange(ctx, d, from, d.Size)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	s := &splitter{ctx: ctx, st: st, d: d, src: src, maxParts: maxParts, rc: counted(rc, progress), closer: rc, whole: whole, end: d.Size, progress: progress, began: time.Now()}
+	s := &splitter{ctx: ctx, st: st, d: d, src: src, maxParts: maxParts, rc: counted(rc, progress), closer: rc, whole: whole,
+		kept: from, pos: from, start: from, queued: from, end: d.Size, progress: progress, began: time.Now()}
 	defer s.stop()
 	vr, err := NewVerifyReader(s, d)
 	if err == nil {
@@ -78,10 +85,10 @@ func fillRanges(ctx context.Context, st *Staged, d ocispec.Descriptor, src Range
 		fn()
 	}
 	if err != nil {
-		return err
+		return s.given, err
 	}
 	st.n = d.Size
-	return nil
+	return d.Size, nil
 }
 
 // splitter is what the verifier reads: the first stream's bytes as they
@@ -96,9 +103,12 @@ type splitter struct {
 	progress func(int64)
 	began    time.Time
 
+	kept   int64     // bytes the file held before, read back first
+	given  int64     // bytes handed to the verifier, in order
 	rc     io.Reader // the first stream
 	closer io.Closer
 	whole  bool
+	start  int64 // where the first stream began
 	pos    int64 // the first stream's next byte
 	end    int64 // where the first stream stops: the blob's end until split
 	queued int64 // where writeback was last started
@@ -109,11 +119,18 @@ type splitter struct {
 	undo []func() // once the ranges are done
 }
 
-func (s *splitter) Read(b []byte) (int, error) {
-	if s.pos < s.end {
+func (s *splitter) Read(b []byte) (n int, err error) {
+	defer func() { s.given += int64(n) }()
+	switch {
+	case s.given < s.kept:
+		n, err = s.st.f.ReadAt(b[:min(int64(len(b)), s.kept-s.given)], s.given)
+		if err == io.EOF && n > 0 {
+			err = nil
+		}
+		return n, err
+	case s.pos < s.end:
 		return s.first(b)
-	}
-	if s.back != nil {
+	case s.back != nil:
 		return s.back.Read(b)
 	}
 	return 0, io.EOF
@@ -122,6 +139,9 @@ func (s *splitter) Read(b []byte) (int, error) {
 // first reads the first stream, writes what came at its offset, and
 // decides, once, whether the rest is worth splitting.
 func (s *splitter) first(b []byte) (int, error) {
+	if s.pos == s.start && s.kept > 0 {
+		s.began = time.Now() // the stream's pace counts from its first read, after the kept bytes' hash
+	}
 	n, err := s.rc.Read(b[:min(int64(len(b)), s.end-s.pos)])
 	if n > 0 {
 		if _, werr := s.st.f.WriteAt(b[:n], s.pos); werr != nil {
@@ -156,7 +176,7 @@ func (s *splitter) maybeSplit() error {
 	if ran < splitAfter {
 		return nil
 	}
-	rate := float64(s.pos) / ran.Seconds()
+	rate := float64(s.pos-s.start) / ran.Seconds()
 	rest := s.d.Size - s.pos
 	if rate >= splitRate || float64(rest) < rate*splitWorth.Seconds() {
 		return nil

@@ -47,6 +47,15 @@ type Pulled struct {
 	// Repaired are blobs the layout held in a corrupt copy, replaced by
 	// the pull with the registry's verified content.
 	Repaired []digest.Digest `json:"repaired,omitempty"`
+	// Resumed are blobs completed from the verified first bytes an
+	// interrupted pull kept in the layout, fetching only the rest.
+	Resumed []ResumedBlob `json:"resumed,omitempty"`
+}
+
+// ResumedBlob is a blob a pull took up where an interrupted one stopped.
+type ResumedBlob struct {
+	Digest digest.Digest `json:"digest"`
+	Kept   int64         `json:"kept"` // bytes not fetched again
 }
 
 // Plan is what a pull will carry: the images, each with its graph, and a
@@ -220,14 +229,26 @@ func (p *Plan) into(ctx context.Context, dir string, opts CopyOptions) error {
 		return err
 	}
 	for _, r := range dst.Repaired() {
-		for i, im := range p.Images {
-			if p.Graphs[i].Owner(r.Desc.Digest) == im.Desc.Digest {
-				p.Pulled[i].Repaired = append(p.Pulled[i].Repaired, r.Desc.Digest)
-				break
-			}
+		if i := p.owner(r.Desc.Digest); i >= 0 {
+			p.Pulled[i].Repaired = append(p.Pulled[i].Repaired, r.Desc.Digest)
+		}
+	}
+	for _, r := range dst.Resumed() {
+		if i := p.owner(r.Desc.Digest); i >= 0 {
+			p.Pulled[i].Resumed = append(p.Pulled[i].Resumed, ResumedBlob{Digest: r.Desc.Digest, Kept: r.From})
 		}
 	}
 	return nil
+}
+
+// owner is the index of the first image whose graph holds dg, or -1.
+func (p *Plan) owner(dg digest.Digest) int {
+	for i, im := range p.Images {
+		if p.Graphs[i].Owner(dg) == im.Desc.Digest {
+			return i
+		}
+	}
+	return -1
 }
 
 // referrers finds what refers to the manifests of g, recursively (a

@@ -11,7 +11,8 @@ func gcCommand() *cli.Command {
 		Name:      "gc",
 		Usage:     "delete blobs no image in a layout uses",
 		ArgsUsage: "DIR",
-		Description: "Deletes blobs that no index.json entry reaches, and staging left behind by interrupted runs.\n" +
+		Description: "Deletes blobs that no index.json entry reaches, staging left behind by interrupted runs, and the\n" +
+			"verified first bytes of large blobs that failed pulls kept for the next pull to resume from.\n" +
 			"It holds the layout lock, so it is safe while other ferry processes import or pull into DIR: what\n" +
 			"they have written or counted on but not yet named in index.json is kept.",
 		Flags: []cli.Flag{&cli.BoolFlag{Name: "dry-run", Usage: "only say what would be deleted"}, jsonFlag()},

@@ -195,6 +195,9 @@ func pullCommand() *cli.Command {
 				for _, d := range r.Repaired {
 					hprintf(c.App.Writer, "  note: blob %s in %s was corrupt; replaced with the registry's verified copy\n", d, c.String("to"))
 				}
+				for _, b := range r.Resumed {
+					hprintf(c.App.Writer, "  note: blob %s resumed: %s an interrupted pull had kept were checked again, only the rest fetched\n", b.Digest, humanSize(b.Kept))
+				}
 			}
 			// Into an archive: what export says of the file it writes
 			// (docker format's new digests, leftovers removed) holds here too.

@@ -59,8 +59,11 @@ type blobReader struct {
 	// askRange sends Range even for the whole blob ("bytes=0-"), so a
 	// 206 says the source could also send parts of it.
 	askRange bool
-	n        int64
-	resumes  int
+	// ignored is set when a range from past the first byte was answered
+	// with the whole blob, whose start was then skipped.
+	ignored bool
+	n       int64
+	resumes int
 	// last is when a byte last arrived: a resume's retry time-out counts
 	// from it, so a blob that keeps stalling gives up after one time-out
 	// rather than one per resume.
@@ -111,6 +114,7 @@ func (b *blobReader) open() error {
 		if at == 0 { // asked for a first range, given everything
 			b.whole, b.end = true, b.d.Size
 		} else { // no range support: skip what we already have
+			b.ignored = true
 			if _, err := io.CopyN(io.Discard, resp.Body, at); err != nil {
 				resp.Body.Close()
 				return err

@@ -15,6 +15,8 @@ import (
 
 // FetchRange implements layout.RangeSource: bytes [off, end) of a blob,
 // resumed with Range after a dropped connection like a whole download.
+// A registry that ignores Range is reported (whole), its answer read
+// from off on.
 // A registry that redirects blob GETs (to a CDN) is asked each range
 // anew, so every range goes to a redirect target that is current and
 // signed for it, and no credential follows it there.
@@ -31,7 +33,7 @@ func (r *Repository) FetchRange(ctx context.Context, d ocispec.Descriptor, off, 
 	if err := br.open(); err != nil {
 		return nil, false, err
 	}
-	return br, br.whole, nil
+	return br, br.whole || br.ignored, nil
 }
 
 // FetchRange implements layout.RangeSource from the repository the digest
@@ -40,6 +42,12 @@ func (r *Sources) FetchRange(ctx context.Context, d ocispec.Descriptor, off, end
 	repo, doc := r.route(d.Digest)
 	if doc != nil || repo == nil {
 		rc, err := r.Fetch(ctx, d)
+		if err == nil && off > 0 { // whole, from off on, as a source without Range
+			if _, err = io.CopyN(io.Discard, rc, off); err != nil {
+				rc.Close()
+				return nil, false, err
+			}
+		}
 		return rc, true, err
 	}
 	return repo.FetchRange(ctx, d, off, end)
