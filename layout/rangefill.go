@@ -60,14 +60,15 @@ var (
 // from is how many of the blob's first bytes st already holds (kept by
 // an interrupted pull): they are read back and hashed first, and the
 // stream starts after them. It returns how many of the first bytes were
-// verified in order, all of them written: on a failure that is what is
+// verified in order, all of them written (or, if the failure came before
+// the kept ones were read back, those): on a failure that is what is
 // worth keeping for the next try.
 func fillRanges(ctx context.Context, st *Staged, d ocispec.Descriptor, src RangeSource, maxParts int, progress func(int64), from int64) (int64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	rc, whole, err := src.FetchRange(ctx, d, from, d.Size)
 	if err != nil {
-		return 0, err
+		return from, err // what was kept stays as good as it was
 	}
 	s := &splitter{ctx: ctx, st: st, d: d, src: src, maxParts: maxParts, rc: counted(rc, progress), closer: rc, whole: whole,
 		kept: from, pos: from, start: from, queued: from, end: d.Size, progress: progress, began: time.Now()}
@@ -85,7 +86,7 @@ func fillRanges(ctx context.Context, st *Staged, d ocispec.Descriptor, src Range
 		fn()
 	}
 	if err != nil {
-		return s.given, err
+		return max(s.given, from), err
 	}
 	st.n = d.Size
 	return d.Size, nil

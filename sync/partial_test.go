@@ -136,3 +136,19 @@ func TestGCRemovesPartials(t *testing.T) {
 		}
 	}
 }
+
+// TestPullPartialSurvivesFailedResume: a resumed pull that cannot reach
+// the layer at all (the registry fails every GET of it) leaves the kept
+// bytes as they were, for the try after.
+func TestPullPartialSurvivesFailedResume(t *testing.T) {
+	reg := regtest.Start(t)
+	layer := bigImage(t, reg)
+	dir, name, _ := interruptedPull(t, reg, layer, 24<<20)
+	proxy := regtest.NewProxy(t, reg, regtest.Fault{Method: "GET", Path: "/blobs/" + layer.Digest.String(), Times: 1000, Kind: "500"})
+	if _, err := sync.Pull(context.Background(), &remote.Client{Retries: 1}, []string{proxy.Host + "/seed/big:v1"}, dir, sync.PullOptions{}); err == nil {
+		t.Fatal("a pull whose layer the registry refuses succeeded")
+	}
+	if _, err := os.Stat(name); err != nil {
+		t.Fatalf("the kept bytes are gone after a resume that fetched nothing: %v", err)
+	}
+}
