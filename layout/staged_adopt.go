@@ -34,7 +34,8 @@ func AdoptTemps(root *os.Root, dir, prefix string) []*Staged {
 
 // adopt opens name and takes its lock without waiting: a lock held means
 // its writer is alive. The file at the name must still be the one locked
-// (a cleaner may have removed it meanwhile) and a regular file.
+// (a cleaner may have removed it meanwhile), a regular file, and have no
+// other name.
 func adopt(root *os.Root, name string) (*Staged, error) {
 	f, err := root.OpenFile(name, os.O_RDWR, 0)
 	if err != nil {
@@ -49,6 +50,13 @@ func adopt(root *os.Root, name string) (*Staged, error) {
 	if err1 != nil || err2 != nil || !os.SameFile(held, now) || !held.Mode().IsRegular() {
 		f.Close()
 		return nil, errors.New("temp file changed while adopted")
+	}
+	// A temp file has one name. One with more is someone's file linked
+	// in (a hostile layout): truncating or writing it would change the
+	// other name's content too.
+	if st, ok := held.Sys().(*syscall.Stat_t); ok && st.Nlink != 1 {
+		f.Close()
+		return nil, errors.New("temp file has other links")
 	}
 	s := &Staged{root: root, name: name, f: f}
 	if err := s.Truncate(held.Size()); err != nil {

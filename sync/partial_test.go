@@ -1,6 +1,7 @@
 package sync_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -150,5 +151,37 @@ func TestPullPartialSurvivesFailedResume(t *testing.T) {
 	}
 	if _, err := os.Stat(name); err != nil {
 		t.Fatalf("the kept bytes are gone after a resume that fetched nothing: %v", err)
+	}
+}
+
+// TestPullPartialHardLinkedLeftAlone: a partial name that is another
+// file's hard link (a hostile layout) is not taken over: that file is
+// neither truncated nor written, and the layer is fetched whole.
+func TestPullPartialHardLinkedLeftAlone(t *testing.T) {
+	reg := regtest.Start(t)
+	layer := bigImage(t, reg)
+	dir, name, kept := interruptedPull(t, reg, layer, 24<<20)
+	other := filepath.Join(t.TempDir(), "precious")
+	want := make([]byte, kept+4096)
+	for i := range want {
+		want[i] = byte(i)
+	}
+	if err := os.WriteFile(other, want, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(name)
+	if err := os.Link(other, name); err != nil {
+		t.Skipf("no hard links here: %v", err)
+	}
+	res, err := sync.Pull(context.Background(), &remote.Client{}, []string{reg.Host + "/seed/big:v1"}, dir, sync.PullOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pulledIntact(t, dir, layer)
+	if len(res[0].Resumed) != 0 {
+		t.Fatalf("the layer was completed from a linked file: %+v", res[0].Resumed)
+	}
+	if got, _ := os.ReadFile(other); !bytes.Equal(got, want) {
+		t.Fatalf("the linked file changed: %d bytes, was %d", len(got), len(want))
 	}
 }
