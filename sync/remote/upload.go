@@ -126,7 +126,7 @@ func (r *Repository) stream(ctx context.Context, d ocispec.Descriptor, rd *layou
 	for sent := int64(0); sent < d.Size; {
 		n := min(chunkSize, d.Size-sent)
 		if sent+n == d.Size && src.f == nil {
-			return loc, r.closeWith(ctx, d, loc, src.last(n))
+			return loc, r.closeWith(ctx, d, loc, src.pipe.chunk(n))
 		}
 		body, err := src.chunk(n)
 		if err != nil {
@@ -173,14 +173,13 @@ func (r *Repository) stream(ctx context.Context, d ocispec.Descriptor, rd *layou
 // that comes before the whole body went (a registry that did not wait
 // for the bytes it was to check) is an error, not a commit ferry
 // verified.
-func (r *Repository) closeWith(ctx context.Context, d ocispec.Descriptor, loc string, body *lastChunk) error {
-	defer body.release()
+func (r *Repository) closeWith(ctx context.Context, d ocispec.Descriptor, loc string, body *pipeChunk) error {
 	err := r.commit(ctx, d, loc, body.n, body.rebuild)
 	body.shut()
 	if body.err != nil {
 		return fmt.Errorf("%s/%s: upload of %s: %w", r.Host, r.Name, d.Digest, body.err)
 	}
-	if err == nil && !body.verified {
+	if err == nil && (body.taken != body.n || !body.p.verified()) {
 		return fmt.Errorf("%s/%s: upload of %s: the registry answered before the whole blob was sent", r.Host, r.Name, d.Digest)
 	}
 	return err

@@ -67,7 +67,8 @@ type uploadSource struct {
 	d      ocispec.Descriptor
 	cancel context.CancelFunc
 
-	f      *os.File // own description of the file beneath rd; nil: in line
+	f      *os.File // own description of the file beneath rd; nil: piped
+	pipe   *pipe    // the blob read and hashed ahead of the send, when not by sendfile
 	end    atomic.Int64
 	wd     atomic.Pointer[watchdog]
 	stop   chan struct{}
@@ -79,13 +80,14 @@ type uploadSource struct {
 
 func newUploadSource(rd *layout.VerifyReader, d ocispec.Descriptor, cancel context.CancelFunc, sendfile bool) *uploadSource {
 	s := &uploadSource{rd: rd, d: d, cancel: cancel}
-	if !sendfile {
-		return s
+	if sendfile {
+		if f := sendable(rd, d); f != nil {
+			s.f, s.stop, s.hashed = f, make(chan struct{}), make(chan error, 1)
+			go func() { s.hashed <- s.hashBeside() }()
+			return s
+		}
 	}
-	if f := sendable(rd, d); f != nil {
-		s.f, s.stop, s.hashed = f, make(chan struct{}), make(chan error, 1)
-		go func() { s.hashed <- s.hashBeside() }()
-	}
+	s.pipe = newPipe(rd, d.Size)
 	return s
 }
 
@@ -182,11 +184,10 @@ func (s *uploadSource) wait() error {
 	return s.result
 }
 
-// chunk is the body of the next PATCH, n bytes.
+// chunk is the body of the next request, n bytes.
 func (s *uploadSource) chunk(n int64) (uploadBody, error) {
 	if s.f == nil {
-		lr := &io.LimitedReader{R: s.rd, N: n}
-		return &streamChunk{gate: gate{r: lr}, lr: lr, n: n}, nil
+		return s.pipe.chunk(n), nil
 	}
 	start, err := s.f.Seek(0, io.SeekCurrent)
 	if err != nil {
@@ -197,19 +198,14 @@ func (s *uploadSource) chunk(n int64) (uploadBody, error) {
 	return c, nil
 }
 
-// finish waits for every byte sent to be verified.
-func (s *uploadSource) finish() error {
-	if s.f == nil {
-		return s.rd.Drain()
-	}
-	return s.wait()
-}
+// finish waits for every byte sent by sendfile to be verified.
+func (s *uploadSource) finish() error { return s.wait() }
 
 // abort stops the hash beside a failed send and says what it found, if
 // anything: a source that changed or ended is why the send failed.
 func (s *uploadSource) abort() error {
 	if s.f == nil {
-		return nil
+		return s.pipe.close()
 	}
 	s.once.Do(func() { close(s.stop) })
 	if err := s.wait(); err != nil && !errors.Is(err, errAborted) {
@@ -219,8 +215,8 @@ func (s *uploadSource) abort() error {
 }
 
 func (s *uploadSource) close() {
+	s.abort()
 	if s.f != nil {
-		s.abort()
 		s.f.Close()
 	}
 }
@@ -232,20 +228,6 @@ type uploadBody interface {
 }
 
 var errResend = errors.New("a streamed upload chunk cannot be sent again once it began")
-
-// streamChunk is a chunk read through the VerifyReader in line.
-type streamChunk struct {
-	gate
-	lr *io.LimitedReader
-	n  int64
-}
-
-func (c *streamChunk) rebuild() (io.Reader, error) {
-	if c.lr.N != c.n {
-		return nil, errResend
-	}
-	return &c.gate, nil
-}
 
 // fileChunk is a chunk of the file, offered to the transport as
 // something the kernel can sendfile: a ReadCloser (so net/http does not
@@ -325,91 +307,9 @@ func (cc *chunkConn) Read(fn func(fd uintptr) bool) error {
 }
 
 // tailHold is how much of a blob's end the closing PUT keeps back until
-// the digest matched: enough to be one read, little enough to pool.
+// the digest matched: one read's worth.
 const tailHold = 64 << 10
-
-var tailBufs = sync.Pool{New: func() any { b := make([]byte, tailHold); return &b }}
-
-// last is the closing PUT's body: the blob's last n bytes, read through
-// the VerifyReader in line.
-func (s *uploadSource) last(n int64) *lastChunk {
-	c := &lastChunk{rd: s.rd, n: n, tail: min(n, tailHold)}
-	c.gate.r = readerFunc(c.read)
-	return c
-}
-
-// lastChunk passes its bytes as they are read and hashed, except the
-// last tail bytes: those it reads whole, checks the digest over the
-// entire blob, and only then hands over. On a mismatch the read fails,
-// so the request's body ends short and the registry, missing bytes its
-// Content-Length promised, commits nothing.
-type lastChunk struct {
-	gate
-	rd       *layout.VerifyReader
-	n, tail  int64
-	read0    int64 // bytes handed over
-	buf      *[]byte
-	held     []byte // the verified tail, as it is handed over
-	err      error  // why the body was refused
-	verified bool
-}
 
 type readerFunc func([]byte) (int, error)
 
 func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
-
-func (c *lastChunk) rebuild() (io.Reader, error) {
-	if c.read0 != 0 || c.buf != nil {
-		return nil, errResend
-	}
-	return &c.gate, nil
-}
-
-func (c *lastChunk) read(p []byte) (int, error) {
-	if c.err != nil {
-		return 0, c.err
-	}
-	if free := c.n - c.tail - c.read0; free > 0 {
-		if int64(len(p)) > free {
-			p = p[:free]
-		}
-		k, err := c.rd.Read(p)
-		c.read0 += int64(k)
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		if err != nil {
-			c.err = err
-		}
-		return k, err
-	}
-	if c.buf == nil {
-		c.buf = tailBufs.Get().(*[]byte)
-		t := (*c.buf)[:c.tail]
-		if _, err := io.ReadFull(c.rd, t); err != nil {
-			c.err = err
-			return 0, err
-		}
-		if err := c.rd.Drain(); err != nil {
-			c.err = err
-			return 0, err
-		}
-		c.held, c.verified = t, true
-	}
-	if len(c.held) == 0 {
-		return 0, io.EOF
-	}
-	k := copy(p, c.held)
-	c.held = c.held[k:]
-	c.read0 += int64(k)
-	return k, nil
-}
-
-// release returns the tail's buffer, once the transport is done with it.
-func (c *lastChunk) release() {
-	c.shut()
-	if c.buf != nil {
-		tailBufs.Put(c.buf)
-		c.buf = nil
-	}
-}
