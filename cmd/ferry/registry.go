@@ -23,7 +23,7 @@ func registryFlags() []cli.Flag {
 	src := sourceFlags()
 	out := []cli.Flag{&cli.StringSliceFlag{Name: "plain-http", Usage: "talk plain HTTP to this registry `HOST` (loopback hosts always may)"}}
 	out = append(out, src[:4]...)
-	out = append(out, &cli.IntFlag{Name: "concurrency", Usage: "blobs transferred at once; 0: a pull adapts it to the link (4 to 16 blobs, large ones in ranges), other transfers take 4"})
+	out = append(out, &cli.IntFlag{Name: "concurrency", Usage: "blobs transferred at once; 0: a pull adapts it to the link (4 to 16 blobs, a large one in ranges when its stream is slow), other transfers take 4"})
 	return append(out, src[4:]...)
 }
 
