@@ -1,0 +1,72 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	gosync "sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/oci-ferry/ferry/internal/regtest"
+	"github.com/oci-ferry/ferry/internal/testimage"
+	"github.com/oci-ferry/ferry/layout"
+)
+
+// TestPullInterruptedResumes: Ctrl-C in the middle of a large layer ends
+// the pull with exit 130 and a message saying the verified first bytes
+// are kept; the same command, run again, says it resumed and finishes.
+func TestPullInterruptedResumes(t *testing.T) {
+	reg := regtest.Start(t)
+	src := testimage.Noisy(t, "example.com/big:v1", int(layout.RangedMin)+2<<20, 3)
+	if code, _, errs := ferry(t, "push", src, "--to", reg.Host+"/seed"); code != 0 {
+		t.Fatal(errs)
+	}
+	cnt := regtest.NewCounter(t, reg)
+	cnt.PaceStreams(16 << 20) // a link slow enough to stop it half-way
+	dst := t.TempDir() + "/dst"
+	ref := cnt.Host + "/seed/big:v1"
+	cmd := exec.Command(os.Args[0], "pull", ref, "--to", dst)
+	cmd.Env = append(os.Environ(), "FERRY_AS_MAIN=1")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	var once gosync.Once
+	var proc atomic.Pointer[os.Process]
+	cnt.OnServed(func(total int64) {
+		if p := proc.Load(); p != nil && total >= 24<<20 {
+			once.Do(func() { p.Signal(syscall.SIGINT) })
+		}
+	})
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	proc.Store(cmd.Process)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitInterrupted {
+			t.Fatalf("interrupted pull: %v, want exit %d\n%s", err, exitInterrupted, stderr.String())
+		}
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("the pull was not interrupted\n%s", stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "are kept in the layout: the same pull fetches only the rest") {
+		t.Fatalf("the interrupted pull does not say what it kept: %q", stderr.String())
+	}
+	cnt.OnServed(nil)
+	cnt.PaceStreams(0)
+	code, out, errs := ferry(t, "pull", ref, "--to", dst)
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	if !strings.Contains(out, "resumed: ") || !strings.Contains(out, "only the rest fetched") {
+		t.Fatalf("the second pull does not say it resumed: %q", out)
+	}
+	if code, _, errs := ferry(t, "verify", dst); code != 0 {
+		t.Fatal(errs)
+	}
+}
