@@ -18,12 +18,12 @@ import (
 // round trip each extra range costs outweighs what it brings.
 const RangedMin int64 = 64 << 20
 
-// rangedPartMin and rangedMaxParts split a ranged blob: a 64 MiB blob in
-// four, 128 MiB and more in eight. A range costs a round trip or two
-// (its request, a connection's slow start), small beside the second or
-// more that 16 MiB take over a capped connection; eight connections fill
-// a link capped per connection at an eighth of its rate, and stay few
-// beside the blobs in flight.
+// rangedPartMin and rangedMaxParts split a ranged blob: parts of 16 MiB
+// or more, over up to four connections for a 64 MiB blob and eight from
+// 128 MiB. A part costs a round trip or two (its request, a connection's
+// slow start), small beside the second or more that 16 MiB take over a
+// capped connection; eight connections fill a link capped per connection
+// at an eighth of its rate, and stay few beside the blobs in flight.
 const (
 	rangedPartMin  int64 = 16 << 20
 	rangedMaxParts       = 8
@@ -50,8 +50,8 @@ type rangedDest interface {
 	pushRanged(ctx context.Context, d ocispec.Descriptor, src RangeSource, parts int, progress func(int64)) error
 }
 
-// rangedParts is how many ranges a blob of size is fetched in; 1 means
-// one plain stream.
+// rangedParts is how many connections may fetch a blob of size's parts
+// at once; 1 means one plain stream.
 func rangedParts(size int64) int {
 	if size < RangedMin {
 		return 1
@@ -59,8 +59,8 @@ func rangedParts(size int64) int {
 	return int(min(int64(rangedMaxParts), (size+rangedPartMin-1)/rangedPartMin))
 }
 
-// splitRanges cuts size into parts ranges of nearly equal length, so they
-// finish together; the result holds each range's start and, last, size.
+// splitRanges cuts size into parts ranges of nearly equal length; the
+// result holds each range's start and, last, size.
 func splitRanges(size int64, parts int) []int64 {
 	b := make([]int64, parts+1)
 	for i := range b {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -182,10 +183,18 @@ func (s *splitter) maybeSplit() error {
 	if rate >= splitRate || float64(rest) < rate*splitWorth.Seconds() {
 		return nil
 	}
-	parts := int(min(int64(s.maxParts), (rest+rangedPartMin-1)/rangedPartMin))
+	// Parts of 16 MiB or more, about four per connection, fetched in
+	// order: each connection takes the next part when it is done with
+	// one, so parts complete about in order and the hash, which must
+	// take them in order, keeps up with them instead of waiting for
+	// parts that all end together (equal ranges left up to 7/8 of a
+	// blob to hash after its last byte came: half a second a GiB).
+	size := max(rangedPartMin, rest/int64(4*s.maxParts))
+	parts := int((rest + size - 1) / size)
 	if parts < 2 {
 		return nil
 	}
+	workers := min(s.maxParts, parts-1)
 	back, err := s.st.root.Open(s.st.name)
 	if err != nil {
 		return err
@@ -204,26 +213,38 @@ func (s *splitter) maybeSplit() error {
 	ctx := s.ctx
 	stopAfter := context.AfterFunc(ctx, func() { f.fail(ctx.Err()) })
 	s.undo = append(s.undo, func() { stopAfter(); back.Close() })
-	for i := 1; i < parts; i++ {
+	var next atomic.Int64
+	next.Store(1)
+	for range workers {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			rc, whole, err := s.src.FetchRange(ctx, s.d, bounds[i], bounds[i+1])
-			if err == nil && whole {
-				rc.Close()
-				err = fmt.Errorf("%s: the registry answered a range with the whole blob, after it had answered one with a range", s.d.Digest)
-			}
-			if err != nil {
-				f.fail(err)
-				return
-			}
-			defer rc.Close()
-			if err := f.fetch(i, counted(rc, s.progress)); err != nil {
-				f.fail(err)
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= parts || ctx.Err() != nil || f.failed() {
+					return
+				}
+				if err := s.fetchPart(ctx, f, i); err != nil {
+					f.fail(err)
+					return
+				}
 			}
 		}()
 	}
 	return nil
+}
+
+// fetchPart fetches part i of f and writes it at its offsets.
+func (s *splitter) fetchPart(ctx context.Context, f *fill, i int) error {
+	rc, whole, err := s.src.FetchRange(ctx, s.d, f.bounds[i], f.bounds[i+1])
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if whole {
+		return fmt.Errorf("%s: the registry answered a range with the whole blob, after it had answered one with a range", s.d.Digest)
+	}
+	return f.fetch(i, counted(rc, s.progress))
 }
 
 // stop closes the first stream, once.
@@ -258,6 +279,13 @@ func (f *fill) fetch(i int, r io.Reader) error {
 		}
 	}
 	return nil
+}
+
+// failed reports whether a part has failed: the others stop taking more.
+func (f *fill) failed() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.err != nil
 }
 
 // fail records the first error and wakes the hasher.
