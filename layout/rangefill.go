@@ -209,7 +209,7 @@ func (s *splitter) maybeSplit() error {
 	f.have[0] = bounds[1]
 	f.cond = sync.NewCond(&f.mu)
 	s.f, s.end = f, bounds[1]
-	s.back = &prefixReader{f: f, back: back, pos: bounds[1], part: 1, queued: bounds[1]}
+	s.back = &prefixReader{f: f, back: back, pos: bounds[1], part: 1}
 	ctx := s.ctx
 	stopAfter := context.AfterFunc(ctx, func() { f.fail(ctx.Err()) })
 	s.undo = append(s.undo, func() { stopAfter(); back.Close() })
@@ -259,6 +259,7 @@ func (s *splitter) stop() {
 func (f *fill) fetch(i int, r io.Reader) error {
 	buf := make([]byte, rangeBuf)
 	pos, end := f.bounds[i], f.bounds[i+1]
+	queued := pos
 	for pos < end {
 		n, err := r.Read(buf[:min(int64(len(buf)), end-pos)])
 		if n > 0 {
@@ -266,6 +267,13 @@ func (f *fill) fetch(i int, r io.Reader) error {
 				return werr
 			}
 			pos += int64(n)
+			if pos-queued >= writebackEvery || pos == end {
+				// Each part starts its own writeback as it is written,
+				// not when the hash reaches it: the fsync that commits
+				// the blob then finds little left to write.
+				startWriteback(f.st.f, queued, pos-queued)
+				queued = pos
+			}
 			f.mu.Lock()
 			f.have[i] = pos
 			f.mu.Unlock()
@@ -301,11 +309,10 @@ func (f *fill) fail(err error) {
 // prefixReader reads the file back in order, waiting at the end of the
 // contiguous prefix written so far.
 type prefixReader struct {
-	f      *fill
-	back   *os.File
-	pos    int64
-	part   int
-	queued int64 // where writeback was last started
+	f    *fill
+	back *os.File
+	pos  int64
+	part int
 }
 
 func (p *prefixReader) Read(b []byte) (int, error) {
@@ -332,12 +339,6 @@ func (p *prefixReader) Read(b []byte) (int, error) {
 	f.mu.Unlock()
 	n, err := p.back.ReadAt(b[:min(int64(len(b)), ready)], p.pos)
 	p.pos += int64(n)
-	if p.pos-p.queued >= writebackEvery {
-		// As Writeback does for a file written in order: the fsync that
-		// commits the blob then finds little left to write.
-		startWriteback(f.st.f, p.queued, p.pos-p.queued)
-		p.queued = p.pos
-	}
 	if err == io.EOF && n > 0 {
 		err = nil
 	}
