@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -186,19 +187,21 @@ func (e *saveEnv) ctrExport(c *cell, dir string, flags []string, names ...string
 	out := filepath.Join(dir, "ctr-export.tar")
 	args := append(append(append([]string{"images", "export"}, flags...), out), names...)
 	// ctr 2.x exports through containerd's transfer service and has been
-	// seen to exit 0 with the file cut short (CI, once in many runs). That
-	// is the tool's flake, not what this row measures: a truncated file is
+	// seen to exit 0 with the file cut short, or whole but holding neither
+	// index.json nor manifest.json (CI, once in many runs each). That is
+	// the tool's flake, not what this row measures: such a file is
 	// exported again, at most twice more, and said so in the log.
 	for try := 1; ; try++ {
 		_, ok := c.run(ct, args...)
 		if !ok || tarReadsToEnd(out) || try == 3 {
 			return okPath(ok, out)
 		}
-		c.t.Logf("ctr wrote a truncated %s (try %d); exporting again", out, try)
+		c.t.Logf("ctr wrote a truncated or index-less %s (try %d); exporting again", out, try)
 	}
 }
 
-// tarReadsToEnd reports whether p is a tar that reads to its end.
+// tarReadsToEnd reports whether p is a tar that reads to its end and
+// holds an index.json or a manifest.json: an export that says what it holds.
 func tarReadsToEnd(p string) bool {
 	f, err := os.Open(p)
 	if err != nil {
@@ -206,13 +209,17 @@ func tarReadsToEnd(p string) bool {
 	}
 	defer f.Close()
 	tr := tar.NewReader(f)
+	indexed := false
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
-			return true
+			return indexed
 		}
 		if err != nil {
 			return false
+		}
+		if n := strings.TrimPrefix(h.Name, "./"); n == "index.json" || n == "manifest.json" {
+			indexed = true
 		}
 		if _, err := io.CopyN(io.Discard, tr, h.Size); err != nil {
 			return false
