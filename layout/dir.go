@@ -291,11 +291,16 @@ func (d *Dir) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader) er
 	if err != nil || st == nil {
 		return err
 	}
+	return d.publish(st, target)
+}
+
+// publish makes a verified staged blob durable and renames it to target.
+// The directory is synced once, before index.json names the blob
+// (syncBlobDirs), not after every rename: see blobdirs.go.
+func (d *Dir) publish(st *Staged, target string) error {
 	if err := st.Keep(); err != nil {
 		return err
 	}
-	// The directory is synced once, before index.json names the blob
-	// (syncBlobDirs), not after every rename: see blobdirs.go.
 	if err := d.rename(st.Name(), target); err != nil {
 		d.remove(st.Name())
 		return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"syscall"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -103,17 +104,13 @@ func (d *Dir) pushRanged(ctx context.Context, desc ocispec.Descriptor, src Range
 		n, err = fillRanges(ctx, st, desc, src, parts, progress, 0)
 	}
 	if err != nil {
-		if !contentFailure(err) && d.keepPartial(st, desc, n) {
+		if !contentFailure(err) && !noRoom(err) && d.keepPartial(st, desc, n) {
 			return fmt.Errorf("%w (its first %d bytes, verified, are kept in the layout: the same pull fetches only the rest)", err, n)
 		}
 		st.Abort()
 		return err
 	}
-	if err := st.Keep(); err != nil {
-		return err
-	}
-	if err := d.rename(st.Name(), target); err != nil {
-		d.remove(st.Name())
+	if err := d.publish(st, target); err != nil {
 		return err
 	}
 	d.mu.Lock()
@@ -131,4 +128,10 @@ func (d *Dir) pushRanged(ctx context.Context, desc ocispec.Descriptor, src Range
 // are not the blob's), not the fetch: nothing of such a blob is kept.
 func contentFailure(err error) bool {
 	return errors.Is(err, ErrDigestMismatch) || errors.Is(err, ErrSizeMismatch)
+}
+
+// noRoom reports a full medium: a partial kept there would only hold the
+// space the next try needs, so it goes, as an archive's temp does.
+func noRoom(err error) bool {
+	return errors.Is(err, ErrTooLarge) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
