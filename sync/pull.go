@@ -32,6 +32,13 @@ type PullOptions struct {
 	Progress         func(int64)
 	// Total, if set, learns the bytes to transfer once manifests are read.
 	Total func(int64)
+
+	// platformsFromCopy leaves a single image's platform, which only its
+	// config tells, to be read from the layout once the copy has put the
+	// config there (Pull): read before the copy, it was a round trip in
+	// series before the first layer moved, 50 ms over a WAN for each
+	// pull. A plan streamed into an archive still reads it first.
+	platformsFromCopy bool
 }
 
 // Pulled is one image as pulled.
@@ -68,6 +75,8 @@ type Plan struct {
 	// Cleaned is what killed runs had left in the destination layout and
 	// the copy into it removed, for the user to be told.
 	Cleaned []layout.Leftover
+	// late are the Pulled whose platforms are read after the copy.
+	late []latePlatforms
 
 	// from, if set, is where the images come from instead of Sources:
 	// a web layout, planned the same way; fromLabel names it in errors
@@ -101,6 +110,9 @@ func Resolve(ctx context.Context, c *remote.Client, refs []string, opts PullOpti
 		p.Sources.Add(repo, g)
 		if f.config.raw != nil {
 			p.Sources.KeepConfig(f.config.desc.Digest, f.config.raw)
+		}
+		if f.platforms == nil {
+			p.late = append(p.late, latePlatforms{pulled: len(p.Pulled), g: g, root: desc})
 		}
 		name := entryName(ref.Repo, ref.Tag, desc.Digest)
 		p.add(layout.Image{Ref: name, Desc: layout.Annotate(desc, name), NameFrom: layout.NameFromContainerd}, g)
@@ -150,6 +162,7 @@ func (p *Plan) walk(ctx context.Context, repo *remote.Repository, src layout.Sto
 // images are fetched once; the index.json entries are written last, once
 // every image is complete.
 func Pull(ctx context.Context, c *remote.Client, refs []string, dir string, opts PullOptions) ([]Pulled, error) {
+	opts.platformsFromCopy = true
 	p, err := Resolve(ctx, c, refs, opts)
 	if err != nil {
 		return nil, err
@@ -214,6 +227,9 @@ func (p *Plan) into(ctx context.Context, dir string, opts CopyOptions) error {
 		}
 		return fmt.Errorf("%s %s: manifest %s: %w", verb, name, bad, err)
 	}
+	for _, l := range p.late {
+		p.Pulled[l.pulled].Platforms = layout.RootPlatforms(ctx, dst, l.g, l.root)
+	}
 	err = dst.UpdateIndex(ctx, func(cur []layout.Image) ([]layout.Image, error) {
 		// Under the lock, manifests as well as layers: whatever removed
 		// content meanwhile (a gc of an older ferry, a user) must not
@@ -239,6 +255,13 @@ func (p *Plan) into(ctx context.Context, dir string, opts CopyOptions) error {
 		}
 	}
 	return nil
+}
+
+// latePlatforms is an image whose platforms are read after the copy.
+type latePlatforms struct {
+	pulled int // its index in Plan.Pulled
+	g      *layout.Graph
+	root   ocispec.Descriptor
 }
 
 // owner is the index of the first image whose graph holds dg, or -1.

@@ -104,7 +104,9 @@ func resolveOne(ctx context.Context, c *remote.Client, source string, ref layout
 		return resolvedRef{}, err
 	}
 	out := resolvedRef{source: source, ref: ref, repo: repo, desc: desc, g: g, config: configKeeper{ReadOnly: repo}}
-	out.platforms = layout.RootPlatforms(ctx, &out.config, g, desc)
+	if p := g.Platforms[desc.Digest]; len(p) > 0 || !opts.platformsFromCopy {
+		out.platforms = layout.RootPlatforms(ctx, &out.config, g, desc)
+	} // else nil: read from the layout after the copy (Plan.late)
 	return out, nil
 }
 

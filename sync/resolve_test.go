@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/oci-ferry/ferry/archive"
+	"github.com/oci-ferry/ferry/internal/regtest"
+	"github.com/oci-ferry/ferry/internal/testimage"
 	"github.com/oci-ferry/ferry/layout"
 	"github.com/oci-ferry/ferry/sync"
 	"github.com/oci-ferry/ferry/sync/remote"
@@ -133,5 +135,74 @@ func TestPullFetchesEachConfigOnce(t *testing.T) {
 	path := "/v2/seed/library/busybox/blobs/" + set.Single.Config.Digest.String()
 	if n := g.gets[path]; n != 1 {
 		t.Fatalf("config fetched %d times, want once (gets: %v)", n, g.gets)
+	}
+}
+
+// TestPullLayerWithoutWaitingForConfig: a pull of a single image (no
+// index) does not read its config before the copy to learn its platform:
+// the layer's GET starts while the config's is still held, the config is
+// fetched once, and the platform is still reported, read from the layout
+// afterwards. Read first, the config was a round trip in series before
+// the first layer moved (50 ms a pull over a WAN).
+func TestPullLayerWithoutWaitingForConfig(t *testing.T) {
+	reg, set := seeded(t)
+	pull := func(ref, dir string) ([]sync.Pulled, error) {
+		return sync.Pull(context.Background(), &remote.Client{}, []string{ref}, dir, sync.PullOptions{})
+	}
+	copyTo := func(ref, dir string) ([]sync.Pulled, error) { // ferry pull's way
+		out, err := sync.Copy(context.Background(), &remote.Client{}, sync.Endpoint{Kind: sync.Registry, Names: []string{ref}}, sync.PathEndpoint(dir), sync.CopyOptions{})
+		if err != nil {
+			return nil, err
+		}
+		return out.Pulled, nil
+	}
+	for name, fn := range map[string]func(ref, dir string) ([]sync.Pulled, error){"Pull": pull, "Copy": copyTo} {
+		t.Run(name, func(t *testing.T) { layerWithoutConfig(t, reg, set, fn) })
+	}
+}
+
+func layerWithoutConfig(t *testing.T, reg *regtest.Registry, set *testimage.Set, fn func(ref, dir string) ([]sync.Pulled, error)) {
+	cfg, layer := set.Single.Config.Digest.String(), set.Single.Layer.Digest.String()
+	var (
+		mu             gosync.Mutex
+		configGETs     int
+		configAnswered bool
+		layerFirst     bool
+	)
+	u, _ := url.Parse("http://" + reg.Host)
+	rp := httputil.NewSingleHostReverseProxy(u)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			switch {
+			case strings.HasSuffix(r.URL.Path, cfg):
+				mu.Lock()
+				configGETs++
+				mu.Unlock()
+				time.Sleep(300 * time.Millisecond) // the layer's GET must come meanwhile
+				mu.Lock()
+				configAnswered = true
+				mu.Unlock()
+			case strings.HasSuffix(r.URL.Path, layer):
+				mu.Lock()
+				layerFirst = !configAnswered
+				mu.Unlock()
+			}
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	pulled, err := fn(host+"/seed/library/busybox:1.36", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !layerFirst {
+		t.Error("the layer's GET came only after the config's had been answered: the config was read before the copy")
+	}
+	if configGETs != 1 {
+		t.Errorf("%d GETs of the config, want 1", configGETs)
+	}
+	if len(pulled) != 1 || strings.Join(pulled[0].Platforms, ",") != "linux/amd64" {
+		t.Fatalf("pulled %+v, want one image of linux/amd64", pulled)
 	}
 }

@@ -100,7 +100,7 @@ func Copy(ctx context.Context, c *remote.Client, from, to Endpoint, opts CopyOpt
 		}
 		return &Copied{Imported: res}, nil
 	}
-	src, err := openSource(ctx, c, from, opts)
+	src, err := openSource(ctx, c, from, opts, to.Kind == Layout)
 	if err != nil {
 		return nil, err
 	}
@@ -155,12 +155,15 @@ func hasTag(s string) bool {
 	return strings.Contains(s[strings.LastIndex(s, "/")+1:], ":")
 }
 
-func openSource(ctx context.Context, c *remote.Client, t Endpoint, opts CopyOptions) (*source, error) {
+// intoLayout says the images go into a layout, where a single image's
+// platform is read from its config once the copy put it there
+// (PullOptions.platformsFromCopy).
+func openSource(ctx context.Context, c *remote.Client, t Endpoint, opts CopyOptions, intoLayout bool) (*source, error) {
 	if t.Kind == Registry {
 		if len(t.Names) == 0 {
 			return nil, fmt.Errorf("copy: name an image to read from the registry")
 		}
-		p, err := Resolve(ctx, c, t.Names, PullOptions{Platforms: opts.Platforms, Referrers: opts.Referrers, Concurrency: opts.Concurrency})
+		p, err := Resolve(ctx, c, t.Names, PullOptions{Platforms: opts.Platforms, Referrers: opts.Referrers, Concurrency: opts.Concurrency, platformsFromCopy: intoLayout})
 		if err != nil {
 			return nil, err
 		}
