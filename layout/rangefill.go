@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -17,19 +16,26 @@ import (
 const rangeBuf = 256 << 10
 
 // fill is a staged file being written by several ranges at once. Each
-// range advances its own mark; the hasher reads the file back, from the
-// page cache, only as far as the ranges before it are complete, so the
+// part advances its own mark; the hasher reads the file back, from the
+// page cache, only as far as the parts before it are complete, so the
 // digest is computed in one pass in order and no byte is hashed before it
 // is written.
 type fill struct {
-	st     *Staged
-	d      ocispec.Descriptor
-	bounds []int64 // range i is [bounds[i], bounds[i+1])
+	st *Staged
+	d  ocispec.Descriptor
 
-	mu   sync.Mutex
-	cond *sync.Cond
-	have []int64 // range i is written from bounds[i] up to have[i]
-	err  error
+	mu      sync.Mutex
+	cond    *sync.Cond
+	parts   []*part // in the blob's order; parts[0] is the first stream's
+	queue   []*part // parts no connection has taken yet, in order
+	running int     // connections fetching parts
+	err     error
+}
+
+// part is the range [start, end) of a blob, written from start up to
+// have (guarded by fill.mu).
+type part struct {
+	start, end, have int64
 }
 
 // splitAfter, splitRate and splitWorth decide when a blob's one stream
@@ -42,21 +48,34 @@ type fill struct {
 // loopback, a LAN, a datacenter link) is left alone, as ranges would only
 // add work there. Variables, so tests can make a fast loopback stream
 // split.
+//
+// probeWindow and probeGain tell the two kinds of slow link apart: the
+// split starts with one more connection only (the probe), and more follow
+// only if the two together bring probeGain times what the first did
+// alone over probeWindow. Where each connection is capped they bring
+// about twice; on one shared line they bring the same, and the blob
+// stays on two streams: more would only divide the line among them and
+// leave the hash, which must take the parts in order, a backlog to read
+// back after the last byte (0.2 s a GiB).
 var (
-	splitAfter         = 200 * time.Millisecond
-	splitRate  float64 = 48e6 // bytes per second
-	splitWorth         = time.Second
+	splitAfter          = 200 * time.Millisecond
+	splitRate   float64 = 48e6 // bytes per second
+	splitWorth          = time.Second
+	probeWindow         = 300 * time.Millisecond
+	probeGain           = 1.5
 )
 
 // fillRanges writes d into st from src and verifies it. It starts as one
 // stream of the whole blob, written and hashed as it arrives; if that
-// stream proves slow (see splitAfter), the rest of the blob is cut into
-// up to maxParts ranges: the first stream keeps the first of them and
-// the others come at once, each over its own connection, written at
-// their offsets and hashed, reading the file back, only as the prefix
-// before them completes. One pass, in order, and nothing renamed into
-// place before its digest matched. A source that answers with the whole
-// blob (it ignores Range) is that one stream, whatever its pace.
+// stream proves slow (see splitAfter), one more connection (the probe)
+// takes the blob's last bytes, and, if that raised the rate (see
+// probeWindow), the rest is cut into parts for up to maxParts
+// connections, taken in order: the first stream keeps the first of them,
+// and each part is written at its offsets and hashed, reading the file
+// back, only as the prefix before it completes. One pass, in order, and
+// nothing renamed into place before its digest matched. A source that
+// answers with the whole blob (it ignores Range) is that one stream,
+// whatever its pace.
 //
 // from is how many of the blob's first bytes st already holds (kept by
 // an interrupted pull): they are read back and hashed first, and the
@@ -95,7 +114,7 @@ func fillRanges(ctx context.Context, st *Staged, d ocispec.Descriptor, src Range
 
 // splitter is what the verifier reads: the first stream's bytes as they
 // arrive (each written at its offset first), then, once split, the rest
-// read back from the file as the ranges fill it.
+// read back from the file as the parts fill it.
 type splitter struct {
 	ctx      context.Context
 	st       *Staged
@@ -115,10 +134,17 @@ type splitter struct {
 	end    int64 // where the first stream stops: the blob's end until split
 	queued int64 // where writeback was last started
 
-	f    *fill // the ranges after the first, once split
+	f    *fill // the parts after the first, once split
 	back *prefixReader
 	wg   sync.WaitGroup
-	undo []func() // once the ranges are done
+	undo []func() // once the parts are done
+
+	// The probe: the one more connection a split starts with.
+	probe   *part
+	alone   float64   // the first stream's rate before it
+	winAt   time.Time // when the probe's first bytes were seen; zero before
+	winFrom int64     // the first stream's and the probe's bytes then
+	decided bool      // fanned out, or found not worth it
 }
 
 func (s *splitter) Read(b []byte) (n int, err error) {
@@ -139,7 +165,7 @@ func (s *splitter) Read(b []byte) (n int, err error) {
 }
 
 // first reads the first stream, writes what came at its offset, and
-// decides, once, whether the rest is worth splitting.
+// decides whether the rest is worth splitting, then whether to fan out.
 func (s *splitter) first(b []byte) (int, error) {
 	if s.pos == s.start && s.kept > 0 {
 		s.began = time.Now() // the stream's pace counts from its first read, after the kept bytes' hash
@@ -161,18 +187,24 @@ func (s *splitter) first(b []byte) (int, error) {
 	if err != nil && err != io.EOF {
 		return n, err
 	}
-	if s.pos == s.end && s.end < s.d.Size {
-		s.stop() // cut at its range's end: the bytes after it come in others
-	} else if s.f == nil && !s.whole && s.maxParts > 1 {
+	switch {
+	case s.pos == s.end && s.end < s.d.Size:
+		s.stop() // cut at its part's end: the bytes after it come in others
+	case s.f == nil && !s.whole && s.maxParts > 1:
 		if serr := s.maybeSplit(); serr != nil {
 			return n, serr
 		}
+	case s.f != nil && !s.decided:
+		s.maybeFanOut()
 	}
 	return n, nil
 }
 
-// maybeSplit fans the rest of the blob out into ranges if the first
-// stream is slow enough for it to pay.
+// maybeSplit starts the probe if the first stream is slow enough for
+// more connections to pay: one more connection takes the blob's last
+// bytes, where, if no more follow, the hash finds them written by the
+// time the first stream gets there, and the first stream stops before
+// them.
 func (s *splitter) maybeSplit() error {
 	ran := time.Since(s.began)
 	if ran < splitAfter {
@@ -183,60 +215,122 @@ func (s *splitter) maybeSplit() error {
 	if rate >= splitRate || float64(rest) < rate*splitWorth.Seconds() {
 		return nil
 	}
+	// A second's worth at the first stream's pace, so the probe still
+	// brings bytes when the window closes; at most a quarter of the rest.
+	size := min(rangedPartMin, max(rangedTailMin, int64(rate)), rest/4)
+	back, err := s.st.root.Open(s.st.name)
+	if err != nil {
+		return err
+	}
+	// Part 0 is the first stream's, written in line: it counts as done
+	// for the read back, which starts where it ends.
+	first := &part{start: s.pos, end: s.d.Size - size, have: s.d.Size - size}
+	s.probe = &part{start: first.end, end: s.d.Size, have: first.end}
+	f := &fill{st: s.st, d: s.d, parts: []*part{first, s.probe}, queue: []*part{s.probe}}
+	f.cond = sync.NewCond(&f.mu)
+	s.f, s.end, s.alone = f, first.end, rate
+	s.back = &prefixReader{f: f, back: back, pos: first.end, part: 1}
+	ctx := s.ctx
+	stopAfter := context.AfterFunc(ctx, func() { f.fail(ctx.Err()) })
+	s.undo = append(s.undo, func() { stopAfter(); back.Close() })
+	s.connect(1)
+	return nil
+}
+
+// maybeFanOut, once the probe has brought bytes for probeWindow, cuts
+// what is left of the first stream's part into parts for up to maxParts
+// connections if the probe raised the rate (connections capped one by
+// one), and leaves the two streams as they are if it did not (one line
+// shared by all).
+func (s *splitter) maybeFanOut() {
+	f := s.f
+	f.mu.Lock()
+	probed := s.probe.have - s.probe.start
+	f.mu.Unlock()
+	now := time.Now()
+	if s.winAt.IsZero() {
+		if probed > 0 {
+			s.winAt, s.winFrom = now, s.pos+probed
+		}
+		return
+	}
+	ran := now.Sub(s.winAt)
+	if ran < probeWindow && s.probe.start+probed < s.probe.end {
+		return
+	}
+	s.decided = true
+	if float64(s.pos+probed-s.winFrom)/ran.Seconds() < probeGain*s.alone {
+		return // a shared line: more connections would only divide it
+	}
+	rest := s.end - s.pos
 	// Parts of 16 MiB or more, about four per connection, fetched in
 	// order: each connection takes the next part when it is done with
 	// one, so parts complete about in order and the hash, which must
 	// take them in order, keeps up with them instead of waiting for
 	// parts that all end together (equal ranges left up to 7/8 of a
 	// blob to hash after its last byte came: half a second a GiB).
-	size := max(rangedPartMin, rest/int64(4*s.maxParts))
-	parts := int((rest + size - 1) / size)
-	if parts < 2 {
-		return nil
+	b := partBounds(rest, max(rangedPartMin, rest/int64(4*s.maxParts)), s.maxParts)
+	if len(b) < 3 {
+		return
 	}
-	workers := min(s.maxParts, parts-1)
-	back, err := s.st.root.Open(s.st.name)
-	if err != nil {
-		return err
+	more := make([]*part, 0, len(b)-2)
+	for i := 1; i < len(b)-1; i++ {
+		more = append(more, &part{start: s.pos + b[i], end: s.pos + b[i+1], have: s.pos + b[i]})
 	}
-	bounds := splitRanges(rest, parts)
-	for i := range bounds {
-		bounds[i] += s.pos
-	}
-	// Range 0 is the first stream's, written in line: it counts as done
-	// for the read back, which starts where it ends.
-	f := &fill{st: s.st, d: s.d, bounds: bounds, have: append([]int64(nil), bounds[:parts]...)}
-	f.have[0] = bounds[1]
-	f.cond = sync.NewCond(&f.mu)
-	s.f, s.end = f, bounds[1]
-	s.back = &prefixReader{f: f, back: back, pos: bounds[1], part: 1}
-	ctx := s.ctx
-	stopAfter := context.AfterFunc(ctx, func() { f.fail(ctx.Err()) })
-	s.undo = append(s.undo, func() { stopAfter(); back.Close() })
-	var next atomic.Int64
-	next.Store(1)
-	for range workers {
+	f.mu.Lock()
+	first := f.parts[0]
+	first.end, first.have = s.pos+b[1], s.pos+b[1]
+	f.parts = append(append([]*part{first}, more...), f.parts[1:]...)
+	f.queue = append(more, f.queue...)
+	n := min(s.maxParts, len(f.queue)+f.running) - f.running
+	f.mu.Unlock()
+	s.end = first.end
+	s.back.pos = first.end
+	s.connect(n)
+}
+
+// connect starts n more connections, each taking the next part of the
+// queue until none is left.
+func (s *splitter) connect(n int) {
+	f, ctx := s.f, s.ctx
+	for range n {
+		f.mu.Lock()
+		f.running++
+		f.mu.Unlock()
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
+			defer func() { f.mu.Lock(); f.running--; f.mu.Unlock() }()
 			for {
-				i := int(next.Add(1) - 1)
-				if i >= parts || ctx.Err() != nil || f.failed() {
+				p := f.take()
+				if p == nil || ctx.Err() != nil {
 					return
 				}
-				if err := s.fetchPart(ctx, f, i); err != nil {
+				if err := s.fetchPart(ctx, f, p); err != nil {
 					f.fail(err)
 					return
 				}
 			}
 		}()
 	}
-	return nil
 }
 
-// fetchPart fetches part i of f and writes it at its offsets.
-func (s *splitter) fetchPart(ctx context.Context, f *fill, i int) error {
-	rc, whole, err := s.src.FetchRange(ctx, s.d, f.bounds[i], f.bounds[i+1])
+// take hands out the next part nobody fetches yet, or nil: none is left,
+// or a part failed.
+func (f *fill) take() *part {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil || len(f.queue) == 0 {
+		return nil
+	}
+	p := f.queue[0]
+	f.queue = f.queue[1:]
+	return p
+}
+
+// fetchPart fetches part p of f and writes it at its offsets.
+func (s *splitter) fetchPart(ctx context.Context, f *fill, p *part) error {
+	rc, whole, err := s.src.FetchRange(ctx, s.d, p.start, p.end)
 	if err != nil {
 		return err
 	}
@@ -244,7 +338,7 @@ func (s *splitter) fetchPart(ctx context.Context, f *fill, i int) error {
 	if whole {
 		return fmt.Errorf("%s: the registry answered a range with the whole blob, after it had answered one with a range", s.d.Digest)
 	}
-	return f.fetch(i, counted(rc, s.progress))
+	return f.fetch(p, counted(rc, s.progress))
 }
 
 // stop closes the first stream, once.
@@ -255,10 +349,10 @@ func (s *splitter) stop() {
 	}
 }
 
-// fetch writes range i from r at its offsets.
-func (f *fill) fetch(i int, r io.Reader) error {
+// fetch writes part p from r at its offsets.
+func (f *fill) fetch(p *part, r io.Reader) error {
 	buf := make([]byte, rangeBuf)
-	pos, end := f.bounds[i], f.bounds[i+1]
+	pos, end := p.start, p.end
 	queued := pos
 	for pos < end {
 		n, err := r.Read(buf[:min(int64(len(buf)), end-pos)])
@@ -275,25 +369,18 @@ func (f *fill) fetch(i int, r io.Reader) error {
 				queued = pos
 			}
 			f.mu.Lock()
-			f.have[i] = pos
+			p.have = pos
 			f.mu.Unlock()
 			f.cond.Broadcast()
 		}
 		if err == io.EOF && pos < end {
-			return fmt.Errorf("%s: %w: the range of bytes %d to %d ended after %d", f.d.Digest, ErrSizeMismatch, f.bounds[i], end, pos-f.bounds[i])
+			return fmt.Errorf("%s: %w: the range of bytes %d to %d ended after %d", f.d.Digest, ErrSizeMismatch, p.start, end, pos-p.start)
 		}
 		if err != nil && err != io.EOF {
 			return err
 		}
 	}
 	return nil
-}
-
-// failed reports whether a part has failed: the others stop taking more.
-func (f *fill) failed() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.err != nil
 }
 
 // fail records the first error and wakes the hasher.
@@ -312,7 +399,7 @@ type prefixReader struct {
 	f    *fill
 	back *os.File
 	pos  int64
-	part int
+	part int // the part pos is in
 }
 
 func (p *prefixReader) Read(b []byte) (int, error) {
@@ -322,10 +409,10 @@ func (p *prefixReader) Read(b []byte) (int, error) {
 	}
 	f.mu.Lock()
 	for {
-		for p.part < len(f.have)-1 && f.have[p.part] == f.bounds[p.part+1] && p.pos >= f.bounds[p.part+1] {
+		for p.part < len(f.parts)-1 && p.pos >= f.parts[p.part].end {
 			p.part++
 		}
-		if f.have[p.part] > p.pos {
+		if f.parts[p.part].have > p.pos {
 			break
 		}
 		if f.err != nil {
@@ -335,7 +422,7 @@ func (p *prefixReader) Read(b []byte) (int, error) {
 		}
 		f.cond.Wait()
 	}
-	ready := f.have[p.part] - p.pos
+	ready := f.parts[p.part].have - p.pos
 	f.mu.Unlock()
 	n, err := p.back.ReadAt(b[:min(int64(len(b)), ready)], p.pos)
 	p.pos += int64(n)

@@ -128,8 +128,35 @@ func TestPullRanged(t *testing.T) {
 	}
 	pulledIntact(t, dir, layer)
 	n := splitGETs(t, cnt, layer, 0)
+	if n < 3 {
+		t.Fatalf("%d GETs of the layer: with each connection capped, the probe doubles the rate and more connections must follow", n)
+	}
 	if f := cnt.Fetches(); len(f) != n+1 { // and the config's
 		t.Fatalf("blob GETs: %v", f)
+	}
+	want := layer.Size + configSize(t, dir)
+	if cnt.Served() < want || cnt.Served() > want+1<<20 {
+		t.Fatalf("served %d bytes for a %d-byte layer and its config", cnt.Served(), want)
+	}
+}
+
+// TestPullSharedLineStaysTwo: where one line is shared by every
+// connection, the probe that a slow stream starts brings nothing more,
+// and no further connections follow: the layer comes in its first
+// stream and the probe's range, each byte once. More would only divide
+// the line and leave the hash parts to read back after the last byte.
+func TestPullSharedLineStaysTwo(t *testing.T) {
+	reg := regtest.Start(t)
+	layer := bigImage(t, reg)
+	cnt := regtest.NewCounter(t, reg)
+	cnt.PaceShared(2 * streamCap)
+	dir := t.TempDir()
+	if _, err := sync.Pull(context.Background(), &remote.Client{}, []string{cnt.Host + "/seed/big:v1"}, dir, sync.PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pulledIntact(t, dir, layer)
+	if n := layerGETs(cnt.Fetches(), layer); n != 2 {
+		t.Fatalf("%d GETs of the layer over a shared line, want its first stream and the probe: %v", n, cnt.Fetches())
 	}
 	want := layer.Size + configSize(t, dir)
 	if cnt.Served() < want || cnt.Served() > want+1<<20 {

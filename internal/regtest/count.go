@@ -27,6 +27,7 @@ type Counter struct {
 	on    atomic.Pointer[func(total int64)]
 
 	pace     atomic.Int64 // bytes per second of each blob answer; 0: unpaced
+	shared   atomic.Pointer[sharedPace]
 	served   atomic.Int64 // blob bytes answered to GETs
 	fetches  []string     // "GET path" of every blob GET
 	onServed atomic.Pointer[func(total int64)]
@@ -47,6 +48,37 @@ func (c *Counter) OnServed(fn func(total int64)) {
 // that limits every connection on its own (a TCP window over a long
 // round trip, a per-stream CDN cap) does; 0 lifts the cap.
 func (c *Counter) PaceStreams(rate int64) { c.pace.Store(rate) }
+
+// PaceShared holds all blob answers together to rate bytes per second,
+// as one line shared by every connection does: a client that opens more
+// connections only divides the same rate among them. 0 lifts it.
+func (c *Counter) PaceShared(rate int64) {
+	if rate <= 0 {
+		c.shared.Store(nil)
+		return
+	}
+	c.shared.Store(&sharedPace{rate: rate})
+}
+
+// sharedPace is one line's clock: when it has sent all it was given.
+type sharedPace struct {
+	rate int64
+	mu   sync.Mutex
+	free time.Time
+}
+
+// wait sleeps until n more bytes have had their turn on the line.
+func (s *sharedPace) wait(n int) {
+	s.mu.Lock()
+	now := time.Now()
+	if s.free.Before(now) {
+		s.free = now
+	}
+	s.free = s.free.Add(time.Duration(float64(n) / float64(s.rate) * float64(time.Second)))
+	due := s.free
+	s.mu.Unlock()
+	time.Sleep(time.Until(due))
+}
 
 // Served is the blob bytes answered to GETs since the last Reset.
 func (c *Counter) Served() int64 { return c.served.Load() }
@@ -150,10 +182,14 @@ func (c *Counter) serve(w http.ResponseWriter, r *http.Request, upstream string)
 	c.mu.Unlock()
 	buf := make([]byte, 32<<10)
 	p := pacer{rate: c.pace.Load(), start: time.Now()}
+	line := c.shared.Load()
 	for {
 		n, err := resp.Body.Read(buf)
 		if n > 0 {
 			p.wait(n)
+			if line != nil {
+				line.wait(n)
+			}
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				return
 			}
