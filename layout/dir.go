@@ -10,7 +10,10 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 	"sync"
+	"syscall"
+	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -221,8 +224,37 @@ func (d *Dir) Undo() {
 	// lock is released; a waiter that made a new lock file meanwhile
 	// keeps the directory, as it should.
 	l.unlock()
-	d.root.Remove(ferryDir)
+	removeReleased(d.root, ferryDir)
 	d.fresh = false
+}
+
+// removeReleased removes the directory name, waiting a moment while
+// nothing but a FUSE driver's hidden files (.fuse_hidden*) keep it: the
+// kernel tells the driver a file was closed only after close returned,
+// so the hidden file of the lock just released can outlive it briefly
+// (seen under load on fusefat). Anything else in it keeps it at once.
+func removeReleased(root *os.Root, name string) {
+	for try := 0; ; try++ {
+		err := root.Remove(name)
+		if err == nil || try == 50 || !errors.Is(err, syscall.ENOTEMPTY) && !errors.Is(err, syscall.EEXIST) {
+			return
+		}
+		f, err := root.Open(name)
+		if err != nil {
+			return
+		}
+		names, err := f.Readdirnames(-1)
+		f.Close()
+		if err != nil {
+			return
+		}
+		for _, n := range names {
+			if !strings.HasPrefix(n, ".fuse_hidden") {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // undoable reports whether the layout this handle made is still empty and
