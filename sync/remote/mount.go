@@ -23,12 +23,7 @@ func (r *Repository) Mount(ctx context.Context, d ocispec.Descriptor, from strin
 	if err := layout.ValidateDigest(d.Digest); err != nil {
 		return false, err
 	}
-	q := r.req(http.MethodPost, r.url("blobs", "uploads/"))
-	q.url += "?" + url.Values{"mount": {d.Digest.String()}, "from": {from}}.Encode()
-	q.scopes = append(q.scopes, "repository:"+from+":pull")
-	q.length = 0
-	q.body = func() (io.Reader, error) { return http.NoBody, nil }
-	resp, err := r.c.do(ctx, q)
+	resp, err := r.c.do(ctx, r.uploadPost(d, from))
 	if err != nil {
 		return false, err
 	}
@@ -47,4 +42,18 @@ func (r *Repository) Mount(ctx context.Context, d ocispec.Descriptor, from strin
 		return false, nil
 	}
 	return false, fmt.Errorf("%s/%s: mount %s from %s: %w", r.Host, r.Name, d.Digest, from, failure(resp))
+}
+
+// uploadPost is the POST that opens an upload session for d or, with
+// from (a repository on the same registry), asks to mount d from there,
+// which needs pull access to from as well.
+func (r *Repository) uploadPost(d ocispec.Descriptor, from string) request {
+	q := r.req(http.MethodPost, r.url("blobs", "uploads/"))
+	if from != "" {
+		q.url += "?" + url.Values{"mount": {d.Digest.String()}, "from": {from}}.Encode()
+		q.scopes = append(q.scopes, "repository:"+from+":pull")
+	}
+	q.length = 0
+	q.body = func() (io.Reader, error) { return http.NoBody, nil }
+	return q
 }

@@ -86,15 +86,11 @@ func (r *Repository) uploadBlob(ctx context.Context, d ocispec.Descriptor, rd *l
 // repository on the same registry known to hold it: the registry links
 // the blob it has instead of receiving it again.
 func (r *Repository) startUpload(ctx context.Context, d ocispec.Descriptor) (loc string, mounted bool, err error) {
-	q := r.req(http.MethodPost, r.url("blobs", "uploads/"))
 	from := r.c.holder(r.Host, d.Digest.String())
-	if from != "" && from != r.Name {
-		q.url += "?" + url.Values{"mount": {d.Digest.String()}, "from": {from}}.Encode()
-		q.scopes = append(q.scopes, "repository:"+from+":pull")
+	if from == r.Name {
+		from = ""
 	}
-	q.length = 0
-	q.body = func() (io.Reader, error) { return http.NoBody, nil }
-	resp, err := r.c.do(ctx, q)
+	resp, err := r.c.do(ctx, r.uploadPost(d, from))
 	if err != nil {
 		return "", false, err
 	}
