@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/oci-ferry/ferry/layout"
 )
@@ -15,6 +16,11 @@ const (
 	pipeBuf   = 256 << 10
 	pipeDepth = 4
 )
+
+// pipeStopWait is how long close waits for a stopped producer: one not
+// in a read returns at once, so this only bounds the wait for one that
+// is.
+const pipeStopWait = 50 * time.Millisecond
 
 var pipeBufs = sync.Pool{New: func() any { b := make([]byte, pipeBuf); return &b }}
 
@@ -144,11 +150,21 @@ func (p *pipe) verified() bool {
 	return p.ok
 }
 
-// close stops the producer and waits for it, returning what it found
-// wrong, if anything but being stopped.
+// close stops the producer and, if it is not in a read of the source,
+// waits for it, returning what it found wrong, if anything but being
+// stopped. One in a read is left to return by itself: in a copy between
+// two registries the source may be stalled, and a push whose destination
+// failed must not wait out the source's idle timeout; the caller closes
+// the source next, which ends that read, and the producer, finding stop
+// closed, returns (its buffers go to the collector, not back to the
+// pool).
 func (p *pipe) close() error {
 	p.once.Do(func() { close(p.stop) })
-	<-p.done
+	select {
+	case <-p.done:
+	case <-time.After(pipeStopWait):
+		return nil
+	}
 	if p.cur.buf != nil {
 		pipeBufs.Put(p.cur.buf)
 		p.cur = piece{}
