@@ -1,0 +1,62 @@
+package archive
+
+import (
+	"io"
+	"sync"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// chunkTap hashes each chunk of a split blob as its bytes are read, for
+// the read-ahead goroutine to do, the lightest of the three a copy runs
+// (read, the blob's hash, the write). The chunk's digest is recorded
+// before the bytes are handed on, so whoever has read a chunk's last
+// byte through the read-ahead finds its digest ready.
+type chunkTap struct {
+	r    io.ReadCloser
+	ends []int64 // each chunk's end in the blob, in order
+	pos  int64
+	h    digest.Digester
+
+	mu   sync.Mutex
+	sums []digest.Digest
+}
+
+func newChunkTap(r io.ReadCloser, ends []int64) *chunkTap {
+	return &chunkTap{r: r, ends: ends, h: digest.SHA256.Digester()}
+}
+
+func (t *chunkTap) Read(b []byte) (int, error) {
+	n, err := t.r.Read(b)
+	for p := b[:n]; len(p) > 0; {
+		t.mu.Lock()
+		i := len(t.sums)
+		t.mu.Unlock()
+		if i == len(t.ends) {
+			break // past the blob's size: its verifier says so
+		}
+		k := int(min(int64(len(p)), t.ends[i]-t.pos))
+		t.h.Hash().Write(p[:k])
+		t.pos += int64(k)
+		p = p[k:]
+		if t.pos == t.ends[i] {
+			t.mu.Lock()
+			t.sums = append(t.sums, t.h.Digest())
+			t.mu.Unlock()
+			t.h = digest.SHA256.Digester()
+		}
+	}
+	return n, err
+}
+
+func (t *chunkTap) Close() error { return t.r.Close() }
+
+// sum is chunk i's digest (0-based), once all its bytes were read.
+func (t *chunkTap) sum(i int) (digest.Digest, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if i >= len(t.sums) {
+		return "", false
+	}
+	return t.sums[i], true
+}
