@@ -52,6 +52,9 @@ func (d *Dir) claimStale() []Leftover {
 			continue
 		}
 		lo := Leftover{Path: s.dir, Size: treeSize(d.root, s.dir)}
+		// A large blob a killed pull was fetching is kept as a partial,
+		// for the same pull to take up (mark.go).
+		lo.Size -= d.keepMarked(s.dir)
 		before := len(d.pool.files)
 		// A session killed while it reused a pool has blobs there too.
 		for _, dir := range []string{s.dir, path.Join(s.dir, poolDir)} {

@@ -127,16 +127,20 @@ func (d *Dir) pushRanged(ctx context.Context, desc ocispec.Descriptor, src Range
 	} else if progress != nil {
 		progress(from)
 	}
-	n, err := fillRanges(ctx, st, desc, src, parts, progress, from)
+	mark := d.newMark(st, desc)
+	defer func() { mark.drop() }()
+	n, err := fillRanges(ctx, st, desc, src, parts, progress, from, mark)
 	if err != nil && resumed && contentFailure(err) {
 		// The kept bytes were not the blob's first after all (changed
 		// or lost since): fetch it whole, once.
+		mark.drop()
 		st.Abort()
 		if st, err = d.stage("b-"); err != nil {
 			return err
 		}
 		resumed = false
-		n, err = fillRanges(ctx, st, desc, src, parts, progress, 0)
+		mark = d.newMark(st, desc)
+		n, err = fillRanges(ctx, st, desc, src, parts, progress, 0, mark)
 	}
 	if err != nil {
 		if !contentFailure(err) && !noRoom(err) && d.keepPartial(st, desc, n) {

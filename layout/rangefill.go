@@ -83,7 +83,10 @@ var (
 // verified in order, all of them written (or, if the failure came before
 // the kept ones were read back, those): on a failure that is what is
 // worth keeping for the next try.
-func fillRanges(ctx context.Context, st *Staged, d ocispec.Descriptor, src RangeSource, maxParts int, progress func(int64), from int64) (int64, error) {
+//
+// mark, if set, is told the verified prefix as it grows, so a kill
+// leaves it known (layout/mark.go).
+func fillRanges(ctx context.Context, st *Staged, d ocispec.Descriptor, src RangeSource, maxParts int, progress func(int64), from int64, mark *prefixMark) (int64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	rc, whole, err := src.FetchRange(ctx, d, from, d.Size)
@@ -91,7 +94,7 @@ func fillRanges(ctx context.Context, st *Staged, d ocispec.Descriptor, src Range
 		return from, err // what was kept stays as good as it was
 	}
 	s := &splitter{ctx: ctx, st: st, d: d, src: src, maxParts: maxParts, rc: counted(rc, progress), closer: rc, whole: whole,
-		kept: from, pos: from, start: from, queued: from, end: d.Size, progress: progress, began: time.Now()}
+		kept: from, pos: from, start: from, queued: from, end: d.Size, progress: progress, began: time.Now(), mark: mark}
 	defer s.stop()
 	vr, err := NewVerifyReader(s, d)
 	if err == nil {
@@ -124,6 +127,7 @@ type splitter struct {
 	progress func(int64)
 	began    time.Time
 
+	mark   *prefixMark
 	kept   int64     // bytes the file held before, read back first
 	given  int64     // bytes handed to the verifier, in order
 	rc     io.Reader // the first stream
@@ -148,7 +152,10 @@ type splitter struct {
 }
 
 func (s *splitter) Read(b []byte) (n int, err error) {
-	defer func() { s.given += int64(n) }()
+	defer func() {
+		s.given += int64(n)
+		s.mark.at(s.given)
+	}()
 	switch {
 	case s.given < s.kept:
 		n, err = s.st.f.ReadAt(b[:min(int64(len(b)), s.kept-s.given)], s.given)

@@ -70,3 +70,65 @@ func TestPullInterruptedResumes(t *testing.T) {
 		t.Fatal(errs)
 	}
 }
+
+// TestPullKilledResumes: a pull killed outright (SIGKILL: no signal
+// handler runs, nothing is kept the way a failing pull keeps it) in the
+// middle of a large layer still leaves its verified prefix known; the
+// same command, run again, takes it over (hashed again first), fetches
+// only about the rest, says it resumed, and the layout verifies.
+func TestPullKilledResumes(t *testing.T) {
+	reg := regtest.Start(t)
+	src := testimage.Noisy(t, "example.com/big:v1", int(layout.RangedMin)+2<<20, 3)
+	if code, _, errs := ferry(t, "push", src, "--to", reg.Host+"/seed"); code != 0 {
+		t.Fatal(errs)
+	}
+	cnt := regtest.NewCounter(t, reg)
+	cnt.PaceStreams(16 << 20)
+	dst := t.TempDir() + "/dst"
+	ref := cnt.Host + "/seed/big:v1"
+	cmd := exec.Command(os.Args[0], "pull", ref, "--to", dst)
+	cmd.Env = append(os.Environ(), "FERRY_AS_MAIN=1")
+	var once gosync.Once
+	var proc atomic.Pointer[os.Process]
+	const killAt = 48 << 20
+	cnt.OnServed(func(total int64) {
+		if p := proc.Load(); p != nil && total >= killAt {
+			once.Do(func() { p.Kill() })
+		}
+	})
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	proc.Store(cmd.Process)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+			t.Fatalf("killed pull: %v, want death by SIGKILL", err)
+		}
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("the pull was not killed")
+	}
+	cnt.OnServed(nil)
+	cnt.PaceStreams(0)
+	before := cnt.Served()
+	code, out, errs := ferry(t, "pull", ref, "--to", dst)
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	if !strings.Contains(out, "resumed: ") {
+		t.Fatalf("the second pull does not say it resumed: %q %q", out, errs)
+	}
+	// What is kept is the prefix hashed in order when the kill came, in
+	// steps of a marker (8 MiB), not all that was served (the layer came
+	// in parts at once): at least one step of it is not fetched again.
+	size := int64(layout.RangedMin) + 2<<20
+	if again := cnt.Served() - before; again > size-(8<<20)+1<<20 {
+		t.Errorf("the second pull fetched %d bytes of a %d-byte layer killed after %d were served: %s", again, size, killAt, out)
+	}
+	if code, _, errs := ferry(t, "verify", dst); code != 0 {
+		t.Fatal(errs)
+	}
+}
