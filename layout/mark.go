@@ -52,6 +52,15 @@ func (m *prefixMark) at(n int64) {
 	if m == nil || n-m.n < markEvery {
 		return
 	}
+	m.set(n)
+}
+
+// set records n at once: a resumed blob's kept prefix is marked before
+// it is hashed again, or a kill during that hash would lose it.
+func (m *prefixMark) set(n int64) {
+	if m == nil || n < partialMin || n == m.n {
+		return
+	}
 	next := markPrefix + m.rnd + "." + m.hex + "." + strconv.FormatInt(n, 10)
 	if m.name == "" {
 		f, err := m.d.root.OpenFile(path.Join(m.dir, next), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
@@ -97,22 +106,32 @@ func (d *Dir) keepMarked(dir string) int64 {
 		if !ok1 || !ok2 || !ok3 || n < partialMin || !isTempName(staged, "b-") || ValidateDigest(digest.NewDigestFromEncoded(digest.SHA256, hex)) != nil {
 			continue
 		}
+		// Opened as a temp file is adopted: locked, a regular file with
+		// no other name (truncating a hard link would cut someone's
+		// file), the same file as at the name.
 		from := path.Join(dir, staged)
-		fi, err := d.root.Lstat(from)
-		if err != nil || !fi.Mode().IsRegular() || fi.Size() < n {
-			continue
-		}
-		f, err := d.root.OpenFile(from, os.O_WRONLY, 0)
+		st, err := adopt(d.root, from)
 		if err != nil {
 			continue
 		}
-		err = f.Truncate(n)
-		f.Close()
-		if err != nil || d.root.MkdirAll(partialPath, 0o755) != nil {
+		ok = st.n >= n && st.Truncate(n) == nil
+		st.f.Close()
+		dg := digest.NewDigestFromEncoded(digest.SHA256, hex)
+		for _, old := range d.partials(dg) {
+			if old.n >= n {
+				ok = false // one as long is kept already
+			}
+		}
+		if !ok || d.root.MkdirAll(partialPath, 0o755) != nil {
 			continue
 		}
 		if d.root.Rename(from, path.Join(partialPath, hex+"."+strconv.FormatInt(n, 10))) == nil {
 			kept += n
+			for _, old := range d.partials(dg) {
+				if old.n < n {
+					d.root.Remove(path.Join(partialPath, old.name))
+				}
+			}
 		}
 	}
 	return kept

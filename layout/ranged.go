@@ -129,6 +129,7 @@ func (d *Dir) pushRanged(ctx context.Context, desc ocispec.Descriptor, src Range
 	}
 	mark := d.newMark(st, desc)
 	defer func() { mark.drop() }()
+	mark.set(from)
 	n, err := fillRanges(ctx, st, desc, src, parts, progress, from, mark)
 	if err != nil && resumed && contentFailure(err) {
 		// The kept bytes were not the blob's first after all (changed
@@ -149,6 +150,9 @@ func (d *Dir) pushRanged(ctx context.Context, desc ocispec.Descriptor, src Range
 		st.Abort()
 		return err
 	}
+	// Whole now: a kill from here on leaves a complete staged file, which
+	// the next run's pool reuses after hashing it, not a partial.
+	mark.drop()
 	if err := d.publish(st, target); err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package layout
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -29,7 +30,13 @@ type fill struct {
 	parts   []*part // in the blob's order; parts[0] is the first stream's
 	queue   []*part // parts no connection has taken yet, in order
 	running int     // connections fetching parts
+	fanned  bool    // parts were cut between the first stream's and the probe's
 	err     error
+	// probeErr is the probe's failure before any fan-out: the first
+	// stream, whose request runs to the blob's end, then takes the
+	// probe's bytes itself if it is still running (first); once it has
+	// stopped, it is the blob's failure (prefixReader).
+	probeErr error
 }
 
 // part is the range [start, end) of a blob, written from start up to
@@ -69,8 +76,9 @@ var (
 // stream of the whole blob, written and hashed as it arrives; if that
 // stream proves slow (see splitAfter), one more connection (the probe)
 // takes the blob's last bytes, and, if that raised the rate (see
-// probeWindow), the rest is cut into parts for up to maxParts
-// connections, taken in order: the first stream keeps the first of them,
+// probeWindow), the rest is cut into parts for up to maxParts more
+// connections, taken in order: the first stream keeps the first of them
+// (and, until it is done, is one connection beyond maxParts),
 // and each part is written at its offsets and hashed, reading the file
 // back, only as the prefix before it completes. One pass, in order, and
 // nothing renamed into place before its digest matched. A source that
@@ -158,6 +166,9 @@ func (s *splitter) Read(b []byte) (n int, err error) {
 	}()
 	switch {
 	case s.given < s.kept:
+		if err := s.ctx.Err(); err != nil {
+			return 0, err // a Ctrl-C while the kept bytes are hashed again
+		}
 		n, err = s.st.f.ReadAt(b[:min(int64(len(b)), s.kept-s.given)], s.given)
 		if err == io.EOF && n > 0 {
 			err = nil
@@ -176,6 +187,11 @@ func (s *splitter) Read(b []byte) (n int, err error) {
 func (s *splitter) first(b []byte) (int, error) {
 	if s.pos == s.start && s.kept > 0 {
 		s.began = time.Now() // the stream's pace counts from its first read, after the kept bytes' hash
+	}
+	if s.f != nil {
+		if err := s.checkParts(); err != nil {
+			return 0, err
+		}
 	}
 	n, err := s.rc.Read(b[:min(int64(len(b)), s.end-s.pos)])
 	if n > 0 {
@@ -244,6 +260,27 @@ func (s *splitter) maybeSplit() error {
 	return nil
 }
 
+// checkParts returns a part's failure, which ends the blob at once, not
+// when the first stream reaches it; a probe that failed before any
+// fan-out instead gives its bytes back to the first stream, which goes on
+// to the blob's end alone (a registry or CDN that refuses a second
+// connection, or answers it badly, must not fail a stream that works).
+func (s *splitter) checkParts() error {
+	f := s.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return f.err
+	}
+	if f.probeErr != nil && !f.fanned && s.end < s.d.Size {
+		first := f.parts[0]
+		first.end, first.have = s.d.Size, s.d.Size
+		f.parts, f.queue = f.parts[:1], nil
+		s.end, s.decided, s.back = s.d.Size, true, nil // nothing to read back now
+	}
+	return nil
+}
+
 // maybeFanOut, once the probe has brought bytes for probeWindow, cuts
 // what is left of the first stream's part into parts for up to maxParts
 // connections if the probe raised the rate (connections capped one by
@@ -285,6 +322,11 @@ func (s *splitter) maybeFanOut() {
 		more = append(more, &part{start: s.pos + b[i], end: s.pos + b[i+1], have: s.pos + b[i]})
 	}
 	f.mu.Lock()
+	if f.probeErr != nil {
+		f.mu.Unlock()
+		return // the probe failed: the first stream takes its bytes (checkParts)
+	}
+	f.fanned = true
 	first := f.parts[0]
 	first.end, first.have = s.pos+b[1], s.pos+b[1]
 	f.parts = append(append([]*part{first}, more...), f.parts[1:]...)
@@ -314,7 +356,7 @@ func (s *splitter) connect(n int) {
 					return
 				}
 				if err := s.fetchPart(ctx, f, p); err != nil {
-					f.fail(err)
+					f.partFailed(p == s.probe && ctx.Err() == nil, err)
 					return
 				}
 			}
@@ -390,6 +432,20 @@ func (f *fill) fetch(p *part, r io.Reader) error {
 	return nil
 }
 
+// partFailed records a part's failure: the blob's, or, for the probe
+// before any fan-out, the probe's alone (see probeErr).
+func (f *fill) partFailed(probe bool, err error) {
+	f.mu.Lock()
+	if probe && !f.fanned && f.err == nil {
+		f.probeErr = err
+		f.mu.Unlock()
+		f.cond.Broadcast()
+		return
+	}
+	f.mu.Unlock()
+	f.fail(err)
+}
+
 // fail records the first error and wakes the hasher.
 func (f *fill) fail(err error) {
 	f.mu.Lock()
@@ -422,8 +478,7 @@ func (p *prefixReader) Read(b []byte) (int, error) {
 		if f.parts[p.part].have > p.pos {
 			break
 		}
-		if f.err != nil {
-			err := f.err
+		if err := cmp.Or(f.err, f.probeErr); err != nil {
 			f.mu.Unlock()
 			return 0, err
 		}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	gosync "sync"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
@@ -161,6 +162,35 @@ func TestPullSharedLineStaysTwo(t *testing.T) {
 	want := layer.Size + configSize(t, dir)
 	if cnt.Served() < want || cnt.Served() > want+1<<20 {
 		t.Fatalf("served %d bytes for a %d-byte layer and its config", cnt.Served(), want)
+	}
+}
+
+// TestPullProbeRefusedFirstStreamFinishes: a source that refuses the
+// probe's range (a 416, as a CDN edge may answer a second connection)
+// does not fail a first stream that works: the first stream, whose
+// request runs to the blob's end, takes the probe's bytes too, and the
+// layer comes whole, verified, each byte served once.
+func TestPullProbeRefusedFirstStreamFinishes(t *testing.T) {
+	reg := regtest.Start(t)
+	layer := bigImage(t, reg)
+	cnt := regtest.NewCounter(t, reg)
+	cnt.PaceStreams(streamCap)
+	proxy := regtest.NewProxyTo(t, cnt.Host, regtest.Fault{Method: "GET", Path: "/blobs/" + layer.Digest.String(), Skip: 1, Times: 1, Kind: "416"})
+	dir := t.TempDir()
+	start := time.Now()
+	if _, err := sync.Pull(context.Background(), &remote.Client{}, []string{proxy.Host + "/seed/big:v1"}, dir, sync.PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pulledIntact(t, dir, layer)
+	if n := layerGETs(cnt.Fetches(), layer); n != 1 {
+		t.Fatalf("%d GETs of the layer reached the registry, want the first stream's alone: %v", n, cnt.Fetches())
+	}
+	want := layer.Size + configSize(t, dir)
+	if cnt.Served() < want || cnt.Served() > want+1<<20 {
+		t.Fatalf("served %d bytes for a %d-byte layer and its config", cnt.Served(), want)
+	}
+	if took, alone := time.Since(start), time.Duration(float64(layer.Size)/streamCap*float64(time.Second)); took > alone+alone/2 {
+		t.Errorf("took %v, where one stream alone takes %v", took, alone)
 	}
 }
 

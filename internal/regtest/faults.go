@@ -18,7 +18,8 @@ type Fault struct {
 	Times  int
 	Skip   int // matching requests to pass through first
 	// Kind: "reset" (send half the body, then drop the connection),
-	// "500", "429" (with Retry-After: 1), "corrupt" (flip a byte of the
+	// "500", "429" (with Retry-After: 1), "416" (a range refused, as a
+	// CDN edge may refuse a second connection's), "corrupt" (flip a byte of the
 	// body) or "norange" (strip the Range header, as a registry that
 	// ignores it answers); "" passes the request through, after Before.
 	Kind string
@@ -85,6 +86,9 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, upstream string) {
 	switch kind {
 	case "500":
 		http.Error(w, `{"errors":[{"code":"UNKNOWN","message":"injected"}]}`, http.StatusInternalServerError)
+		return
+	case "416":
+		http.Error(w, `{"errors":[{"code":"UNKNOWN","message":"injected: range refused"}]}`, http.StatusRequestedRangeNotSatisfiable)
 		return
 	case "429":
 		w.Header().Set("Retry-After", "1")
