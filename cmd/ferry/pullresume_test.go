@@ -15,28 +15,31 @@ import (
 	"github.com/oci-ferry/ferry/layout"
 )
 
-// TestPullInterruptedResumes: Ctrl-C in the middle of a large layer ends
-// the pull with exit 130 and a message saying the verified first bytes
-// are kept; the same command, run again, says it resumed and finishes.
-func TestPullInterruptedResumes(t *testing.T) {
+// stoppedPull pushes a one-layer image with a layer large enough to be
+// pulled in ranges, starts ferry pull of it through a counter pacing
+// each connection (a link slow enough to stop it half-way), sends sig
+// once at bytes served, and returns, with the pull's exit error and
+// stderr, what a second pull needs.
+func stoppedPull(t *testing.T, sig os.Signal, at int64) (cnt *regtest.Counter, ref, dst string, err error, stderr string) {
+	t.Helper()
 	reg := regtest.Start(t)
 	src := testimage.Noisy(t, "example.com/big:v1", int(layout.RangedMin)+2<<20, 3)
 	if code, _, errs := ferry(t, "push", src, "--to", reg.Host+"/seed"); code != 0 {
 		t.Fatal(errs)
 	}
-	cnt := regtest.NewCounter(t, reg)
-	cnt.PaceStreams(16 << 20) // a link slow enough to stop it half-way
-	dst := t.TempDir() + "/dst"
-	ref := cnt.Host + "/seed/big:v1"
+	cnt = regtest.NewCounter(t, reg)
+	cnt.PaceStreams(16 << 20)
+	dst = t.TempDir() + "/dst"
+	ref = cnt.Host + "/seed/big:v1"
 	cmd := exec.Command(os.Args[0], "pull", ref, "--to", dst)
 	cmd.Env = append(os.Environ(), "FERRY_AS_MAIN=1")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	var errb strings.Builder
+	cmd.Stderr = &errb
 	var once gosync.Once
 	var proc atomic.Pointer[os.Process]
 	cnt.OnServed(func(total int64) {
-		if p := proc.Load(); p != nil && total >= 24<<20 {
-			once.Do(func() { p.Signal(syscall.SIGINT) })
+		if p := proc.Load(); p != nil && total >= at {
+			once.Do(func() { p.Signal(sig) })
 		}
 	})
 	if err := cmd.Start(); err != nil {
@@ -46,19 +49,27 @@ func TestPullInterruptedResumes(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
-	case err := <-done:
-		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitInterrupted {
-			t.Fatalf("interrupted pull: %v, want exit %d\n%s", err, exitInterrupted, stderr.String())
-		}
+	case err = <-done:
 	case <-time.After(60 * time.Second):
 		cmd.Process.Kill()
-		t.Fatalf("the pull was not interrupted\n%s", stderr.String())
-	}
-	if !strings.Contains(stderr.String(), "are kept in the layout: the same pull fetches only the rest") {
-		t.Fatalf("the interrupted pull does not say what it kept: %q", stderr.String())
+		t.Fatalf("the pull was not stopped by %v\n%s", sig, errb.String())
 	}
 	cnt.OnServed(nil)
 	cnt.PaceStreams(0)
+	return cnt, ref, dst, err, errb.String()
+}
+
+// TestPullInterruptedResumes: Ctrl-C in the middle of a large layer ends
+// the pull with exit 130 and a message saying the verified first bytes
+// are kept; the same command, run again, says it resumed and finishes.
+func TestPullInterruptedResumes(t *testing.T) {
+	_, ref, dst, err, stderr := stoppedPull(t, syscall.SIGINT, 24<<20)
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitInterrupted {
+		t.Fatalf("interrupted pull: %v, want exit %d\n%s", err, exitInterrupted, stderr)
+	}
+	if !strings.Contains(stderr, "are kept in the layout: the same pull fetches only the rest") {
+		t.Fatalf("the interrupted pull does not say what it kept: %q", stderr)
+	}
 	code, out, errs := ferry(t, "pull", ref, "--to", dst)
 	if code != 0 {
 		t.Fatal(errs)
@@ -77,42 +88,11 @@ func TestPullInterruptedResumes(t *testing.T) {
 // same command, run again, takes it over (hashed again first), fetches
 // only about the rest, says it resumed, and the layout verifies.
 func TestPullKilledResumes(t *testing.T) {
-	reg := regtest.Start(t)
-	src := testimage.Noisy(t, "example.com/big:v1", int(layout.RangedMin)+2<<20, 3)
-	if code, _, errs := ferry(t, "push", src, "--to", reg.Host+"/seed"); code != 0 {
-		t.Fatal(errs)
-	}
-	cnt := regtest.NewCounter(t, reg)
-	cnt.PaceStreams(16 << 20)
-	dst := t.TempDir() + "/dst"
-	ref := cnt.Host + "/seed/big:v1"
-	cmd := exec.Command(os.Args[0], "pull", ref, "--to", dst)
-	cmd.Env = append(os.Environ(), "FERRY_AS_MAIN=1")
-	var once gosync.Once
-	var proc atomic.Pointer[os.Process]
 	const killAt = 48 << 20
-	cnt.OnServed(func(total int64) {
-		if p := proc.Load(); p != nil && total >= killAt {
-			once.Do(func() { p.Kill() })
-		}
-	})
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	cnt, ref, dst, err, _ := stoppedPull(t, syscall.SIGKILL, killAt)
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("killed pull: %v, want death by SIGKILL", err)
 	}
-	proc.Store(cmd.Process)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if ee, ok := err.(*exec.ExitError); !ok || ee.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-			t.Fatalf("killed pull: %v, want death by SIGKILL", err)
-		}
-	case <-time.After(60 * time.Second):
-		cmd.Process.Kill()
-		t.Fatal("the pull was not killed")
-	}
-	cnt.OnServed(nil)
-	cnt.PaceStreams(0)
 	before := cnt.Served()
 	code, out, errs := ferry(t, "pull", ref, "--to", dst)
 	if code != 0 {
