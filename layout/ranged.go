@@ -39,6 +39,14 @@ type RangeSource interface {
 	FetchRange(ctx context.Context, d ocispec.Descriptor, off, end int64) (rc io.ReadCloser, whole bool, err error)
 }
 
+// PartSource is a RangeSource that can refuse a part at once when the
+// source answers it with the whole blob: FetchRange would skip to the
+// part's start, downloading everything before it for nothing, since a
+// part cannot use the rest.
+type PartSource interface {
+	FetchPart(ctx context.Context, d ocispec.Descriptor, off, end int64) (io.ReadCloser, error)
+}
+
 // rangedDest is a destination that can be filled out of order: a layout,
 // whose blobs are staged in files. An archive is written in order, a
 // tar entry after another, so it takes every blob as one stream: putting

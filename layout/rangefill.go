@@ -379,14 +379,21 @@ func (f *fill) take() *part {
 
 // fetchPart fetches part p of f and writes it at its offsets.
 func (s *splitter) fetchPart(ctx context.Context, f *fill, p *part) error {
-	rc, whole, err := s.src.FetchRange(ctx, s.d, p.start, p.end)
+	var rc io.ReadCloser
+	var err error
+	if ps, ok := s.src.(PartSource); ok {
+		rc, err = ps.FetchPart(ctx, s.d, p.start, p.end)
+	} else {
+		var whole bool
+		if rc, whole, err = s.src.FetchRange(ctx, s.d, p.start, p.end); err == nil && whole {
+			rc.Close()
+			err = fmt.Errorf("%s: the registry answered a range with the whole blob, after it had answered one with a range", s.d.Digest)
+		}
+	}
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
-	if whole {
-		return fmt.Errorf("%s: the registry answered a range with the whole blob, after it had answered one with a range", s.d.Digest)
-	}
 	return f.fetch(p, counted(rc, s.progress))
 }
 

@@ -66,6 +66,10 @@ type blobReader struct {
 	// ignored is set when a range from past the first byte was answered
 	// with the whole blob, whose start was then skipped.
 	ignored bool
+	// part refuses that answer instead of skipping: the caller wants one
+	// part of a blob others fetch, and skipping would download all that
+	// comes before it for nothing.
+	part    bool
 	n       int64
 	resumes int
 	// last is when a byte last arrived: a resume's retry time-out counts
@@ -117,6 +121,9 @@ func (b *blobReader) open() error {
 		}
 		if at == 0 { // asked for a first range, given everything
 			b.whole, b.end = true, b.d.Size
+		} else if b.part {
+			resp.Body.Close() // not drained: it is the whole blob
+			return fmt.Errorf("%s: blob %s: %s answered the range of bytes %d to %d with the whole blob: %w", b.label, b.d.Digest, b.who, at, b.end, errWholeForPart)
 		} else { // no range support: skip what we already have
 			b.ignored = true
 			if _, err := io.CopyN(io.Discard, resp.Body, at); err != nil {

@@ -2,6 +2,7 @@ package remote
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -34,6 +35,38 @@ func (r *Repository) FetchRange(ctx context.Context, d ocispec.Descriptor, off, 
 		return nil, false, err
 	}
 	return br, br.whole || br.ignored, nil
+}
+
+// errWholeForPart is a part of a blob answered with all of it.
+var errWholeForPart = errors.New("the registry ignores Range there")
+
+// FetchPart implements layout.PartSource: bytes [off, end) as FetchRange
+// fetches them, but a source that answers with the whole blob is an
+// error at once, its body closed unread.
+func (r *Repository) FetchPart(ctx context.Context, d ocispec.Descriptor, off, end int64) (io.ReadCloser, error) {
+	if err := layout.ValidateDigest(d.Digest); err != nil {
+		return nil, err
+	}
+	if off <= 0 || end > d.Size || off >= end {
+		return nil, fmt.Errorf("%s/%s: blob %s: bytes %d to %d are not a part of its %d", r.Host, r.Name, d.Digest, off, end, d.Size)
+	}
+	u := r.url("blobs", d.Digest.String())
+	br := &blobReader{c: r.c, get: func() request { return r.req(http.MethodGet, u) }, label: r.Host + "/" + r.Name, who: "registry",
+		ctx: ctx, d: d, off: off, end: end, askRange: true, part: true}
+	if err := br.open(); err != nil {
+		return nil, err
+	}
+	return br, nil
+}
+
+// FetchPart implements layout.PartSource from the repository the digest
+// was resolved in.
+func (r *Sources) FetchPart(ctx context.Context, d ocispec.Descriptor, off, end int64) (io.ReadCloser, error) {
+	repo, doc := r.route(d.Digest)
+	if doc != nil || repo == nil {
+		return nil, fmt.Errorf("blob %s: no registry to fetch a part of it from", d.Digest)
+	}
+	return repo.FetchPart(ctx, d, off, end)
 }
 
 // FetchRange implements layout.RangeSource from the repository the digest
