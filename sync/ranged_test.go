@@ -146,23 +146,35 @@ func TestPullRanged(t *testing.T) {
 // and no further connections follow: the layer comes in its first
 // stream and the probe's range, each byte once. More would only divide
 // the line and leave the hash parts to read back after the last byte.
+// The decision is a measurement, which a loaded machine (CI) can
+// mislead now and then, and a wrong one costs only speed: two pulls of
+// three must stay on two streams (without the probe, none does).
 func TestPullSharedLineStaysTwo(t *testing.T) {
 	reg := regtest.Start(t)
 	layer := bigImage(t, reg)
-	cnt := regtest.NewCounter(t, reg)
-	cnt.PaceShared(2 * streamCap)
-	dir := t.TempDir()
-	if _, err := sync.Pull(context.Background(), &remote.Client{}, []string{cnt.Host + "/seed/big:v1"}, dir, sync.PullOptions{}); err != nil {
-		t.Fatal(err)
+	stayed := 0
+	for try := range 3 {
+		cnt := regtest.NewCounter(t, reg)
+		cnt.PaceShared(2 * streamCap)
+		dir := t.TempDir()
+		if _, err := sync.Pull(context.Background(), &remote.Client{}, []string{cnt.Host + "/seed/big:v1"}, dir, sync.PullOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		pulledIntact(t, dir, layer)
+		want := layer.Size + configSize(t, dir)
+		if cnt.Served() < want || cnt.Served() > want+1<<20 {
+			t.Fatalf("served %d bytes for a %d-byte layer and its config", cnt.Served(), want)
+		}
+		if n := layerGETs(cnt.Fetches(), layer); n == 2 {
+			stayed++
+		} else {
+			t.Logf("pull %d: %d GETs of the layer over a shared line, want its first stream and the probe", try+1, n)
+		}
+		if stayed == 2 {
+			return
+		}
 	}
-	pulledIntact(t, dir, layer)
-	if n := layerGETs(cnt.Fetches(), layer); n != 2 {
-		t.Fatalf("%d GETs of the layer over a shared line, want its first stream and the probe: %v", n, cnt.Fetches())
-	}
-	want := layer.Size + configSize(t, dir)
-	if cnt.Served() < want || cnt.Served() > want+1<<20 {
-		t.Fatalf("served %d bytes for a %d-byte layer and its config", cnt.Served(), want)
-	}
+	t.Fatalf("%d of 3 pulls over a shared line stayed on the first stream and the probe, want 2", stayed)
 }
 
 // TestPullProbeRefusedFirstStreamFinishes: a source that refuses the
