@@ -28,8 +28,32 @@ import (
 // each.
 const smallBlob = 2 << 20
 
-// smallBufs recycles the buffers small blobs are read into.
-var smallBufs = sync.Pool{New: func() any { b := make([]byte, smallBlob); return &b }}
+// smallBufs recycle the buffers small blobs are read into, one pool for
+// each power of two from 64 KiB to smallBlob: eight pushes in flight each
+// holding a whole smallBlob for a config of a few hundred bytes would make
+// the push's memory, and the garbage its GC leaves between cycles, twice
+// or many times what the blobs need.
+var smallBufs [smallClasses]sync.Pool
+
+const (
+	smallMin     = 64 << 10
+	smallClasses = 6 // 64K, 128K, 256K, 512K, 1M, 2M
+)
+
+// smallBuf gives a pooled buffer of at least n bytes (n <= smallBlob) and
+// the function that returns it.
+func smallBuf(n int64) (*[]byte, func()) {
+	c, size := 0, int64(smallMin)
+	for size < n {
+		c, size = c+1, size*2
+	}
+	bp, _ := smallBufs[c].Get().(*[]byte)
+	if bp == nil {
+		b := make([]byte, size)
+		bp = &b
+	}
+	return bp, func() { smallBufs[c].Put(bp) }
+}
 
 // uploadBlob sends d's content from rd. A small blob is read and verified
 // first, then sent in one PUT; a larger one streams in PATCHes (from the
@@ -40,8 +64,8 @@ var smallBufs = sync.Pool{New: func() any { b := make([]byte, smallBlob); return
 func (r *Repository) uploadBlob(ctx context.Context, d ocispec.Descriptor, rd *layout.VerifyReader) error {
 	var small []byte
 	if d.Size <= smallBlob {
-		bp := smallBufs.Get().(*[]byte)
-		defer smallBufs.Put(bp)
+		bp, put := smallBuf(d.Size)
+		defer put()
 		small = (*bp)[:d.Size]
 		if _, err := io.ReadFull(rd, small); err != nil {
 			return fmt.Errorf("%s/%s: upload of %s: %w", r.Host, r.Name, d.Digest, err)
