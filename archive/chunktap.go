@@ -7,14 +7,17 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// chunkTap hashes each chunk of a split blob as its bytes are read, for
+// chunkTap hashes chunks of a split blob as their bytes are read, for
 // the read-ahead goroutine to do, the lightest of the three a copy runs
 // (read, the blob's hash, the write). The chunk's digest is recorded
 // before the bytes are handed on, so whoever has read a chunk's last
-// byte through the read-ahead finds its digest ready.
+// byte through the read-ahead finds its digest ready. The bytes before
+// from are passed on unhashed: the first chunk is a prefix of the blob,
+// whose digest the blob's own running hash gives (VerifyReader.SoFar).
 type chunkTap struct {
 	r    io.ReadCloser
-	ends []int64 // each chunk's end in the blob, in order
+	from int64   // where the first chunk tapped starts
+	ends []int64 // each tapped chunk's end in the blob, in order
 	pos  int64
 	h    digest.Digester
 
@@ -22,13 +25,17 @@ type chunkTap struct {
 	sums []digest.Digest
 }
 
-func newChunkTap(r io.ReadCloser, ends []int64) *chunkTap {
-	return &chunkTap{r: r, ends: ends, h: digest.SHA256.Digester()}
+func newChunkTap(r io.ReadCloser, from int64, ends []int64) *chunkTap {
+	return &chunkTap{r: r, from: from, ends: ends, h: digest.SHA256.Digester()}
 }
 
 func (t *chunkTap) Read(b []byte) (int, error) {
 	n, err := t.r.Read(b)
-	for p := b[:n]; len(p) > 0; {
+	p := b[:n]
+	if skip := min(int64(len(p)), t.from-t.pos); skip > 0 {
+		p, t.pos = p[skip:], t.pos+skip
+	}
+	for len(p) > 0 {
 		t.mu.Lock()
 		i := len(t.sums)
 		t.mu.Unlock()
@@ -51,7 +58,7 @@ func (t *chunkTap) Read(b []byte) (int, error) {
 
 func (t *chunkTap) Close() error { return t.r.Close() }
 
-// sum is chunk i's digest (0-based), once all its bytes were read.
+// sum is tapped chunk i's digest (0-based), once all its bytes were read.
 func (t *chunkTap) sum(i int) (digest.Digest, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -520,7 +520,7 @@ func hashChunks(ctx context.Context, src layout.ReadOnly, vols [][]volPart) erro
 			if _, err := layout.CopyBuffer(io.Discard, io.LimitReader(cur.r, p.size)); err != nil {
 				return fmt.Errorf("%s %s: %w", p.item.desc.MediaType, p.item.desc.Digest, err)
 			}
-			d, ok := cur.tap.sum(p.part - 1)
+			d, ok := cur.chunkSum(p.part, p.off+p.size)
 			if !ok {
 				return fmt.Errorf("%s %s: chunk %d: its bytes were read but not hashed", p.item.desc.MediaType, p.item.desc.Digest, p.part)
 			}
@@ -544,16 +544,17 @@ type chunkSource struct {
 }
 
 // openChunkSource opens d to be read chunk by chunk. With cuts (each
-// chunk's end), the chunks are hashed by the read-ahead goroutine as it
-// reads them (chunkTap).
+// chunk's end), every chunk after the first is hashed by the read-ahead
+// goroutine as it reads it (chunkTap); the first is the blob's own hash
+// at its end, so a blob cut in two is hashed once and a half, not twice.
 func openChunkSource(ctx context.Context, src layout.ReadOnly, d ocispec.Descriptor, cuts []int64) (*chunkSource, error) {
 	rc, err := src.Fetch(ctx, d)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", d.MediaType, d.Digest, err)
 	}
 	var tap *chunkTap
-	if len(cuts) > 0 {
-		tap = newChunkTap(rc, cuts)
+	if len(cuts) > 1 {
+		tap = newChunkTap(rc, cuts[0], cuts[1:])
 		rc = tap
 	}
 	ra := layout.NewReadAhead(rc, pipelineDepth)
@@ -563,6 +564,17 @@ func openChunkSource(ctx context.Context, src layout.ReadOnly, d ocispec.Descrip
 		return nil, err
 	}
 	return &chunkSource{desc: d, ra: ra, r: vr, tap: tap}, nil
+}
+
+// chunkSum is the digest of chunk part (1-based) once its last byte has
+// been read through r: the first from the blob's own running hash, which
+// has then read exactly that chunk, the others from the tap.
+func (c *chunkSource) chunkSum(part int, end int64) (digest.Digest, bool) {
+	if part == 1 {
+		d, n := c.r.SoFar()
+		return d, n == end
+	}
+	return c.tap.sum(part - 2)
 }
 
 // finish checks the whole blob once its last chunk is out.
@@ -607,7 +619,7 @@ func chunkContent(src layout.ReadOnly, p *volPart, open **chunkSource, progress 
 		if _, err := layout.CopyBehind(w, io.LimitReader(ctxReader{ctx, (*open).r}, p.size), pipelineDepth); err != nil {
 			return fmt.Errorf("%s %s: %w", d.MediaType, d.Digest, err)
 		}
-		got, ok := (*open).tap.sum(p.part - 1)
+		got, ok := (*open).chunkSum(p.part, p.off+p.size)
 		if !ok {
 			return fmt.Errorf("%s %s: chunk %d: its bytes were read but not hashed (bytes %d to %d)", d.MediaType, d.Digest, p.part, p.off, p.off+p.size)
 		}

@@ -97,6 +97,23 @@ func (v *VerifyReader) finish() error {
 	return io.EOF
 }
 
+// SoFar is the digest of the bytes read so far and their count, the state
+// of the running hash left as it is. A reader of a blob's first n bytes
+// gets their digest without hashing them a second time: the first chunk
+// of a blob split across volumes is such a prefix.
+func (v *VerifyReader) SoFar() (digest.Digest, int64) {
+	return digest.NewDigestFromBytes(v.want.Digest.Algorithm(), v.h.Sum(nil)), v.n
+}
+
+// PrefixHashed is a blob's file that checks a prefix of itself against a
+// digest of its own: the first chunk of a blob split across volumes,
+// checked so that a bad copy names its volume. Told the verifier that
+// reads it from its first byte, it takes that digest from the verifier's
+// running hash (SoFar) instead of hashing the bytes a second time.
+type PrefixHashed interface {
+	HashedBy(*VerifyReader)
+}
+
 // Verified reports whether the whole content was read and matched.
 func (v *VerifyReader) Verified() bool { return v.verified }
 
