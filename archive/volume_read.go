@@ -15,6 +15,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	"github.com/opencontainers/go-digest"
 
@@ -248,6 +249,9 @@ type setFS struct {
 	chunks map[*entry][]chunkLoc
 	// where says which volume holds a member, for messages.
 	where map[string]string
+	// hashed counts the chunk bytes the set's files hashed themselves:
+	// what a verifier's running hash (HashedBy) spares shows here.
+	hashed atomic.Int64
 }
 
 type wholeLoc struct {
@@ -398,7 +402,7 @@ func (s *setFS) Open(name string) (fs.File, error) {
 	if l, ok := s.whole[e]; ok {
 		return &sectionFile{e: e, SectionReader: io.NewSectionReader(l.r, l.off, e.size)}, nil
 	}
-	return &chunkedFile{e: e, chunks: s.chunks[e]}, nil
+	return &chunkedFile{e: e, chunks: s.chunks[e], hashed: &s.hashed}, nil
 }
 
 // chunkedFile reads a split blob across its volumes. Each chunk read from
@@ -414,12 +418,53 @@ type chunkedFile struct {
 	h     digest.Digester
 	hpos  int64
 	valid bool
+	// vr, given by HashedBy, is the blob's verifier reading this file:
+	// the first chunk is a prefix of the blob, so its digest is vr's
+	// running hash at the chunk's end, and it is not hashed here too.
+	// firstDue: the first chunk was read whole, unchecked yet.
+	vr       *layout.VerifyReader
+	firstDue bool
+	hashed   *atomic.Int64 // the set's count of chunk bytes hashed here
 }
 
 func (f *chunkedFile) Stat() (fs.FileInfo, error) { return entryInfo{f.e}, nil }
 func (f *chunkedFile) Close() error               { return nil }
 
+// HashedBy implements layout.PrefixHashed. It counts only before the
+// first read: the verifier must have seen every byte from the start.
+func (f *chunkedFile) HashedBy(vr *layout.VerifyReader) {
+	if f.pos == 0 && vr != nil {
+		f.vr = vr
+	}
+}
+
+// checkFirst compares the first chunk with its digest once the verifier
+// has hashed it. The verifier hashes what a read returned before it reads
+// again, so it has, unless something buffers between the two; then the
+// chunk cannot be named, and the read is refused rather than left
+// unchecked.
+func (f *chunkedFile) checkFirst() error {
+	c := f.chunks[0]
+	got, n := f.vr.SoFar()
+	switch {
+	case n < c.size:
+		return nil // not yet: the next read checks
+	case n > c.size:
+		return fmt.Errorf("%s: chunk %d of blob %s: internal: its verifier read past it unchecked", c.label, c.part, f.e.name)
+	}
+	f.firstDue = false
+	if got != c.digest {
+		return fmt.Errorf("%s: chunk %d of %s is corrupt (copy that volume again): %w", c.label, c.part, f.e.name, &layout.MismatchError{Want: c.digest, Got: got})
+	}
+	return nil
+}
+
 func (f *chunkedFile) Read(b []byte) (int, error) {
+	if f.firstDue {
+		if err := f.checkFirst(); err != nil {
+			return 0, err
+		}
+	}
 	if f.pos >= f.e.size {
 		return 0, io.EOF
 	}
@@ -435,6 +480,7 @@ func (f *chunkedFile) Read(b []byte) (int, error) {
 	} else if !f.valid || f.cur != i || f.hpos != in {
 		f.valid = false
 	}
+	byVR := i == 0 && f.vr != nil // read in order from 0: vr saw it all
 	if rest := c.size - in; int64(len(b)) > rest {
 		b = b[:rest]
 	}
@@ -442,15 +488,20 @@ func (f *chunkedFile) Read(b []byte) (int, error) {
 	if err == io.EOF && int64(n) == int64(len(b)) {
 		err = nil
 	}
-	if f.valid {
+	if f.valid && !byVR {
 		f.h.Hash().Write(b[:n])
+		f.hashed.Add(int64(n))
+	}
+	if f.valid {
 		f.hpos += int64(n)
 	}
 	f.pos += int64(n)
 	if err != nil {
 		return n, fmt.Errorf("%s: chunk %d of blob %s: %w", c.label, c.part, f.e.name, err)
 	}
-	if f.valid && f.hpos == c.size {
+	if f.valid && f.hpos == c.size && byVR {
+		f.valid, f.firstDue = false, true // vr has it once this read is in
+	} else if f.valid && f.hpos == c.size {
 		f.valid = false
 		if got := f.h.Digest(); got != c.digest {
 			return n, fmt.Errorf("%s: chunk %d of %s is corrupt (copy that volume again): %w", c.label, c.part, f.e.name, &layout.MismatchError{Want: c.digest, Got: got})
@@ -471,6 +522,7 @@ func (f *chunkedFile) Seek(off int64, whence int) (int64, error) {
 		return 0, errors.New("seek: negative position")
 	}
 	f.pos = off
+	f.vr, f.firstDue = nil, false // reads out of order: each chunk hashes itself
 	return off, nil
 }
 

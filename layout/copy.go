@@ -212,6 +212,9 @@ func copyBlob(ctx context.Context, src ReadOnly, dst Writable, d ocispec.Descrip
 	if err != nil {
 		return err
 	}
+	if ph, ok := rc.(PrefixHashed); ok {
+		ph.HashedBy(vr) // progressReader passes every byte straight on
+	}
 	if err := dst.Push(ctx, d, vr); err != nil {
 		return fmt.Errorf("%s %s: %w", d.MediaType, d.Digest, err)
 	}
