@@ -7,6 +7,7 @@
 # goes through the steps an air gap takes, each under bin/peakrss:
 #   push    seed the reference registry (timed once: a second push skips)
 #   pull    ferry pull -f LIST --to DIR
+#   crane-pull  the peer: crane pull --format=oci of the same list
 #   pull-serve  the same from `ferry serve` of the set: a server of less
 #           CPU an image than the reference registry, so the client's
 #           own scaling shows
@@ -45,6 +46,7 @@ if [ -z "${FERRY:-}" ]; then
 	go build -trimpath -o "$FERRY" ./cmd/ferry
 fi
 [ -x bin/registry ] || make -s registry
+[ -x bin/crane ] || make -s "$PWD/bin/crane"
 go build -o bin/peakrss ./bench/peakrss
 go build -o bin/genlayout ./bench/genlayout
 go build -o bin/plot ./bench/plot
@@ -155,6 +157,11 @@ for r in $(seq "$runs"); do
 		sync # no dirty pages of the last run in this one's time
 		measure "$s pull" "$FERRY" pull -f "$dir/list-$s" --to "$w/pull"
 		sync
+		# The peer, side by side: crane pulls every image of the list into
+		# one OCI layout, as ferry does.
+		# shellcheck disable=SC2046
+		measure "$s crane-pull" bin/crane pull --insecure --format=oci $(cat "$dir/list-$s") "$w/cpull"
+		sync
 		srvpid=${spid[$s]}
 		measure "$s pull-serve" "$FERRY" pull -f "$dir/slist-$s" --to "$w/spull"
 		srvpid=""
@@ -172,7 +179,7 @@ for s in "${sets[@]}"; do
 	B[$s]=$(find "$runs_dir/$s.1/pull/blobs" -type f -printf '%s\n' | awk '{ s += $1 } END { print s }')
 	N[$s]=$(wc -l <"$dir/list-$s")
 done
-steps=(push pull pull-serve export verify import)
+steps=(push pull crane-pull pull-serve export verify import)
 tsv="$dir/scale.tsv"
 printf 'set\timages\trepos\tbytes\tstep\tseconds\tpeak_rss_kib\tload1\tferry_cpu\tregistry_cpu\n' >"$tsv"
 printf '\nferry scale benchmark: %s-byte images over %s repositories against one %s-byte image of 8 layers, %s cores, best of %s (push: once)\n' \
@@ -190,16 +197,22 @@ for s in "${sets[@]}"; do
 		}'
 	done
 done
-echo "(x big = seconds per byte over the big image's in the same step; cpu s = ferry's CPU, user+system; cpu xb = that per byte over the big image's; reg cpu = the server's CPU in the step (the registry's; for pull-serve, ferry serve's), on the same cores; both the least of the runs; load = 1-minute load average when the best run started, on $(nproc) cores)"
+echo "(x big = seconds per byte over the big image's in the same step; cpu s = the client's CPU (ferry's; crane's for crane-pull), user+system; cpu xb = that per byte over the big image's; reg cpu = the server's CPU in the step (the registry's; for pull-serve, ferry serve's), on the same cores; both the least of the runs; load = 1-minute load average when the best run started, on $(nproc) cores)"
 n=$largest
-for st in pull pull-serve export verify import push; do
+for st in pull crane-pull pull-serve export verify import push; do
 	awk -v n="$n" -v st="$st" -v t="${T["$n $st"]}" -v b="${B[$n]}" -v tb="${T["big $st"]}" -v bb="${B[big]}" -v c="${C["$n $st"]}" -v cb="${C["big $st"]}" 'BEGIN {
 		x = (t / b) / (tb / bb)
 		xc = (c / b) / (cb / bb)
 		v = (x <= 2 ? "PASS" : "MISS")
 		if (st == "push") v = "(seeding, no target)"
 		if (st == "pull-serve") v = "(the client against a lighter server, no target)"
+		if (st == "crane-pull") v = "(the peer, no target)"
 		printf "%s %s: %d images take %.2fx the big image'"'"'s time per byte (%.3fs vs %.3fs), target <= 2x; ferry CPU per byte %.2fx (%.3fs vs %.3fs)\n", v, st, n, x, t, tb, xc, c, cb
+	}'
+done
+for s in "$n" big; do
+	awk -v s="$s" -v f="${T["$s pull"]}" -v c="${T["$s crane-pull"]}" 'BEGIN {
+		printf "pull against the peer (%s): ferry %.3fs, crane %.3fs: ferry %.2fx as fast\n", s, f, c, c / f
 	}'
 done
 # The pull's wall time split: with the server on the same cores, no run

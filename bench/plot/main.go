@@ -23,7 +23,7 @@ type point struct {
 	seconds, rssKB float64
 }
 
-var colors = map[string]string{"push": "#7f7f7f", "pull": "#1f77b4", "export": "#2ca02c", "verify": "#d62728", "import": "#9467bd", "pull-serve": "#ff7f0e"}
+var colors = map[string]string{"push": "#7f7f7f", "pull": "#1f77b4", "export": "#2ca02c", "verify": "#d62728", "import": "#9467bd", "pull-serve": "#ff7f0e", "crane-pull": "#8c564b"}
 
 func main() {
 	in := flag.String("in", "out/bench/scale/scale.tsv", "figures written by bench/scale.sh")
