@@ -23,19 +23,9 @@ import (
 func TestSplitBlobHashedOnceAndAHalf(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	d, err := layout.CreateDir(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	txn := d.Begin()
 	b := make([]byte, 300<<10)
 	rand.New(rand.NewSource(7)).Read(b)
-	im := testimage.Build(t, txn, "amd64", string(b))
-	r, _ := layout.ParseRef("example.com/big:1")
-	if err := txn.Commit(ctx, nil, []layout.Image{{Ref: r, Desc: layout.Annotate(im.Manifest, r)}}); err != nil {
-		t.Fatal(err)
-	}
-	d.Close()
+	testimage.Layout(t, dir, testimage.Named{Name: "example.com/big:1", Content: string(b)})
 	src, err := Open(ctx, dir, OpenOptions{})
 	if err != nil {
 		t.Fatal(err)

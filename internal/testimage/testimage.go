@@ -116,3 +116,35 @@ func New(t testing.TB) *Set {
 func (s *Set) BlobFile(d ocispec.Descriptor) string {
 	return filepath.Join(s.Dir, "blobs", d.Digest.Algorithm().String(), d.Digest.Encoded())
 }
+
+// Named is one image for Layout: its name and its one layer's content.
+type Named struct{ Name, Content string }
+
+// Layout writes a fresh layout in dir holding one single-platform image
+// (linux/amd64) for each of ims, under its name: the fixture most tests
+// that need a few named images of chosen sizes start from.
+func Layout(t testing.TB, dir string, ims ...Named) []Image {
+	t.Helper()
+	ctx := context.Background()
+	d, err := layout.CreateDir(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	txn := d.Begin()
+	var built []Image
+	var named []layout.Image
+	for _, n := range ims {
+		im := Build(t, txn, "amd64", n.Content)
+		r, err := layout.ParseRef(n.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		built = append(built, im)
+		named = append(named, layout.Image{Ref: r, Desc: layout.Annotate(im.Manifest, r)})
+	}
+	if err := txn.Commit(ctx, nil, named); err != nil {
+		t.Fatal(err)
+	}
+	return built
+}
