@@ -218,19 +218,28 @@ func TestPullProbeRefusedFirstStreamFinishes(t *testing.T) {
 
 // TestPullFastStreamStaysOne: on loopback, unpaced, the layer's one
 // stream is fast, and ranges would only add requests and a read back of
-// what they wrote: it is not split.
+// what they wrote: it is not split. "Fast" is measured in the stream's
+// first 200 ms, which a loaded machine (CI, with other packages' tests
+// on the same two cores) can starve below the split rate; a split then
+// is the right call, and costs only a probe. So one pull of three must
+// keep its one stream; code that always splits keeps none.
 func TestPullFastStreamStaysOne(t *testing.T) {
 	reg := regtest.Start(t)
 	layer := bigImage(t, reg)
-	cnt := regtest.NewCounter(t, reg)
-	dir := t.TempDir()
-	if _, err := sync.Pull(context.Background(), &remote.Client{}, []string{cnt.Host + "/seed/big:v1"}, dir, sync.PullOptions{}); err != nil {
-		t.Fatal(err)
+	for try := range 3 {
+		cnt := regtest.NewCounter(t, reg)
+		dir := t.TempDir()
+		if _, err := sync.Pull(context.Background(), &remote.Client{}, []string{cnt.Host + "/seed/big:v1"}, dir, sync.PullOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		pulledIntact(t, dir, layer)
+		n := layerGETs(cnt.Fetches(), layer)
+		if n == 1 {
+			return
+		}
+		t.Logf("pull %d: %d GETs of the layer on loopback, want its one stream: %v", try+1, n, cnt.Fetches())
 	}
-	pulledIntact(t, dir, layer)
-	if n := layerGETs(cnt.Fetches(), layer); n != 1 {
-		t.Fatalf("%d GETs of the layer on loopback, want its one stream: %v", n, cnt.Fetches())
-	}
+	t.Fatal("no pull of three kept the layer's one stream on loopback")
 }
 
 // configSize is the config blob's size in the pulled layout.
