@@ -25,8 +25,12 @@ type chunkTap struct {
 	sums []digest.Digest
 }
 
+// chunkAlg is the algorithm of every chunk's digest in a volume's index,
+// whatever the blob's own (docs/FORMAT.md).
+const chunkAlg = digest.SHA256
+
 func newChunkTap(r io.ReadCloser, from int64, ends []int64) *chunkTap {
-	return &chunkTap{r: r, from: from, ends: ends, h: digest.SHA256.Digester()}
+	return &chunkTap{r: r, from: from, ends: ends, h: chunkAlg.Digester()}
 }
 
 func (t *chunkTap) Read(b []byte) (int, error) {
@@ -50,7 +54,7 @@ func (t *chunkTap) Read(b []byte) (int, error) {
 			t.mu.Lock()
 			t.sums = append(t.sums, t.h.Digest())
 			t.mu.Unlock()
-			t.h = digest.SHA256.Digester()
+			t.h = chunkAlg.Digester()
 		}
 	}
 	return n, err

@@ -424,6 +424,7 @@ type chunkedFile struct {
 	// firstDue: the first chunk was read whole, unchecked yet.
 	vr       *layout.VerifyReader
 	firstDue bool
+	bad      error         // chunk 1 found corrupt at a Seek: every read fails
 	hashed   *atomic.Int64 // the set's count of chunk bytes hashed here
 }
 
@@ -431,28 +432,37 @@ func (f *chunkedFile) Stat() (fs.FileInfo, error) { return entryInfo{f.e}, nil }
 func (f *chunkedFile) Close() error               { return nil }
 
 // HashedBy implements layout.PrefixHashed. It counts only before the
-// first read: the verifier must have seen every byte from the start.
+// first read (the verifier must see every byte from the start) and for
+// a verifier of the chunks' own algorithm: a sha512 blob's running hash
+// is no sha256 of its first chunk.
 func (f *chunkedFile) HashedBy(vr *layout.VerifyReader) {
-	if f.pos == 0 && vr != nil {
+	if vr == nil || f.pos != 0 || f.hpos != 0 {
+		return
+	}
+	if d, _ := vr.SoFar(); d.Algorithm() == chunkAlg {
 		f.vr = vr
 	}
 }
 
-// checkFirst compares the first chunk with its digest once the verifier
-// has hashed it. The verifier hashes what a read returned before it reads
-// again, so it has, unless something buffers between the two; then the
-// chunk cannot be named, and the read is refused rather than left
-// unchecked.
+// checkFirst compares the first chunk with its digest, at the first read
+// after its last byte went out. A verifier reading this file directly
+// has hashed exactly that chunk by then (it hashes what a read returned
+// before it reads again). One that has not (a buffer or a read-ahead
+// between the two, a verifier of some other reader) cannot stand for
+// the chunk's hash, so the chunk is read again from its volume and
+// hashed here: it is checked, and named, either way.
 func (f *chunkedFile) checkFirst() error {
 	c := f.chunks[0]
-	got, n := f.vr.SoFar()
-	switch {
-	case n < c.size:
-		return nil // not yet: the next read checks
-	case n > c.size:
-		return fmt.Errorf("%s: chunk %d of blob %s: internal: its verifier read past it unchecked", c.label, c.part, f.e.name)
-	}
 	f.firstDue = false
+	got, n := f.vr.SoFar()
+	if n != c.size {
+		h := chunkAlg.Digester()
+		if _, err := layout.CopyBuffer(h.Hash(), io.NewSectionReader(c.r, c.off, c.size)); err != nil {
+			return fmt.Errorf("%s: chunk %d of blob %s: %w", c.label, c.part, f.e.name, err)
+		}
+		f.hashed.Add(c.size)
+		got = h.Digest()
+	}
 	if got != c.digest {
 		return fmt.Errorf("%s: chunk %d of %s is corrupt (copy that volume again): %w", c.label, c.part, f.e.name, &layout.MismatchError{Want: c.digest, Got: got})
 	}
@@ -460,6 +470,9 @@ func (f *chunkedFile) checkFirst() error {
 }
 
 func (f *chunkedFile) Read(b []byte) (int, error) {
+	if f.bad != nil {
+		return 0, f.bad
+	}
 	if f.firstDue {
 		if err := f.checkFirst(); err != nil {
 			return 0, err
@@ -476,7 +489,7 @@ func (f *chunkedFile) Read(b []byte) (int, error) {
 	c := f.chunks[i]
 	in := f.pos - start
 	if in == 0 {
-		f.cur, f.h, f.hpos, f.valid = i, digest.SHA256.Digester(), 0, true
+		f.cur, f.h, f.hpos, f.valid = i, chunkAlg.Digester(), 0, true
 	} else if !f.valid || f.cur != i || f.hpos != in {
 		f.valid = false
 	}
@@ -521,8 +534,16 @@ func (f *chunkedFile) Seek(off int64, whence int) (int64, error) {
 	if off < 0 {
 		return 0, errors.New("seek: negative position")
 	}
+	if f.vr != nil {
+		// Reads out of order from here: each chunk hashes itself, and
+		// the first, if read whole already, is checked now; a bad one
+		// fails the next read.
+		if f.firstDue {
+			f.bad = f.checkFirst()
+		}
+		f.vr, f.valid = nil, false
+	}
 	f.pos = off
-	f.vr, f.firstDue = nil, false // reads out of order: each chunk hashes itself
 	return off, nil
 }
 
@@ -712,7 +733,7 @@ func (s *streamFS) readVolume(ctx context.Context, v volumeFile, txn *layout.Txn
 		} else if ve.Offset != j.at {
 			return fmt.Errorf("%s: %w: chunk %d of blob %s starts at %d, the chunks before it end at %d", v.label(), layout.ErrInvalid, part, ve.Blob, ve.Offset, j.at)
 		}
-		hd := digest.SHA256.Digester()
+		hd := chunkAlg.Digester()
 		n, err := io.Copy(j.pw, io.TeeReader(io.LimitReader(tr, ve.Size), hd.Hash()))
 		if err != nil || n != ve.Size {
 			j.pw.CloseWithError(errors.New("chunk cut short"))

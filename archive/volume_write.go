@@ -553,8 +553,11 @@ func openChunkSource(ctx context.Context, src layout.ReadOnly, d ocispec.Descrip
 		return nil, fmt.Errorf("%s %s: %w", d.MediaType, d.Digest, err)
 	}
 	var tap *chunkTap
-	if len(cuts) > 1 {
+	if len(cuts) > 1 && d.Digest.Algorithm() == chunkAlg {
 		tap = newChunkTap(rc, cuts[0], cuts[1:])
+		rc = tap
+	} else if len(cuts) > 1 {
+		tap = newChunkTap(rc, 0, cuts) // the blob's own hash is not a chunk's
 		rc = tap
 	}
 	ra := layout.NewReadAhead(rc, pipelineDepth)
@@ -568,8 +571,13 @@ func openChunkSource(ctx context.Context, src layout.ReadOnly, d ocispec.Descrip
 
 // chunkSum is the digest of chunk part (1-based) once its last byte has
 // been read through r: the first from the blob's own running hash, which
-// has then read exactly that chunk, the others from the tap.
+// has then read exactly that chunk, the others from the tap; all from
+// the tap when the blob's digest is not of chunkAlg (a sha512 blob's
+// chunks are still sha256, docs/FORMAT.md).
 func (c *chunkSource) chunkSum(part int, end int64) (digest.Digest, bool) {
+	if c.tap.from == 0 { // a blob not of chunkAlg: the tap has every chunk
+		return c.tap.sum(part - 1)
+	}
 	if part == 1 {
 		d, n := c.r.SoFar()
 		return d, n == end
