@@ -487,13 +487,14 @@ func verified(t *testing.T, s *synth, f *chunkedFile, mid func(io.Reader) io.Rea
 }
 
 // TestBetweenVerifierAndFile: consumers that buffer between the
-// verifier and the file (bufio, a read-ahead goroutine): chunk 1 is read
-// again from its volume and checked, and named.
+// verifier and the file (bufio): chunk 1 is read again from its volume
+// and checked, and named. (A read-ahead goroutine between them breaks
+// layout.PrefixHashed's contract, the file read on the verifier's own
+// goroutine, and is not tried.)
 func TestBetweenVerifierAndFile(t *testing.T) {
 	mids := map[string]func(io.Reader) io.Reader{
-		"bufio4K":   func(r io.Reader) io.Reader { return bufio.NewReaderSize(r, 4096) },
-		"bufio1M":   func(r io.Reader) io.Reader { return bufio.NewReaderSize(r, 1<<20) },
-		"readahead": func(r io.Reader) io.Reader { return layout.NewReadAhead(io.NopCloser(r), 4) },
+		"bufio4K": func(r io.Reader) io.Reader { return bufio.NewReaderSize(r, 4096) },
+		"bufio1M": func(r io.Reader) io.Reader { return bufio.NewReaderSize(r, 1<<20) },
 	}
 	for name, mid := range mids {
 		t.Run(name+"/intact", func(t *testing.T) {

@@ -131,8 +131,19 @@ func newSegOut(w io.Writer, comp Compression) (*segOut, error) {
 type content func(ctx context.Context, w io.Writer) error
 
 // write puts out one segment: its head, the content fill writes, and the
-// padding, as one member of a compressed archive.
+// padding, as one member of a compressed archive. A failed segment stops
+// the compressor before returning: zstd writes its blocks from goroutines
+// of its own, and one still in flight would land in the file after the
+// caller has cut it back to its last whole segment (keepOrAbort).
 func (o *segOut) write(ctx context.Context, s *seg, fill content) error {
+	err := o.writeSeg(ctx, s, fill)
+	if err != nil && o.zw != nil {
+		o.reset(io.Discard) // waits for the blocks in flight to the file
+	}
+	return err
+}
+
+func (o *segOut) writeSeg(ctx context.Context, s *seg, fill content) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}

@@ -109,7 +109,10 @@ func (v *VerifyReader) SoFar() (digest.Digest, int64) {
 // digest of its own: the first chunk of a blob split across volumes,
 // checked so that a bad copy names its volume. Told the verifier that
 // reads it from its first byte, it takes that digest from the verifier's
-// running hash (SoFar) instead of hashing the bytes a second time.
+// running hash (SoFar) instead of hashing the bytes a second time. The
+// verifier must read the file on its own goroutine (directly, or through
+// readers that pass each read straight on), as layout.Copy does: the file
+// asks for SoFar from within its Read.
 type PrefixHashed interface {
 	HashedBy(*VerifyReader)
 }
