@@ -1,6 +1,7 @@
 package sync_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -63,21 +64,33 @@ func bigImage(t *testing.T, reg *regtest.Registry) ocispec.Descriptor {
 // to reach (its CA).
 func bigImageWith(t *testing.T, reg *regtest.Registry, c *remote.Client) ocispec.Descriptor {
 	t.Helper()
+	b := make([]byte, layout.RangedMin+2<<20)
+	rand.NewChaCha8([32]byte{7}).Read(b)
+	tb := testimage.LayerTar("big.bin", string(b))
+	layer := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: digest.FromBytes(tb), Size: int64(len(tb))}
+	seedOneLayer(t, reg, c, "example.com/big:v1", layer, func() io.Reader { return bytes.NewReader(tb) })
+	return layer
+}
+
+// seedOneLayer pushes to reg, under seed/, an image named ref of one
+// layer whose bytes come from content, with its config and manifest.
+func seedOneLayer(t *testing.T, reg *regtest.Registry, c *remote.Client, ref string, layer ocispec.Descriptor, content func() io.Reader) {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	st, err := layout.CreateDir(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := make([]byte, layout.RangedMin+2<<20)
-	rand.NewChaCha8([32]byte{7}).Read(b)
-	layer := testimage.Put(t, st, ocispec.MediaTypeImageLayer, testimage.LayerTar("big.bin", string(b)))
+	if err := st.Push(ctx, layer, content()); err != nil {
+		t.Fatal(err)
+	}
 	cfg, _ := json.Marshal(map[string]any{"os": "linux", "architecture": "amd64",
 		"rootfs": map[string]any{"type": "layers", "diff_ids": []digest.Digest{layer.Digest}}})
 	config := testimage.Put(t, st, ocispec.MediaTypeImageConfig, cfg)
 	m, _ := json.Marshal(ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, Config: config, Layers: []ocispec.Descriptor{layer}})
 	man := testimage.Put(t, st, ocispec.MediaTypeImageManifest, m)
-	r, _ := layout.ParseRef("example.com/big:v1")
+	r, _ := layout.ParseRef(ref)
 	if err := st.UpdateIndex(ctx, func([]layout.Image) ([]layout.Image, error) {
 		return []layout.Image{{Ref: r, Desc: layout.Annotate(man, r)}}, nil
 	}); err != nil {
@@ -88,7 +101,6 @@ func bigImageWith(t *testing.T, reg *regtest.Registry, c *remote.Client) ocispec
 	if _, err := sync.Push(ctx, c, src, src.Images, sync.PushOptions{To: reg.Host + "/seed"}); err != nil {
 		t.Fatal(err)
 	}
-	return layer
 }
 
 // layerGETs counts the GETs of d among a counter's blob fetches.
@@ -251,37 +263,13 @@ func TestPullFastStreamStaysOne(t *testing.T) {
 // the same seeded generator), never held in memory.
 func longImage(t *testing.T, reg *regtest.Registry, size int64) ocispec.Descriptor {
 	t.Helper()
-	ctx := context.Background()
 	gen := func() io.Reader { return io.LimitReader(rand.NewChaCha8([32]byte{9}), size) }
 	h := digest.SHA256.Digester()
 	if _, err := io.Copy(h.Hash(), gen()); err != nil {
 		t.Fatal(err)
 	}
 	layer := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: h.Digest(), Size: size}
-	dir := t.TempDir()
-	st, err := layout.CreateDir(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Push(ctx, layer, gen()); err != nil {
-		t.Fatal(err)
-	}
-	cfg, _ := json.Marshal(map[string]any{"os": "linux", "architecture": "amd64",
-		"rootfs": map[string]any{"type": "layers", "diff_ids": []digest.Digest{layer.Digest}}})
-	config := testimage.Put(t, st, ocispec.MediaTypeImageConfig, cfg)
-	m, _ := json.Marshal(ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, Config: config, Layers: []ocispec.Descriptor{layer}})
-	man := testimage.Put(t, st, ocispec.MediaTypeImageManifest, m)
-	r, _ := layout.ParseRef("example.com/long:v1")
-	if err := st.UpdateIndex(ctx, func([]layout.Image) ([]layout.Image, error) {
-		return []layout.Image{{Ref: r, Desc: layout.Annotate(man, r)}}, nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
-	src := open(t, dir)
-	if _, err := sync.Push(ctx, &remote.Client{}, src, src.Images, sync.PushOptions{To: reg.Host + "/seed"}); err != nil {
-		t.Fatal(err)
-	}
+	seedOneLayer(t, reg, &remote.Client{}, "example.com/long:v1", layer, gen)
 	return layer
 }
 
