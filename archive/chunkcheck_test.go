@@ -21,6 +21,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -369,7 +370,7 @@ func (s *synth) file() *chunkedFile {
 	return &chunkedFile{e: &entry{name: "blobs/" + s.desc.Digest.Algorithm().String() + "/" + s.desc.Digest.Encoded(), size: s.desc.Size}, chunks: s.chunks, hashed: &s.hashed}
 }
 
-func (s *synth) copy(t *testing.T, opts layout.CopyOptions) (error, bool) {
+func (s *synth) copy(t *testing.T, opts layout.CopyOptions) (bool, error) {
 	t.Helper()
 	ctx := context.Background()
 	d, err := layout.CreateDir(ctx, t.TempDir())
@@ -381,7 +382,7 @@ func (s *synth) copy(t *testing.T, opts layout.CopyOptions) (error, bool) {
 	src := synthSrc{open: func() io.ReadCloser { return s.file() }}
 	err = layout.Copy(ctx, src, txn, &layout.Graph{Blobs: []ocispec.Descriptor{s.desc}}, opts)
 	ok, _ := txn.Exists(ctx, s.desc)
-	return err, ok
+	return ok, err
 }
 
 func (s *synth) partOf(off int) int {
@@ -412,7 +413,7 @@ func TestChunkedFileCopyEdges(t *testing.T) {
 		{"firstBuf", 2*M + 17, []int{M, M}},
 		{"firstBuf-1", 2*M + 17, []int{M - 1, M}},
 		{"firstBuf+1", 2*M + 17, []int{M + 1, M}},
-		{"fifty", 50 * 1000, []int{1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000}},
+		{"fifty", 50 * 1000, slices.Repeat([]int{1000}, 49)},
 	}
 	for _, l := range layouts {
 		for _, prog := range []bool{false, true} {
@@ -422,7 +423,7 @@ func TestChunkedFileCopyEdges(t *testing.T) {
 			}
 			t.Run(fmt.Sprintf("%s/progress=%v/intact", l.name, prog), func(t *testing.T) {
 				s := newSynth(l.total, l.sizes, nil, false)
-				if err, ok := s.copy(t, opts); err != nil || !ok {
+				if ok, err := s.copy(t, opts); err != nil || !ok {
 					t.Fatalf("intact: %v, arrived %v", err, ok)
 				}
 				if got, want := s.hashed.Load(), s.desc.Size-s.chunks[0].size; got != want {
@@ -435,7 +436,7 @@ func TestChunkedFileCopyEdges(t *testing.T) {
 				t.Run(fmt.Sprintf("%s/progress=%v/spoil@%d", l.name, prog, at), func(t *testing.T) {
 					s := newSynth(l.total, l.sizes, func(b []byte) { b[at] ^= 1 }, false)
 					part := s.partOf(at)
-					err, ok := s.copy(t, opts)
+					ok, err := s.copy(t, opts)
 					if err == nil || ok {
 						t.Fatalf("spoiled byte %d (chunk %d) let through: %v, arrived %v", at, part, err, ok)
 					}
@@ -456,7 +457,7 @@ func TestChunkedFileCopyEdges(t *testing.T) {
 func TestSHA512BlobReadInPlace(t *testing.T) {
 	s := newSynth(300<<10, []int{100 << 10, 100 << 10}, nil, false)
 	s.desc.Digest = digest.SHA512.FromBytes(s.blob)
-	if err, ok := s.copy(t, layout.CopyOptions{}); err != nil || !ok {
+	if ok, err := s.copy(t, layout.CopyOptions{}); err != nil || !ok {
 		t.Errorf("intact sha512 blob refused: %v (arrived %v)", err, ok)
 	}
 }
@@ -465,7 +466,7 @@ func TestSHA512BlobReadInPlace(t *testing.T) {
 // digest but not with the blob: the blob's check must still refuse it.
 func TestSwappedFirstChunk(t *testing.T) {
 	s := newSynth(300<<10, []int{100 << 10}, func(b []byte) { b[10] ^= 1 }, true)
-	err, ok := s.copy(t, layout.CopyOptions{})
+	ok, err := s.copy(t, layout.CopyOptions{})
 	if err == nil || ok {
 		t.Fatalf("let through: %v %v", err, ok)
 	}

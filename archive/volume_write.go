@@ -553,11 +553,12 @@ func openChunkSource(ctx context.Context, src layout.ReadOnly, d ocispec.Descrip
 		return nil, fmt.Errorf("%s %s: %w", d.MediaType, d.Digest, err)
 	}
 	var tap *chunkTap
-	if len(cuts) > 1 && d.Digest.Algorithm() == chunkAlg {
-		tap = newChunkTap(rc, cuts[0], cuts[1:])
-		rc = tap
-	} else if len(cuts) > 1 {
-		tap = newChunkTap(rc, 0, cuts) // the blob's own hash is not a chunk's
+	if len(cuts) > 1 {
+		from, ends := int64(0), cuts // the blob's own hash is not a chunk's
+		if d.Digest.Algorithm() == chunkAlg {
+			from, ends = cuts[0], cuts[1:]
+		}
+		tap = newChunkTap(rc, from, ends)
 		rc = tap
 	}
 	ra := layout.NewReadAhead(rc, pipelineDepth)
@@ -575,7 +576,7 @@ func openChunkSource(ctx context.Context, src layout.ReadOnly, d ocispec.Descrip
 // the tap when the blob's digest is not of chunkAlg (a sha512 blob's
 // chunks are still sha256, docs/FORMAT.md).
 func (c *chunkSource) chunkSum(part int, end int64) (digest.Digest, bool) {
-	if c.tap.from == 0 { // a blob not of chunkAlg: the tap has every chunk
+	if c.tap.from == 0 { // the tap has every chunk
 		return c.tap.sum(part - 1)
 	}
 	if part == 1 {
