@@ -79,7 +79,7 @@ func TestWebRouteEveryCommand(t *testing.T) {
 	want := blobsOf(t, dir)
 
 	out := filepath.Join(t.TempDir(), "pulled")
-	if code, stdout, stderr := ferry(t, "pull", srv.URL, "--to", out, "--ca-file", srv.CAFile); code != 0 {
+	if code, stdout, stderr := ferry(t, "pull", srv.URL, "--to", out, "--ca-file", srv.CAFile, "--concurrency", "4"); code != 0 {
 		t.Fatalf("pull: exit %d: %s", code, stderr)
 	} else if !strings.Contains(stdout, "every blob verified") {
 		t.Errorf("pull said %q", stdout)
@@ -87,7 +87,9 @@ func TestWebRouteEveryCommand(t *testing.T) {
 	sameMaps(t, "pull", blobsOf(t, out), want)
 	// Parallel over kept-alive connections: no more than --concurrency
 	// (4) blobs at once, and the documents before them, not one
-	// connection (and TLS handshake) per request.
+	// connection (and TLS handshake) per request. The number is given:
+	// left to itself the pull adapts it (layout.Adaptive), and under CI's
+	// load it once climbed to 5, on 6 connections.
 	requests, conns := connections(srv.Log(t))
 	if requests < 12 || conns > 5 {
 		t.Errorf("pull: %d requests over %d connections", requests, conns)
